@@ -1,0 +1,67 @@
+//! Helpers for the end-to-end tests in `tests/tests/`: they run the real
+//! `cargo xtask` binary (set by `cargo xtask test` in `ACALSIM_XTASK`) against
+//! real mmdebstrap, e2fsprogs and QEMU, and look inside what it built.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests crate sits in the workspace").to_path_buf()
+}
+
+/// The xtask binary under test.
+pub fn xtask_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("ACALSIM_XTASK") {
+        return PathBuf::from(path);
+    }
+    let built = root().join("target/debug/xtask");
+    assert!(built.exists(), "no xtask binary: run the tests with `cargo xtask test` (or set ACALSIM_XTASK)");
+    built
+}
+
+/// Runs `cargo xtask ARGS` with the given config file, from the workspace root.
+pub fn xtask(config: &Path, args: &[&str]) -> Output {
+    let out = Command::new(xtask_bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("starting xtask");
+    eprintln!("$ xtask --config {} {}\n--- stderr ---\n{}", config.display(), args.join(" "), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Image builds use the whole machine and one cache: one at a time.
+pub fn build_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn image_dir(name: &str) -> PathBuf {
+    root().join("target/xtask/images").join(name)
+}
+
+pub fn manifest(name: &str) -> serde_json::Value {
+    let path = image_dir(name).join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("manifest.json is JSON")
+}
+
+/// Runs a debugfs request against an ext4 image without mounting it.
+pub fn debugfs(ext4: &Path, request: &str) -> String {
+    let out = Command::new("debugfs").arg("-R").arg(request).arg(ext4).output().expect("running debugfs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -1,0 +1,216 @@
+//! End-to-end: real mmdebstrap builds a small Debian sid riscv64 image (Python
+//! and NumPy, no torch); the tests look inside it with debugfs, qemu-img and
+//! cpio, rebuild it, add a package, interrupt a build, and boot it in QEMU.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tests::{build_lock, debugfs, image_dir, manifest, root, run, stderr, xtask};
+
+fn config() -> PathBuf {
+    root().join("tests/configs/e2e.toml")
+}
+
+/// Builds `name` (a no-op when it is already up to date) and asserts success.
+fn ensure_built(name: &str) {
+    let out = xtask(&config(), &["image", name]);
+    assert!(out.status.success(), "building {name} failed:\n{}", stderr(&out));
+}
+
+fn package_version(m: &serde_json::Value, name: &str) -> Option<String> {
+    m["packages"].as_array()?.iter().find(|p| p["name"] == name).map(|p| p["version"].as_str().unwrap_or("").to_string())
+}
+
+#[test]
+fn python_image_has_what_the_config_asks_for() {
+    let _lock = build_lock();
+    ensure_built("e2e-python");
+    let dir = image_dir("e2e-python");
+    let m = manifest("e2e-python");
+    assert_eq!(m["flavour"], "debian");
+    assert_eq!(m["arch"], "riscv64");
+    assert_eq!(m["debian"]["suite"], "sid");
+    assert_eq!(m["run"]["memory_mib"], 2048);
+    assert!(m["kernel_version"].as_str().unwrap().ends_with("riscv64"), "{}", m["kernel_version"]);
+    assert_eq!(m["cmdline"]["disk"], "root=/dev/vda rw console=ttyS0 panic=-1");
+    for pkg in ["python3", "python3-numpy", "libopenblas0-pthread", "systemd-sysv", "busybox-static"] {
+        assert!(package_version(&m, pkg).is_some(), "{pkg} missing from the manifest");
+    }
+    assert_eq!(package_version(&m, "python3-torch"), None, "this image has no torch");
+    assert!(m["tools"]["mmdebstrap"].as_str().unwrap().contains("mmdebstrap"));
+    assert!(m["build"]["rootfs_used_bytes"].as_u64().unwrap() > 100 << 20);
+
+    // Every artifact is where the manifest says, with its size and sha256.
+    let artifacts = [&m["kernel"], &m["initrd"], &m["rootfs"]["ext4"], &m["rootfs"]["qcow2"], &m["rootfs"]["initramfs"]];
+    for a in artifacts {
+        let path = dir.join(a["path"].as_str().expect("artifact path"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(bytes.len() as u64, a["size"].as_u64().unwrap(), "{}", path.display());
+        use sha2::Digest;
+        let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(sha, a["sha256"].as_str().unwrap(), "{}", path.display());
+    }
+
+    // Inside the ext4 image, read without mounting.
+    let ext4 = dir.join("rootfs.ext4");
+    assert_eq!(debugfs(&ext4, "cat /etc/hostname").trim(), "e2e-python");
+    assert!(debugfs(&ext4, "cat /etc/passwd").contains("tester:x:"), "the configured user exists");
+    assert!(debugfs(&ext4, "cat /etc/fstab").contains("LABEL=acalsim-root"));
+    assert!(debugfs(&ext4, "cat /etc/resolv.conf").contains("nameserver 10.0.2.3"));
+    let shadow = debugfs(&ext4, "cat /etc/shadow");
+    assert!(shadow.lines().any(|l| l.starts_with("root::")), "root logs in on the console without a password");
+    // Docs were never unpacked, but copyright files were.
+    let doc = debugfs(&ext4, "ls -l /usr/share/doc/python3");
+    assert!(doc.contains("copyright") && !doc.contains("changelog"), "{doc}");
+    // The build-time diversions are gone and the real tools are back.
+    assert!(!debugfs(&ext4, "cat /var/lib/dpkg/diversions").contains("acalsim"));
+    assert!(debugfs(&ext4, "cat /usr/bin/py3compile").contains("python3"), "py3compile is Debian's again");
+    // Byte-compiled once at the end, so imports in the guest do not compile.
+    assert!(debugfs(&ext4, "ls /usr/lib/python3/dist-packages/numpy/__pycache__").contains(".cpython-3"));
+
+    // qcow2 holds the same filesystem.
+    let info = run(Command::new("qemu-img").args(["info", "--output=json"]).arg(dir.join("rootfs.qcow2")));
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["format"], "qcow2");
+    assert_eq!(info["virtual-size"].as_u64(), m["rootfs"]["ext4"]["size"].as_u64());
+
+    // The minimal initrd: busybox, our init, the virtio/ext4/9p modules and their dependencies.
+    let listing = run(Command::new("sh").arg("-c").arg(format!("gzip -dc {} | cpio -t --quiet", dir.join("initrd.img").display())));
+    for entry in ["init", "bin/busybox", "lib/modules/load-order", "lib/modules/ext4.ko", "lib/modules/virtio_blk.ko", "lib/modules/9p.ko"] {
+        assert!(listing.lines().any(|l| l.trim_start_matches("./") == entry), "initrd lacks {entry}:\n{listing}");
+    }
+    assert!(m["initrd"]["size"].as_u64().unwrap() < 16 << 20, "the initrd stays small");
+
+    // The whole-rootfs initramfs starts systemd as /init.
+    let listing = run(Command::new("sh").arg("-c").arg(format!("zstd -dc {} | cpio -t --quiet | head -n 100000", dir.join("rootfs.cpio.zst").display())));
+    assert!(listing.lines().any(|l| l == "init") && listing.lines().any(|l| l == "usr/bin/python3"), "initramfs lacks /init or python3");
+
+    let run_sh = std::fs::read_to_string(dir.join("run.sh")).unwrap();
+    assert!(!run_sh.contains('@'), "run.sh has an unfilled placeholder");
+    assert!(run_sh.contains("-bios default") && run_sh.contains("rootfs.ext4"));
+}
+
+#[test]
+fn unchanged_rebuild_does_nothing() {
+    let _lock = build_lock();
+    ensure_built("e2e-python");
+    let before = manifest("e2e-python");
+    let ext4 = image_dir("e2e-python").join("rootfs.ext4");
+    let mtime = std::fs::metadata(&ext4).unwrap().modified().unwrap();
+    let out = xtask(&config(), &["image", "e2e-python"]);
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("is up to date"), "{}", stderr(&out));
+    assert_eq!(manifest("e2e-python")["created"], before["created"]);
+    assert_eq!(std::fs::metadata(&ext4).unwrap().modified().unwrap(), mtime, "nothing was rewritten");
+}
+
+#[test]
+fn extra_package_goes_on_the_cached_base_layer() {
+    let _lock = build_lock();
+    ensure_built("e2e-python"); // makes sure the base layer is in the cache
+    let out = xtask(&config(), &["image", "e2e-python-jq", "--rebuild"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unpacking cached base layer"), "{}", stderr(&out));
+    let m = manifest("e2e-python-jq");
+    assert_eq!(m["build"]["base_layer_cached"], true);
+    assert!(package_version(&m, "jq").is_some(), "jq is installed");
+    assert!(package_version(&m, "python3-numpy").is_some(), "the base layer is underneath");
+    let ext4 = image_dir("e2e-python-jq").join("rootfs.ext4");
+    assert!(debugfs(&ext4, "stat /usr/bin/jq").contains("Type: regular"));
+    assert!(!debugfs(&ext4, "cat /var/lib/dpkg/diversions").contains("acalsim"));
+}
+
+#[test]
+fn interrupted_build_leaves_the_previous_image_and_no_mounts() {
+    let _lock = build_lock();
+    ensure_built("e2e-python");
+    let before = manifest("e2e-python");
+    // Ctrl-C reaches the whole foreground process group: do the same.
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(tests::xtask_bin())
+        .args(["--config"])
+        .arg(config())
+        .args(["image", "e2e-python", "--rebuild"])
+        .current_dir(root())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // Wait until the customise step runs inside its chroot, then interrupt.
+    let stderr_lines = BufReader::new(child.stderr.take().unwrap());
+    for line in stderr_lines.lines().map_while(Result::ok) {
+        eprintln!("{line}");
+        if line.contains("[2/5]") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    run(Command::new("kill").args(["-INT", &format!("-{}", child.id())]));
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the interrupted build must not report success");
+    std::thread::sleep(Duration::from_secs(2));
+
+    let after = manifest("e2e-python");
+    assert_eq!(after, before, "the previous image is untouched");
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.contains("target/xtask/build"), "a mount was left behind:\n{mounts}");
+    let ps = run(Command::new("ps").args(["-eo", "args"]));
+    assert!(!ps.lines().any(|l| l.contains("target/xtask/build/e2e-python")), "a build process survived:\n{ps}");
+    // The next run sees an unchanged config and an intact image.
+    let out = xtask(&config(), &["image", "e2e-python"]);
+    assert!(out.status.success() && stderr(&out).contains("is up to date"), "{}", stderr(&out));
+}
+
+#[test]
+fn built_image_boots_to_a_login_prompt() {
+    let _lock = build_lock();
+    ensure_built("e2e-python");
+    let mut qemu = Command::new(image_dir("e2e-python").join("run.sh"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting run.sh");
+    let (tx, rx) = mpsc::channel();
+    let stdout = qemu.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut console = String::new();
+        let mut reader = BufReader::new(stdout);
+        let mut buf = Vec::new();
+        while reader.read_until(b' ', &mut buf).map(|n| n > 0).unwrap_or(false) {
+            console.push_str(&String::from_utf8_lossy(&buf));
+            buf.clear();
+            if console.contains("login:") {
+                break;
+            }
+        }
+        let _ = tx.send(console);
+    });
+    let started = Instant::now();
+    let console = rx.recv_timeout(Duration::from_secs(300));
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    let console = console.expect("no login prompt within 300 s");
+    eprintln!("login prompt after {:.1}s", started.elapsed().as_secs_f64());
+    assert!(console.contains("e2e-python login:"), "console:\n{console}");
+    assert!(!console.contains("acalsim-initrd: cannot mount root"), "console:\n{console}");
+}
+
+#[test]
+fn stale_trixie_mirror_is_explained() {
+    let _lock = build_lock();
+    // Reachable here: deb.debian.org's trixie riscv64 indices do not match the
+    // signed InRelease (see DESIGN.md). If that mirror is ever repaired this
+    // test fails at the first assertion; point it at another stale suite then.
+    let out = xtask(&config(), &["image", "e2e-trixie", "--no-cache"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "trixie built: the mirror is consistent again, update this test\n{err}");
+    assert!(err.contains("`trixie` riscv64 index files"), "{err}");
+    assert!(err.contains("InRelease") && err.contains("suite = \"sid\""), "{err}");
+    let first_line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+    assert!(first_line.contains("InRelease (http://") && first_line.contains("/dists/trixie/"), "the failing file is named: {first_line}");
+    assert!(!image_dir("e2e-trixie").exists(), "nothing is installed for a failed build");
+}

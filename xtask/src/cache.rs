@@ -1,0 +1,126 @@
+//! The user cache (`$XDG_CACHE_HOME/acalsim`, default `~/.cache/acalsim`) and
+//! content keys: downloads, apt archives and base layers survive `cargo clean`
+//! and fresh clones, and are reused only when their inputs are byte-identical.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+pub fn cache_dir() -> Result<PathBuf> {
+    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?;
+            PathBuf::from(home).join(".cache")
+        }
+    };
+    Ok(base.join("acalsim"))
+}
+
+/// A sha256 over labelled parts; labels keep `("a", "bc")` and `("ab", "c")` apart.
+#[derive(Default)]
+pub struct ContentKey(Sha256);
+
+impl ContentKey {
+    pub fn new(kind: &str) -> ContentKey {
+        let mut key = ContentKey::default();
+        key.add("kind", kind.as_bytes());
+        key
+    }
+
+    pub fn add(&mut self, label: &str, bytes: &[u8]) -> &mut Self {
+        for part in [label.as_bytes(), bytes] {
+            self.0.update((part.len() as u64).to_le_bytes());
+            self.0.update(part);
+        }
+        self
+    }
+
+    /// Hashes a file's bytes under `label` (not its path, which differs between clones).
+    pub fn add_file(&mut self, label: &str, path: &Path) -> Result<&mut Self> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(self.add(label, &bytes))
+    }
+
+    /// Hashes every file below `dir`, in path order, names relative to `dir`.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<&mut Self> {
+        let mut files = Vec::new();
+        collect_files(dir, &mut files)?;
+        files.sort();
+        for file in files {
+            let rel = file.strip_prefix(dir).unwrap_or(&file).to_string_lossy().into_owned();
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            self.add(&rel, &bytes);
+        }
+        Ok(self)
+    }
+
+    pub fn hex(&self) -> String {
+        hex(&self.0.clone().finalize())
+    }
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry.with_context(|| format!("listing {}", dir.display()))?.path();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_separate_parts() {
+        let a = ContentKey::new("t").add("a", b"bc").hex();
+        let b = ContentKey::new("t").add("ab", b"c").hex();
+        assert_ne!(a, b);
+        assert_eq!(a, ContentKey::new("t").add("a", b"bc").hex());
+        assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn file_hash_matches_known_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x");
+        std::fs::write(&f, b"abc").unwrap();
+        assert_eq!(sha256_file(&f).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn dir_key_changes_with_any_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/a"), b"1").unwrap();
+        let before = ContentKey::new("t").add_dir(dir.path()).unwrap().hex();
+        std::fs::write(dir.path().join("sub/a"), b"2").unwrap();
+        let after = ContentKey::new("t").add_dir(dir.path()).unwrap().hex();
+        assert_ne!(before, after);
+    }
+}

@@ -1,0 +1,65 @@
+//! Where things live: the workspace root, the config, outputs under
+//! `target/xtask/`, and the shell every external command runs in.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use xshell::Shell;
+
+use crate::config::{self, Config};
+
+pub struct Project {
+    pub root: PathBuf,
+    pub sh: Shell,
+    pub config_path: PathBuf,
+    pub verbose: bool,
+}
+
+impl Project {
+    /// Moves the shell to the workspace root so relative paths in the config and
+    /// the data folders (`debian/`, `qemu/`) resolve the same from anywhere.
+    pub fn open(config_path: &Path, verbose: bool) -> Result<Project> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("xtask crate has no parent directory")?
+            .to_path_buf();
+        let sh = Shell::new().context("creating shell")?;
+        // The config path is taken relative to where the user ran cargo from.
+        let config_path = std::env::current_dir().context("reading current dir")?.join(config_path);
+        sh.change_dir(&root);
+        Ok(Project { root, sh, config_path, verbose })
+    }
+
+    pub fn config(&self) -> Result<Config> {
+        config::load(&self.config_path, &self.package_sets()?)
+    }
+
+    /// Names of the package-set files in `debian/packages/`.
+    pub fn package_sets(&self) -> Result<Vec<String>> {
+        let dir = self.root.join("debian/packages");
+        let mut sets = Vec::new();
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+            let path = entry.with_context(|| format!("listing {}", dir.display()))?.path();
+            if path.extension().is_some_and(|e| e == "list") {
+                if let Some(stem) = path.file_stem() {
+                    sets.push(stem.to_string_lossy().into_owned());
+                }
+            }
+        }
+        sets.sort();
+        Ok(sets)
+    }
+
+    pub fn xtask_dir(&self) -> PathBuf {
+        self.root.join("target/xtask")
+    }
+    pub fn images_dir(&self) -> PathBuf {
+        self.xtask_dir().join("images")
+    }
+    pub fn logs_dir(&self) -> PathBuf {
+        self.xtask_dir().join("logs")
+    }
+    pub fn build_dir(&self, image: &str) -> PathBuf {
+        self.xtask_dir().join("build").join(image)
+    }
+}
