@@ -1,30 +1,26 @@
 #!/bin/sh
 # The top layer, run inside the image root (debian/scripts/chroot.sh) on top of
-# the cached base layer. Environment:
-#   ACALSIM_EXTRA_PACKAGES  extra_packages from acalsim.toml (space separated)
+# the cached base layer, after extra_packages are installed and the deferred
+# work is done. Environment:
 #   ACALSIM_USER            the unprivileged login to create
 # Files the host writes itself (hostname, hosts, resolv.conf) are not touched
 # here: inside the chroot /etc/resolv.conf is the host's own, bind-mounted.
 set -eu
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 
-if [ -n "${ACALSIM_EXTRA_PACKAGES:-}" ]; then
-	echo "acalsim: installing extra packages: $ACALSIM_EXTRA_PACKAGES"
-	# shellcheck disable=SC2086 # a list of package names
-	apt-get install -y --no-install-recommends $ACALSIM_EXTRA_PACKAGES
-	if [ -x /usr/bin/python3 ]; then
-		python3 -m compileall -q -j 0 /usr/lib/python3/dist-packages /usr/share/python3 >/dev/null
-	fi
-fi
-
 # Undo the build-time diversions (debian/hooks/essential00-defer-slow-scripts.sh)
-# so apt inside the guest byte-compiles and builds initrds as usual.
-for tool in /usr/bin/py3compile /usr/sbin/update-initramfs; do
-	if dpkg-divert --listpackage "$tool" | grep -q LOCAL; then
-		rm -f "$tool"
-		dpkg-divert --quiet --local --rename --divert "$tool.acalsim-deferred" --remove "$tool"
-	fi
-done
+# so apt inside the guest byte-compiles, runs depmod and builds initrds as usual.
+if [ -f /var/lib/acalsim/deferred ]; then
+	while read -r path; do
+		rm -f "$path"
+		dpkg-divert --quiet --local --rename --divert "$path.acalsim-deferred" --remove "$path"
+		case "$path" in
+		# Its byte code was compiled from the shim; compile the real module.
+		*.py) python3 -c 'import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)' "$path" ;;
+		esac
+	done < /var/lib/acalsim/deferred
+	rm -rf /var/lib/acalsim
+fi
 
 # Logins: root and the user have no password, for the serial console of a
 # local VM. The image starts no remote login service.

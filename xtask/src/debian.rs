@@ -68,6 +68,8 @@ pub fn mmdebstrap_args(plan: &BootstrapPlan) -> Vec<String> {
         "--mode=root".to_string(),
         "--variant=minbase".into(),
         "--architectures=riscv64".into(),
+        // apt and dpkg output goes to the step log (timestamped) and the spinner.
+        "--verbose".into(),
         format!("--components={}", plan.components.join(",")),
         format!("--include={}", plan.packages.join(",")),
         format!("--dpkgopt={}", plan.dpkg_excludes.display()),

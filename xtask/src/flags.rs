@@ -27,6 +27,7 @@ pub enum Command {
     Image(Image),
     Images(Images),
     Test(Test),
+    Bench(Bench),
 }
 
 /// Check the host tools this project needs (mmdebstrap, QEMU + OpenSBI, binfmt, e2fsprogs, …).
@@ -76,4 +77,26 @@ pub struct Test {
     /// Extra arguments for `cargo test` (test name filters, --nocapture, …).
     #[arg(last = true)]
     pub args: Vec<String>,
+}
+
+/// Measure build speed and sizes; results go to target/xtask/bench/<time>.json and .md.
+///
+/// Suite `image` (about 20 minutes here): the plain `mmdebstrap` command equivalent
+/// to the image, our cold build with an empty cache, the no-change re-run, and the
+/// image plus one extra package on the cached base layer — in one run, so the
+/// ratios compare like with like. Needs root, like `image`.
+#[derive(clap::Args, Debug)]
+pub struct Bench {
+    /// Suites to run.
+    #[arg(default_values_t = ["image".to_string()])]
+    pub suites: Vec<String>,
+    /// Image to measure (default: the config's default_image).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Leave out the plain mmdebstrap reference run (saves ~12 minutes).
+    #[arg(long)]
+    pub skip_plain: bool,
+    /// The package added for the add-one-package figure.
+    #[arg(long, default_value = "jq")]
+    pub extra_package: String,
 }

@@ -20,6 +20,7 @@ use crate::debian::{self, BootstrapPlan};
 use crate::flags;
 use crate::host;
 use crate::initramfs::{self, Compression};
+use crate::native::{self, NativeSpec};
 use crate::manifest::{self, Artifact, BuildInfo, DebianSource, Manifest, StepTime};
 use crate::progress::{human_bytes, human_duration, Step, Steps};
 use crate::project::Project;
@@ -70,7 +71,7 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    fn load(project: &Project, image: &Image) -> Result<Inputs> {
+    pub fn load(project: &Project, image: &Image) -> Result<Inputs> {
         let mut package_sets = BTreeMap::new();
         for name in &image.package_sets {
             let path = project.root.join("debian/packages").join(format!("{name}.list"));
@@ -131,10 +132,22 @@ fn build(project: &Project, image: &Image, inputs: &Inputs, key: &str, no_cache:
     let layer = cache.join("layers").join(format!("{}-{}.tar.zst", image.suite, &layer_key[..16]));
     let layer_cached = layer.exists() && !no_cache;
 
+    let native_spec = NativeSpec {
+        suite: image.suite.clone(),
+        mirror: image.mirror.clone(),
+        components: image.components.clone(),
+        check_valid_until,
+    };
+    let native_log = project.logs_dir().join(format!("native-{}-amd64.log", image.suite));
     steps.step(if layer_cached { "unpacking cached base layer" } else { "bootstrapping base layer" }, |step| {
         if layer_cached {
             unpack_layer(sh, step, &layer, &rootfs)
         } else {
+            // The native helper bootstraps on the core the emulated dpkg leaves idle.
+            let helper = {
+                let (cache, spec, log) = (cache.clone(), native_spec.clone(), native_log.clone());
+                std::thread::spawn(move || native::ensure(&Shell::new()?, &cache, &spec, &log))
+            };
             let plan = BootstrapPlan {
                 bootstrapper: image.bootstrapper.clone(),
                 suite: image.suite.clone(),
@@ -149,12 +162,28 @@ fn build(project: &Project, image: &Image, inputs: &Inputs, key: &str, no_cache:
             };
             step.say(&format!("{} {} packages + dependencies", image.bootstrapper, plan.packages.len()));
             debian::bootstrap(sh, step, &plan)?;
+            let native = match helper.join() {
+                Ok(Ok(dir)) => Some(dir),
+                Ok(Err(e)) => {
+                    step.say(&format!("native helper unavailable, finishing under emulation: {e:#}"));
+                    None
+                }
+                Err(_) => None,
+            };
+            native::finish_deferred(sh, step, &rootfs, native.as_deref())?;
             save_layer(sh, step, &rootfs, &layer)
         }
     })?;
     let release_date = debian::release_date(&rootfs).unwrap_or_else(|| "unknown".into());
 
-    steps.step("customising (users, network, extra packages)", |step| customise(project, step, image, &rootfs, check_valid_until))?;
+    steps.step("customising (users, network, extra packages)", |step| {
+        if !image.extra_packages.is_empty() {
+            install_extra_packages(sh, step, image, &rootfs, check_valid_until)?;
+            let native = native::ensure(sh, &cache, &native_spec, &native_log).ok();
+            native::finish_deferred(sh, step, &rootfs, native.as_deref())?;
+        }
+        customise(project, step, image, &rootfs)
+    })?;
 
     let (kernel_version, initrd_modules) = steps.step("kernel and minimal initrd", |step| {
         let version = kernel_version(&rootfs)?;
@@ -247,25 +276,34 @@ fn save_layer(sh: &Shell, step: &Step, rootfs: &Path, layer: &Path) -> Result<()
     std::fs::rename(&tmp, layer).with_context(|| format!("renaming {} to {}", tmp.display(), layer.display()))
 }
 
-fn customise(project: &Project, step: &Step, image: &Image, rootfs: &Path, check_valid_until: bool) -> Result<()> {
+/// `extra_packages`, with the slow maintainer scripts still deferred.
+fn install_extra_packages(sh: &Shell, step: &Step, image: &Image, rootfs: &Path, check_valid_until: bool) -> Result<()> {
+    if !check_valid_until {
+        // apt inside the image talks to the same frozen archive.
+        write(rootfs, "etc/apt/apt.conf.d/99acalsim-valid-until", "Acquire::Check-Valid-Until \"false\";\n")?;
+    }
+    step.say(&format!("installing {}", image.extra_packages.join(" ")));
+    let mut argv = vec!["apt-get", "install", "-y", "--no-install-recommends"];
+    argv.extend(image.extra_packages.iter().map(String::as_str));
+    let env = [("DEBIAN_FRONTEND", "noninteractive".to_string())];
+    debian::in_chroot(sh, step, rootfs, &env, &argv).map_err(|e| match debian::apt_failure_hint(&format!("{e:#}"), &image.suite, &image.mirror) {
+        Some(hint) => e.context(hint),
+        None => e,
+    })
+}
+
+fn customise(project: &Project, step: &Step, image: &Image, rootfs: &Path) -> Result<()> {
     let sh = &project.sh;
     let overlay = project.root.join("debian/overlay");
     fs_extra::dir::copy(&overlay, rootfs, &fs_extra::dir::CopyOptions::new().content_only(true).overwrite(true))
         .with_context(|| format!("copying {} into the rootfs", overlay.display()))?;
-    if !check_valid_until {
-        // apt inside the guest talks to the same frozen archive.
-        write(rootfs, "etc/apt/apt.conf.d/99acalsim-valid-until", "Acquire::Check-Valid-Until \"false\";\n")?;
-    }
-    let env = [("ACALSIM_EXTRA_PACKAGES", image.extra_packages.join(" ")), ("ACALSIM_USER", image.user.clone())];
+    let env = [("ACALSIM_USER", image.user.clone())];
     let script = "/root/.acalsim-customize.sh";
     std::fs::copy(project.root.join("debian/customize.sh"), rootfs.join(script.trim_start_matches('/')))
         .context("copying debian/customize.sh into the rootfs")?;
     let ran = debian::in_chroot(sh, step, rootfs, &env, &["/bin/sh", script]);
     let _ = std::fs::remove_file(rootfs.join(script.trim_start_matches('/')));
-    ran.map_err(|e| match debian::apt_failure_hint(&format!("{e:#}"), &image.suite, &image.mirror) {
-        Some(hint) => e.context(hint),
-        None => e,
-    })?;
+    ran?;
     // Written from the host: inside the chroot these are the host's own files.
     write(rootfs, "etc/hostname", &format!("{}\n", image.hostname))?;
     write(rootfs, "etc/hosts", &format!("127.0.0.1\tlocalhost\n127.0.1.1\t{}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n", image.hostname))?;

@@ -3,6 +3,7 @@
 //! This file only parses the command line, moves to the workspace root and
 //! dispatches; each command lives in its own module.
 
+mod bench;
 mod cache;
 mod config;
 mod debian;
@@ -11,6 +12,7 @@ mod host;
 mod image;
 mod initramfs;
 mod manifest;
+mod native;
 mod progress;
 mod project;
 mod test;
@@ -38,5 +40,6 @@ fn try_main() -> Result<()> {
         flags::Command::Image(i) => image::run(&project, &i),
         flags::Command::Images(_) => image::list(&project),
         flags::Command::Test(t) => test::run(&project, &t),
+        flags::Command::Bench(b) => bench::run(&project, &b),
     }
 }

@@ -24,10 +24,10 @@ impl Project {
             .context("xtask crate has no parent directory")?
             .to_path_buf();
         let sh = Shell::new().context("creating shell")?;
-        // The config path is taken relative to where the user ran cargo from.
-        let config_path = std::env::current_dir().context("reading current dir")?.join(config_path);
+        // Only the shell moves: std::fs keeps the directory the user ran cargo
+        // from, so the config path reads (and is reported) as they typed it.
         sh.change_dir(&root);
-        Ok(Project { root, sh, config_path, verbose })
+        Ok(Project { root, sh, config_path: config_path.to_path_buf(), verbose })
     }
 
     pub fn config(&self) -> Result<Config> {

@@ -1,0 +1,53 @@
+#!/bin/sh
+# Usage: finish-deferred.sh native|emulated HELPER_ROOT IMAGE_ROOT
+# Does, once, the maintainer-script work debian/hooks/essential00-defer-slow-scripts.sh
+# deferred: depmod for every kernel, and byte-compiling every Python module
+# (what py3compile and python3.X's postinst do package by package).
+#   native:   HELPER_ROOT is an amd64 root of the same suite with the same
+#             kmod and Python versions (checked by the caller). The image is
+#             bind-mounted at /image in it; compileall records the paths as
+#             the guest sees them (-s /image -p /). A few seconds instead of minutes.
+#   emulated: HELPER_ROOT is ignored; the image's own tools run under qemu-user.
+# Always started under `unshare --mount --pid --fork --kill-child`: the mounts
+# vanish with the namespace.
+set -eu
+mode="$1"
+helper="$2"
+image="$3"
+here=$(dirname "$0")
+
+kernels=$(ls "$image/usr/lib/modules" 2>/dev/null || true)
+set --
+for dir in /usr/lib/python3/dist-packages /usr/share/python3 "$image"/usr/lib/python3.*; do
+	dir="/${dir#"$image"/}"
+	[ -d "$image$dir" ] && set -- "$@" "$dir"
+done
+
+if [ "$mode" = native ]; then
+	mkdir -p "$helper/image"
+	mount --bind "$image" "$helper/image"
+	for k in $kernels; do
+		echo "acalsim: depmod $k (native)"
+		chroot "$helper" depmod -b /image -a "$k"
+	done
+	if [ $# -gt 0 ]; then
+		echo "acalsim: byte-compiling $* (native)"
+		prefixed=$(for d in "$@"; do printf '/image%s ' "$d"; done)
+		# shellcheck disable=SC2086 # a list of directories without spaces
+		sh "$here/chroot.sh" "$helper" python3 -m compileall -q -j 0 -s /image -p / $prefixed ||
+			echo "acalsim: some files were not byte-compiled (as with py3compile, not an error)"
+	fi
+	exit 0
+fi
+
+for k in $kernels; do
+	echo "acalsim: depmod $k (emulated)"
+	chroot "$image" /usr/sbin/depmod.acalsim-deferred -a "$k"
+done
+if [ $# -gt 0 ]; then
+	echo "acalsim: byte-compiling $* (emulated)"
+	# compileall exits 1 when any file does not compile; Debian ships a few such
+	# files on purpose (test data), and py3compile ignores them as well.
+	sh "$here/chroot.sh" "$image" python3 -m compileall -q -j 0 "$@" ||
+		echo "acalsim: some files were not byte-compiled (as with py3compile, not an error)"
+fi
