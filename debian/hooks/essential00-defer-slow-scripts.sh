@@ -4,6 +4,7 @@
 # architecture-independent or easily done once:
 #   py3compile, python3.X's own py_compile.py   byte-compiling ~6000 files, serially
 #   depmod                                       indexing the kernel's modules
+#   update-ca-certificates                       rehashing ~150 certificates, twice
 #   update-initramfs, dracut                     a 40 MB initrd nobody boots
 # Divert them here to no-ops. After the bootstrap the host runs depmod and the
 # byte-compilation once, natively where it can (debian/scripts/finish-deferred.sh),
@@ -20,7 +21,8 @@ divert() {
 	echo "$1" >> "$root$list"
 }
 
-for tool in /usr/bin/py3compile /usr/sbin/update-initramfs /usr/bin/dracut /usr/sbin/depmod; do
+for tool in /usr/bin/py3compile /usr/sbin/update-initramfs /usr/bin/dracut /usr/sbin/depmod \
+	/usr/sbin/update-ca-certificates; do
 	divert "$tool"
 	cat > "$root$tool" <<'NOOP'
 #!/bin/sh
@@ -33,8 +35,11 @@ done
 # python3.X-minimal's postinst byte-compiles the standard library by running
 # py_compile.py as a script. The shim makes that a no-op and behaves as the
 # real module when imported.
-py=$(chroot "$root" apt-cache depends python3-minimal 2>/dev/null |
-	sed -n 's/^ *Depends: \(python3\.[0-9]*\)-minimal$/\1/p' | head -n 1)
+# apt is not installed yet: read python3-minimal's dependency from the lists
+# with the host's awk (hooks run on the host; only `chroot` is emulated).
+py=$(cat "$root"/var/lib/apt/lists/*_Packages 2>/dev/null |
+	awk '/^Package: python3-minimal$/ { p = 1 } p && /Depends:/ { print } /^$/ { p = 0 }' |
+	grep -o 'python3\.[0-9]*-minimal' | head -n 1 | sed 's/-minimal$//')
 if [ -n "$py" ]; then
 	shim="/usr/lib/$py/py_compile.py"
 	divert "$shim"

@@ -1,12 +1,15 @@
 #!/bin/sh
 # Usage: finish-deferred.sh native|emulated HELPER_ROOT IMAGE_ROOT
 # Does, once, the maintainer-script work debian/hooks/essential00-defer-slow-scripts.sh
-# deferred: depmod for every kernel, and byte-compiling every Python module
-# (what py3compile and python3.X's postinst do package by package).
+# deferred: depmod for every kernel, update-ca-certificates, and byte-compiling
+# every Python module (what py3compile and python3.X's postinst do package by
+# package).
 #   native:   HELPER_ROOT is an amd64 root of the same suite with the same
-#             kmod and Python versions (checked by the caller). The image is
-#             bind-mounted at /image in it; compileall records the paths as
-#             the guest sees them (-s /image -p /). A few seconds instead of minutes.
+#             kmod and ca-certificates versions and the same Python byte-code
+#             magic number (checked by the caller). The image is bind-mounted at /image in it; compileall
+#             records the paths as the guest sees them (-s /image -p /), and the
+#             certificate directories are bound over the helper's own.
+#             Seconds instead of minutes.
 #   emulated: HELPER_ROOT is ignored; the image's own tools run under qemu-user.
 # Always started under `unshare --mount --pid --fork --kill-child`: the mounts
 # vanish with the namespace.
@@ -18,9 +21,8 @@ here=$(dirname "$0")
 
 kernels=$(ls "$image/usr/lib/modules" 2>/dev/null || true)
 set --
-for dir in /usr/lib/python3/dist-packages /usr/share/python3 "$image"/usr/lib/python3.*; do
-	dir="/${dir#"$image"/}"
-	[ -d "$image$dir" ] && set -- "$@" "$dir"
+for dir in "$image"/usr/lib/python3/dist-packages "$image"/usr/share/python3 "$image"/usr/lib/python3.*; do
+	[ -d "$dir" ] && set -- "$@" "/${dir#"$image"/}"
 done
 
 if [ "$mode" = native ]; then
@@ -30,6 +32,13 @@ if [ "$mode" = native ]; then
 		echo "acalsim: depmod $k (native)"
 		chroot "$helper" depmod -b /image -a "$k"
 	done
+	if [ -f "$image/etc/ca-certificates.conf" ]; then
+		echo "acalsim: update-ca-certificates (native)"
+		for path in /etc/ssl/certs /usr/share/ca-certificates /etc/ca-certificates.conf; do
+			mount --bind "$image$path" "$helper$path"
+		done
+		chroot "$helper" update-ca-certificates
+	fi
 	if [ $# -gt 0 ]; then
 		echo "acalsim: byte-compiling $* (native)"
 		prefixed=$(for d in "$@"; do printf '/image%s ' "$d"; done)
@@ -42,8 +51,13 @@ fi
 
 for k in $kernels; do
 	echo "acalsim: depmod $k (emulated)"
-	chroot "$image" /usr/sbin/depmod.acalsim-deferred -a "$k"
+	# depmod is a link to kmod, which acts on the name it is called by.
+	chroot "$image" sh -c 'ln -sf /usr/bin/kmod /tmp/depmod && /tmp/depmod -a "$1"; rc=$?; rm -f /tmp/depmod; exit $rc' depmod "$k"
 done
+if [ -f "$image/etc/ca-certificates.conf" ]; then
+	echo "acalsim: update-ca-certificates (emulated)"
+	chroot "$image" /usr/sbin/update-ca-certificates.acalsim-deferred
+fi
 if [ $# -gt 0 ]; then
 	echo "acalsim: byte-compiling $* (emulated)"
 	# compileall exits 1 when any file does not compile; Debian ships a few such

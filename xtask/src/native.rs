@@ -20,7 +20,7 @@ use crate::manifest::installed_packages;
 use crate::progress::Step;
 
 /// What a native helper root holds.
-pub const PACKAGES: &[&str] = &["python3", "kmod"];
+pub const PACKAGES: &[&str] = &["python3", "kmod", "ca-certificates"];
 
 #[derive(Debug, Clone)]
 pub struct NativeSpec {
@@ -70,6 +70,8 @@ pub fn ensure(sh: &Shell, cache: &Path, spec: &NativeSpec, log: &Path) -> Result
     if dir.join("usr/bin/python3").exists() {
         return Ok(dir);
     }
+    let parent = dir.parent().context("helper dir has no parent")?;
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let partial = dir.with_extension("partial");
     if partial.exists() {
         std::fs::remove_dir_all(&partial).with_context(|| format!("removing {}", partial.display()))?;
@@ -89,12 +91,12 @@ pub fn ensure(sh: &Shell, cache: &Path, spec: &NativeSpec, log: &Path) -> Result
 }
 
 /// Versions of the packages whose output the helper must reproduce exactly:
-/// every `libpython3.X-minimal` (byte code) and `kmod` (depmod's indexes).
+/// `kmod` (depmod's indexes) and `ca-certificates` (the certificate store).
 fn tool_versions(root: &Path) -> BTreeMap<String, String> {
     let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap_or_default();
     installed_packages(&status)
         .into_iter()
-        .filter(|p| p.name == "kmod" || (p.name.starts_with("libpython3.") && p.name.ends_with("-minimal")))
+        .filter(|p| ["kmod", "ca-certificates"].contains(&p.name.as_str()))
         .map(|p| (p.name, p.version))
         .collect()
 }
@@ -105,21 +107,42 @@ pub fn versions_match(image: &BTreeMap<String, String>, helper: &BTreeMap<String
     image.iter().all(|(name, version)| helper.get(name) == Some(version))
 }
 
-/// Runs the deferred depmod and byte-compilation: natively when `helper`
-/// matches the image's versions, else with the image's own tools under emulation.
+/// The byte-code magic number of a root's python3, as hex; `None` without python3.
+/// Byte code is interchangeable exactly when the magic numbers are equal (the
+/// riscv64 port often lags amd64 by a patch release, which is fine).
+fn python_magic(sh: &Shell, root: &Path) -> Option<String> {
+    if !root.join("usr/bin/python3").exists() {
+        return None;
+    }
+    let code = "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())";
+    cmd!(sh, "chroot {root} python3 -I -c {code}").quiet().ignore_stderr().read().ok().filter(|m| !m.is_empty())
+}
+
+/// Runs the deferred depmod, certificate store and byte-compilation: natively
+/// when `helper` reproduces the image's tools, else with the image's own
+/// tools under emulation.
 pub fn finish_deferred(sh: &Shell, step: &Step, rootfs: &Path, helper: Option<&Path>) -> Result<()> {
     let script = sh.current_dir().join("debian/scripts/finish-deferred.sh");
-    let wanted = tool_versions(rootfs);
+    // ACALSIM_EMULATE_ONLY=1 forces the slow path: for tests and for doubt.
+    let helper = helper.filter(|_| std::env::var_os("ACALSIM_EMULATE_ONLY").is_none());
     let mode = match helper {
-        Some(h) if versions_match(&wanted, &tool_versions(h)) => "native",
         Some(h) => {
-            step.say(&format!("helper versions {:?} differ from the image's {wanted:?}: running under emulation", tool_versions(h)));
-            "emulated"
+            let (image_tools, helper_tools) = (tool_versions(rootfs), tool_versions(h));
+            let image_magic = python_magic(sh, rootfs);
+            let helper_magic = image_magic.as_ref().and_then(|_| python_magic(sh, h));
+            if versions_match(&image_tools, &helper_tools) && image_magic == helper_magic {
+                "native"
+            } else {
+                step.say(&format!(
+                    "helper differs (tools {helper_tools:?} vs {image_tools:?}, python magic {helper_magic:?} vs {image_magic:?}): running under emulation"
+                ));
+                "emulated"
+            }
         }
         None => "emulated",
     };
     let helper = helper.unwrap_or(rootfs);
-    step.say(&format!("depmod and byte-compilation ({mode})"));
+    step.say(&format!("depmod, certificates and byte-compilation ({mode})"));
     step.run(cmd!(sh, "unshare --mount --pid --fork --kill-child sh {script} {mode} {helper} {rootfs}"))
 }
 
@@ -130,18 +153,18 @@ mod tests {
     #[test]
     fn versions_must_match_exactly() {
         let v = |pairs: &[(&str, &str)]| pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<BTreeMap<_, _>>();
-        let img = v(&[("libpython3.14-minimal", "3.14.1-1"), ("kmod", "34.2-2")]);
+        let img = v(&[("ca-certificates", "20260816"), ("kmod", "34.2-2")]);
         assert!(versions_match(&img, &img));
-        assert!(versions_match(&v(&[("kmod", "34.2-2")]), &img), "an image without python needs only kmod");
-        assert!(!versions_match(&img, &v(&[("libpython3.14-minimal", "3.14.2-1"), ("kmod", "34.2-2")])));
-        assert!(!versions_match(&img, &v(&[("libpython3.14-minimal", "3.14.1-1")])), "kmod missing");
+        assert!(versions_match(&v(&[("kmod", "34.2-2")]), &img), "an image without certificates needs only kmod");
+        assert!(!versions_match(&img, &v(&[("ca-certificates", "20260901"), ("kmod", "34.2-2")])));
+        assert!(!versions_match(&img, &v(&[("ca-certificates", "20260816")])), "kmod missing");
     }
 
     #[test]
     fn helper_root_is_native_amd64_and_verified() {
         let spec = NativeSpec { suite: "sid".into(), mirror: "http://m/debian".into(), components: vec!["main".into()], check_valid_until: true };
         let a = mmdebstrap_args(&spec, Path::new("/c/native/x.partial"), Path::new("/c/apt/sid-amd64"));
-        assert!(a.contains(&"--architectures=amd64".into()) && a.contains(&"--include=python3,kmod".into()));
+        assert!(a.contains(&"--architectures=amd64".into()) && a.contains(&"--include=python3,kmod,ca-certificates".into()));
         assert!(!a.iter().any(|x| x.contains("Valid-Until") || x.contains("trusted")));
         assert_eq!(&a[a.len() - 3..], ["sid", "/c/native/x.partial", "http://m/debian"]);
         let dir = root_dir(Path::new("/c"), &spec);
