@@ -19,11 +19,27 @@ helper="$2"
 image="$3"
 here=$(dirname "$0")
 
-kernels=$(ls "$image/usr/lib/modules" 2>/dev/null || true)
+list="$image/var/lib/acalsim/deferred"
+# Nothing was deferred (debootstrap runs no hooks): nothing to finish.
+[ -f "$list" ] || exit 0
+deferred() { grep -qx "$1" "$list"; }
+
+kernels=
+if deferred /usr/sbin/depmod; then
+	kernels=$(ls "$image/usr/lib/modules" 2>/dev/null || true)
+fi
+certs=
+if deferred /usr/sbin/update-ca-certificates && [ -f "$image/etc/ca-certificates.conf" ]; then
+	certs=1
+fi
 set --
-for dir in "$image"/usr/lib/python3/dist-packages "$image"/usr/share/python3 "$image"/usr/lib/python3.*; do
-	[ -d "$dir" ] && set -- "$@" "/${dir#"$image"/}"
-done
+if deferred /usr/bin/py3compile; then
+	for dir in "$image"/usr/lib/python3/dist-packages "$image"/usr/share/python3 "$image"/usr/lib/python3.*; do
+		if [ -d "$dir" ]; then
+			set -- "$@" "/${dir#"$image"/}"
+		fi
+	done
+fi
 
 if [ "$mode" = native ]; then
 	mkdir -p "$helper/image"
@@ -32,7 +48,7 @@ if [ "$mode" = native ]; then
 		echo "acalsim: depmod $k (native)"
 		chroot "$helper" depmod -b /image -a "$k"
 	done
-	if [ -f "$image/etc/ca-certificates.conf" ]; then
+	if [ -n "$certs" ]; then
 		echo "acalsim: update-ca-certificates (native)"
 		for path in /etc/ssl/certs /usr/share/ca-certificates /etc/ca-certificates.conf; do
 			mount --bind "$image$path" "$helper$path"
@@ -54,7 +70,7 @@ for k in $kernels; do
 	# depmod is a link to kmod, which acts on the name it is called by.
 	chroot "$image" sh -c 'ln -sf /usr/bin/kmod /tmp/depmod && /tmp/depmod -a "$1"; rc=$?; rm -f /tmp/depmod; exit $rc' depmod "$k"
 done
-if [ -f "$image/etc/ca-certificates.conf" ]; then
+if [ -n "$certs" ]; then
 	echo "acalsim: update-ca-certificates (emulated)"
 	chroot "$image" /usr/sbin/update-ca-certificates.acalsim-deferred
 fi

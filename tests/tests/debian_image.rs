@@ -68,7 +68,12 @@ fn python_image_has_what_the_config_asks_for() {
     // The build-time diversions are gone and the real tools are back.
     assert!(!debugfs(&ext4, "cat /var/lib/dpkg/diversions").contains("acalsim"));
     assert!(debugfs(&ext4, "cat /usr/bin/py3compile").contains("python3"), "py3compile is Debian's again");
+    assert!(!debugfs(&ext4, "cat /etc/dpkg/dpkg.cfg.d/99mmdebstrap").contains("force-unsafe-io"), "unsafe-io is build-time only");
+    // depmod ran (deferred, then natively): the kernel's module index exists.
+    let kernel = m["kernel_version"].as_str().unwrap();
+    assert!(debugfs(&ext4, &format!("stat /usr/lib/modules/{kernel}/modules.dep")).contains("Type: regular"));
     // Byte-compiled once at the end, so imports in the guest do not compile.
+    assert!(debugfs(&ext4, "ls /usr/lib/python3.14/__pycache__").contains("py_compile.cpython-314.pyc"));
     assert!(debugfs(&ext4, "ls /usr/lib/python3/dist-packages/numpy/__pycache__").contains(".cpython-3"));
 
     // qcow2 holds the same filesystem.

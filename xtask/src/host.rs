@@ -48,15 +48,18 @@ const VERSION: &[&str] = &["--version"];
 const DASH_V: &[&str] = &["-V"];
 const DPKG: &[&str] = &[];
 
+// mmdebstrap and debootstrap come from backports on bookworm too: sid moves
+// (apt 3, dpkg 1.23, merged /usr) and the bootstrappers follow it there.
 #[rustfmt::skip]
 pub const TOOLS: &[Tool] = &[
-    t("mmdebstrap", "mmdebstrap", VERSION, "mmdebstrap", false, "build the riscv64 root filesystem"),
-    t("debootstrap", "debootstrap", DPKG, "debootstrap", false, "fallback bootstrapper / suite scripts"),
+    t("mmdebstrap", "mmdebstrap", VERSION, "mmdebstrap", true, "build the riscv64 root filesystem"),
+    t("debootstrap", "debootstrap", DPKG, "debootstrap", true, "fallback bootstrapper / suite scripts"),
     t("qemu-system-riscv64", "qemu-system-riscv64", VERSION, "qemu-system-misc", true, "boot the guest"),
     t("qemu-riscv64", "qemu-riscv64", VERSION, "qemu-user", true, "run riscv64 binaries during bootstrap"),
     t("qemu-img", "qemu-img", VERSION, "qemu-utils", true, "create and convert disk images"),
     t("mkfs.ext4", "mkfs.ext4", DASH_V, "e2fsprogs", false, "format the root filesystem image"),
     t("debugfs", "debugfs", DASH_V, "e2fsprogs", false, "inspect ext4 images without mounting"),
+    t("dumpe2fs", "dumpe2fs", DASH_V, "e2fsprogs", false, "measure the space used in the image"),
     t("zstd", "zstd", VERSION, "zstd", false, "compress image artifacts"),
     t("cpio", "cpio", VERSION, "cpio", false, "pack initramfs archives"),
     t("xz", "xz", VERSION, "xz-utils", false, "decompress .xz artifacts"),
@@ -520,6 +523,7 @@ mod tests {
             "qemu-img",
             "mkfs.ext4",
             "debugfs",
+            "dumpe2fs",
             "zstd",
             "cpio",
             "xz",
@@ -531,7 +535,8 @@ mod tests {
         ] {
             assert!(commands.contains(&c), "{c} missing from TOOLS");
         }
-        assert!(TOOLS.iter().all(|t| t.package.starts_with("qemu-") == t.backports));
+        let from_backports = |t: &&Tool| t.package.starts_with("qemu-") || t.package.ends_with("debstrap") || t.package == "debootstrap";
+        assert!(TOOLS.iter().all(|t| from_backports(&t) == t.backports));
         assert!(tools(&["debootstrap", "arch-test"]).iter().all(|t| t.version_args.is_empty()));
     }
 }

@@ -501,6 +501,44 @@ mod tests {
     }
 
     #[test]
+    fn run_script_fills_every_placeholder_from_the_manifest() {
+        let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../qemu/run.sh.in")).unwrap();
+        let art = |p: &str| Artifact { path: p.into(), sha256: String::new(), size: 1 };
+        let m = Manifest {
+            schema: manifest::SCHEMA,
+            name: "img".into(),
+            flavour: "debian".into(),
+            arch: "riscv64".into(),
+            description: String::new(),
+            config_hash: String::new(),
+            created: String::new(),
+            kernel: art("vmlinux"),
+            initrd: art("initrd.img"),
+            rootfs: BTreeMap::from([("ext4".into(), art("rootfs.ext4"))]),
+            cmdline: BTreeMap::from([("disk".into(), "root=/dev/vda rw".into()), ("initramfs".into(), "rdinit=/init".into())]),
+            kernel_version: "7.2".into(),
+            run: crate::config::RunDefaults { smp: 3, memory_mib: 1536 },
+            debian: DebianSource {
+                suite: "sid".into(),
+                mirror: String::new(),
+                components: vec![],
+                bootstrapper: String::new(),
+                release_date: String::new(),
+                check_valid_until: true,
+            },
+            packages: vec![],
+            tools: BTreeMap::new(),
+            build: BuildInfo { total_secs: 0.0, steps: vec![], base_layer_cached: false, rootfs_used_bytes: 0 },
+        };
+        let text = render_run_script(&template, &m);
+        assert!(!text.contains('@'), "unfilled placeholder:\n{text}");
+        assert!(text.contains(r#"-smp "${SMP:-3}""#) && text.contains(r#""${MEMORY_MIB:-1536}M""#));
+        assert!(text.contains(r#"-append "root=/dev/vda rw""#) && text.contains("$here/rootfs.ext4"));
+        assert!(text.contains(r#"if [ -z "" ]; then"#), "no initramfs artifact: --initramfs refuses");
+        assert!(text.contains("-bios default") && text.contains("-no-reboot"));
+    }
+
+    #[test]
     fn install_replaces_the_old_image_whole() {
         let dir = tempfile::tempdir().unwrap();
         let (staged, dest) = (dir.path().join("staged"), dir.path().join("images/x"));
