@@ -63,7 +63,6 @@ pub fn base_packages(image: &Image, sets: &BTreeMap<String, String>) -> Result<V
 /// mmdebstrap's argv for the base layer. The apt archive cache is synced in and
 /// out of the user cache, so a rebuild downloads nothing it already has.
 pub fn mmdebstrap_args(plan: &BootstrapPlan) -> Vec<String> {
-    let cache = plan.apt_cache.display();
     let mut args = vec![
         "--mode=root".to_string(),
         "--variant=minbase".into(),
@@ -74,20 +73,40 @@ pub fn mmdebstrap_args(plan: &BootstrapPlan) -> Vec<String> {
         format!("--include={}", plan.packages.join(",")),
         format!("--dpkgopt={}", plan.dpkg_excludes.display()),
         "--dpkgopt=force-unsafe-io".into(),
-        // Keep the downloaded .debs for sync-out and the lists for the top layer.
-        "--skip=download/empty".into(),
+        // Keep the lists for the top layer.
         "--skip=cleanup/apt/lists".into(),
+        format!("--hook-directory={}", plan.hooks_dir.display()),
+    ];
+    args.extend(shared_mmdebstrap_args(&plan.apt_cache, plan.check_valid_until));
+    args.extend([plan.suite.clone(), plan.target.display().to_string(), plan.mirror.clone()]);
+    args
+}
+
+/// The mmdebstrap options every bootstrap here shares: the .debs are synced
+/// in from and out to the user cache, so a rebuild downloads nothing it
+/// already has; and the Valid-Until policy (signatures are verified either way).
+pub fn shared_mmdebstrap_args(apt_cache: &Path, check_valid_until: bool) -> Vec<String> {
+    let cache = apt_cache.display();
+    let mut args = vec![
+        // Keep the downloaded .debs for sync-out.
+        "--skip=download/empty".to_string(),
         r#"--setup-hook=mkdir -p "$1"/var/cache/apt/archives"#.into(),
         format!("--setup-hook=sync-in {cache} /var/cache/apt/archives/"),
-        format!("--hook-directory={}", plan.hooks_dir.display()),
         format!("--customize-hook=sync-out /var/cache/apt/archives {cache}"),
         r#"--customize-hook=rm -f "$1"/var/cache/apt/archives/*.deb"#.into(),
     ];
-    if !plan.check_valid_until {
+    if !check_valid_until {
         args.push(r#"--aptopt=Acquire::Check-Valid-Until "false""#.into());
     }
-    args.extend([plan.suite.clone(), plan.target.display().to_string(), plan.mirror.clone()]);
     args
+}
+
+/// Adds the remedy to an apt failure when its cause is recognised.
+pub fn explain_apt_failure(e: anyhow::Error, suite: &str, mirror: &str) -> anyhow::Error {
+    match apt_failure_hint(&format!("{e:#}"), suite, mirror) {
+        Some(hint) => e.context(hint),
+        None => e,
+    }
 }
 
 /// debootstrap's argv: the selectable, slower backend (no hooks; it keeps its
@@ -135,10 +154,7 @@ pub fn bootstrap(sh: &Shell, step: &Step, plan: &BootstrapPlan) -> Result<()> {
             step.run(cmd!(sh, "mmdebstrap {args...}"))
         }
     };
-    result.map_err(|e| match apt_failure_hint(&format!("{e:#}"), &plan.suite, &plan.mirror) {
-        Some(hint) => e.context(hint),
-        None => e,
-    })
+    result.map_err(|e| explain_apt_failure(e, &plan.suite, &plan.mirror))
 }
 
 /// Recognises the apt failures that have a clear cause and remedy.

@@ -286,10 +286,7 @@ fn install_extra_packages(sh: &Shell, step: &Step, image: &Image, rootfs: &Path,
     let mut argv = vec!["apt-get", "install", "-y", "--no-install-recommends"];
     argv.extend(image.extra_packages.iter().map(String::as_str));
     let env = [("DEBIAN_FRONTEND", "noninteractive".to_string())];
-    debian::in_chroot(sh, step, rootfs, &env, &argv).map_err(|e| match debian::apt_failure_hint(&format!("{e:#}"), &image.suite, &image.mirror) {
-        Some(hint) => e.context(hint),
-        None => e,
-    })
+    debian::in_chroot(sh, step, rootfs, &env, &argv).map_err(|e| debian::explain_apt_failure(e, &image.suite, &image.mirror))
 }
 
 fn customise(project: &Project, step: &Step, image: &Image, rootfs: &Path) -> Result<()> {

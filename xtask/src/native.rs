@@ -42,7 +42,6 @@ pub fn root_dir(cache: &Path, spec: &NativeSpec) -> PathBuf {
 
 /// mmdebstrap argv for the helper root (native: no emulation, about half a minute).
 pub fn mmdebstrap_args(spec: &NativeSpec, target: &Path, apt_cache: &Path) -> Vec<String> {
-    let cache = apt_cache.display();
     let mut args = vec![
         "--mode=root".to_string(),
         "--variant=minbase".into(),
@@ -50,15 +49,8 @@ pub fn mmdebstrap_args(spec: &NativeSpec, target: &Path, apt_cache: &Path) -> Ve
         "--verbose".into(),
         format!("--components={}", spec.components.join(",")),
         format!("--include={}", PACKAGES.join(",")),
-        "--skip=download/empty".into(),
-        r#"--setup-hook=mkdir -p "$1"/var/cache/apt/archives"#.into(),
-        format!("--setup-hook=sync-in {cache} /var/cache/apt/archives/"),
-        format!("--customize-hook=sync-out /var/cache/apt/archives {cache}"),
-        r#"--customize-hook=rm -f "$1"/var/cache/apt/archives/*.deb"#.into(),
     ];
-    if !spec.check_valid_until {
-        args.push(r#"--aptopt=Acquire::Check-Valid-Until "false""#.into());
-    }
+    args.extend(crate::debian::shared_mmdebstrap_args(apt_cache, spec.check_valid_until));
     args.extend([spec.suite.clone(), target.display().to_string(), spec.mirror.clone()]);
     args
 }
