@@ -142,18 +142,15 @@ fn host_disables_valid_until(apt_config_dump: &str) -> bool {
 }
 
 /// Runs the bootstrapper into `plan.target`, explaining the failures users meet.
+/// It runs in a private mount and PID namespace: whatever it mounts in the
+/// target vanishes with it, even if it is killed before it can clean up.
 pub fn bootstrap(sh: &Shell, step: &Step, plan: &BootstrapPlan) -> Result<()> {
     std::fs::create_dir_all(&plan.apt_cache).with_context(|| format!("creating {}", plan.apt_cache.display()))?;
-    let result = match plan.bootstrapper.as_str() {
-        "debootstrap" => {
-            let args = debootstrap_args(plan);
-            step.run(cmd!(sh, "debootstrap {args...}"))
-        }
-        _ => {
-            let args = mmdebstrap_args(plan);
-            step.run(cmd!(sh, "mmdebstrap {args...}"))
-        }
+    let (tool, args) = match plan.bootstrapper.as_str() {
+        "debootstrap" => ("debootstrap", debootstrap_args(plan)),
+        _ => ("mmdebstrap", mmdebstrap_args(plan)),
     };
+    let result = step.run(cmd!(sh, "unshare --mount --pid --fork --kill-child {tool} {args...}"));
     result.map_err(|e| explain_apt_failure(e, &plan.suite, &plan.mirror))
 }
 
