@@ -23,7 +23,7 @@ if [ -f /var/lib/acalsim/deferred ]; then
 fi
 
 # Logins: root and the user have no password, for the serial console of a
-# local VM. The image starts no remote login service.
+# local VM. sshd (dropbear) runs only under `cargo xtask run --ssh`, keys only.
 passwd --delete root >/dev/null
 if ! id "$ACALSIM_USER" >/dev/null 2>&1; then
 	useradd --create-home --shell /bin/bash --user-group "$ACALSIM_USER"
@@ -32,6 +32,8 @@ passwd --delete "$ACALSIM_USER" >/dev/null
 
 # DHCP on the QEMU user network; serial-getty@ttyS0 comes from console=ttyS0.
 systemctl enable systemd-networkd.service >/dev/null 2>&1
+# `cargo xtask run`'s shares and sshd (guest-scripts/runner, copied in by the host).
+systemctl enable acalsim-guest.service >/dev/null 2>&1
 # Boot speed: nothing here needs these under QEMU.
 systemctl mask systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer \
 	e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true

@@ -3,8 +3,9 @@
 //! real mmdebstrap, e2fsprogs and QEMU, and look inside what it built.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -28,6 +29,7 @@ pub fn xtask(config: &Path, args: &[&str]) -> Output {
         .arg(config)
         .args(args)
         .current_dir(root())
+        .stdin(Stdio::null())
         .output()
         .expect("starting xtask");
     eprintln!("$ xtask --config {} {}\n--- stderr ---\n{}", config.display(), args.join(" "), String::from_utf8_lossy(&out.stderr));
@@ -64,4 +66,30 @@ pub fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// SIGINT to the process group led by `child` (spawned with `process_group(0)`),
+/// as Ctrl-C on a terminal does to its foreground group.
+pub fn interrupt_group(child: &mut Child) {
+    let pgid = child.id() as libc::pid_t;
+    assert!(pgid > 1, "refusing to signal process group {pgid}");
+    // SAFETY: kill(2) with a negative pid signals exactly that process group.
+    let sent = unsafe { libc::kill(-pgid, libc::SIGINT) };
+    assert_eq!(sent, 0, "kill(-{pgid}, SIGINT): {}", std::io::Error::last_os_error());
+}
+
+/// Waits for `child` at most `limit`; past it, SIGKILLs its process group so
+/// a failing test never leaves it behind, and returns `None`.
+pub fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("waiting for the child") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: as above; the group is the child's own.
+    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+    let _ = child.wait();
+    None
 }

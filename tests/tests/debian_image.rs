@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use tests::{build_lock, debugfs, image_dir, manifest, root, run, stderr, xtask};
+use tests::{build_lock, debugfs, image_dir, interrupt_group, manifest, root, run, stderr, wait_or_kill, xtask};
 
 fn config() -> PathBuf {
     root().join("tests/configs/e2e.toml")
@@ -141,6 +141,7 @@ fn interrupted_build_leaves_the_previous_image_and_no_mounts() {
         .arg(config())
         .args(["image", "e2e-python", "--rebuild"])
         .current_dir(root())
+        .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
@@ -154,8 +155,8 @@ fn interrupted_build_leaves_the_previous_image_and_no_mounts() {
         }
     }
     std::thread::sleep(Duration::from_secs(1));
-    run(Command::new("kill").args(["-INT", &format!("-{}", child.id())]));
-    let status = child.wait().unwrap();
+    interrupt_group(&mut child);
+    let status = wait_or_kill(&mut child, Duration::from_secs(60)).expect("the build did not stop within 60 s of SIGINT");
     assert!(!status.success(), "the interrupted build must not report success");
     std::thread::sleep(Duration::from_secs(2));
 

@@ -4,6 +4,10 @@
 //! Suite `image`: the plain mmdebstrap command equivalent to the default image,
 //! then our cold build (empty cache), the no-change re-run, and the same image
 //! with one extra package, all in one run so the ratios compare like with like.
+//!
+//! Suite `boot`: `cargo xtask run -- true` from start to exit (fast boot, full
+//! systemd boot, initramfs when the image has one) and the time to the login
+//! prompt of an interactive boot, each repeated; min, median and max.
 
 use std::path::Path;
 use std::time::Instant;
@@ -18,7 +22,7 @@ use crate::manifest::Manifest;
 use crate::progress::{human_bytes, human_duration};
 use crate::project::Project;
 
-pub const SUITES: &[&str] = &["image"];
+pub const SUITES: &[&str] = &["image", "boot"];
 
 #[derive(Serialize)]
 struct Results {
@@ -33,14 +37,20 @@ struct Results {
 struct Machine {
     cpu: String,
     cores: usize,
+    /// The tool the suite measures: mmdebstrap (image) or QEMU (boot).
+    #[serde(rename = "tool")]
     mmdebstrap: String,
 }
 
 #[derive(Serialize)]
 struct Figure {
     name: String,
+    /// The median of `samples`.
     value: f64,
     unit: String,
+    min: f64,
+    max: f64,
+    samples: Vec<f64>,
     /// Goal as text, e.g. "<= 0.6x plain", and whether it was met.
     goal: Option<String>,
     met: Option<bool>,
@@ -52,7 +62,14 @@ pub fn run(project: &Project, flags: &flags::Bench) -> Result<()> {
             bail!("unknown bench suite `{suite}`; valid: {}", SUITES.join(", "));
         }
     }
-    image_suite(project, flags)
+    for suite in &flags.suites {
+        match suite.as_str() {
+            "image" => image_suite(project, flags)?,
+            "boot" => boot_suite(project, flags)?,
+            _ => unreachable!("checked above"),
+        }
+    }
+    Ok(())
 }
 
 fn image_suite(project: &Project, flags: &flags::Bench) -> Result<()> {
@@ -152,7 +169,116 @@ fn image_suite(project: &Project, flags: &flags::Bench) -> Result<()> {
 }
 
 fn figure(name: &str, value: f64, unit: &str, goal: Option<&str>, met: Option<bool>) -> Figure {
-    Figure { name: name.into(), value, unit: unit.into(), goal: goal.map(String::from), met }
+    sampled(name, vec![value], unit, goal, met)
+}
+
+/// A figure from repeated measurements: the median, with min and max.
+fn sampled(name: &str, mut samples: Vec<f64>, unit: &str, goal: Option<&str>, met: Option<bool>) -> Figure {
+    samples.sort_by(f64::total_cmp);
+    let value = median(&samples);
+    let (min, max) = (samples.first().copied().unwrap_or(f64::NAN), samples.last().copied().unwrap_or(f64::NAN));
+    Figure { name: name.into(), value, unit: unit.into(), min, max, samples, goal: goal.map(String::from), met }
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn boot_suite(project: &Project, flags: &flags::Bench) -> Result<()> {
+    let sh = &project.sh;
+    let config = project.config()?;
+    let name = config.image(flags.image.as_deref())?.name.clone();
+    let m = Manifest::read(&project.images_dir().join(&name))
+        .with_context(|| format!("bench boot needs the image built: `cargo xtask image {name}`"))?;
+    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    let config_path = &project.config_path;
+    let repeat = flags.repeat.max(1);
+    let mut figures = Vec::new();
+
+    let mut headless = |label: &str, extra: &[&str], goal: Option<f64>| -> Result<()> {
+        let mut samples = Vec::new();
+        for i in 0..repeat {
+            let t = Instant::now();
+            cmd!(sh, "{exe} --config {config_path} run {name} {extra...} -- true")
+                .quiet()
+                .run()
+                .with_context(|| format!("bench: `run {name} {} -- true` failed", extra.join(" ")))?;
+            samples.push(t.elapsed().as_secs_f64());
+            eprintln!("bench: {label} #{}: {}", i + 1, human_duration(samples[samples.len() - 1]));
+        }
+        let goal_text = goal.map(|g| format!("<= {g} s"));
+        let met = goal.map(|g| median_of(&samples) <= g);
+        figures.push(sampled(label, samples, "s", goal_text.as_deref(), met));
+        Ok(())
+    };
+    headless("boot → headless `true` (fast boot)", &[], Some(8.0))?;
+    headless("boot → headless `true` (full systemd boot)", &["--boot", "full"], None)?;
+    if m.rootfs.contains_key("initramfs") {
+        headless("boot → headless `true` (initramfs, fast boot)", &["--initramfs"], None)?;
+    }
+    let mut samples = Vec::new();
+    for i in 0..repeat {
+        samples.push(login_prompt_secs(project, &exe, &name)?);
+        eprintln!("bench: login prompt #{}: {}", i + 1, human_duration(samples[samples.len() - 1]));
+    }
+    figures.push(sampled("boot → login prompt (interactive)", samples, "s", None, None));
+
+    let results = Results {
+        suite: "boot".into(),
+        image: name,
+        created: cmd!(sh, "date -u +%Y-%m-%dT%H:%M:%SZ").quiet().read().unwrap_or_default(),
+        machine: Machine {
+            cpu: cpu_model(),
+            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            mmdebstrap: cmd!(sh, "qemu-system-riscv64 --version").quiet().read().unwrap_or_default().lines().next().unwrap_or("").to_string(),
+        },
+        figures,
+    };
+    write_results(project, &results)
+}
+
+fn median_of(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    median(&sorted)
+}
+
+/// An interactive `cargo xtask run` until the console shows `login:`; then
+/// SIGTERM, which `run` answers by stopping QEMU.
+fn login_prompt_secs(project: &Project, exe: &Path, name: &str) -> Result<f64> {
+    use std::io::Read;
+    let config_path = &project.config_path;
+    let mut child = std::process::Command::from(cmd!(project.sh, "{exe} --config {config_path} run {name}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("starting an interactive run")?;
+    let t = Instant::now();
+    let mut stdout = child.stdout.take().context("the run's stdout")?;
+    let mut console = Vec::new();
+    let mut buf = [0u8; 4096];
+    let found = loop {
+        match stdout.read(&mut buf) {
+            Ok(0) | Err(_) => break false,
+            Ok(n) => console.extend_from_slice(&buf[..n]),
+        }
+        if console.windows(6).any(|w| w == b"login:") {
+            break true;
+        }
+    };
+    let secs = t.elapsed().as_secs_f64();
+    // SAFETY: kill(2) on our own, not yet reaped child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let _ = child.wait();
+    if !found {
+        bail!("the interactive boot of `{name}` ended without a login prompt:\n{}", String::from_utf8_lossy(&console));
+    }
+    Ok(secs)
 }
 
 fn cpu_model() -> String {
@@ -181,11 +307,16 @@ fn markdown(r: &Results) -> String {
         r.suite, r.image, r.created, r.machine.cpu, r.machine.cores, r.machine.mmdebstrap
     );
     for f in &r.figures {
-        let value = match f.unit.as_str() {
-            "s" => human_duration(f.value),
-            "x" => format!("{:.2}x", f.value),
-            unit => format!("{:.1} {unit}", f.value),
+        let show = |v: f64| match f.unit.as_str() {
+            "s" if v < 60.0 => format!("{v:.1} s"),
+            "s" => human_duration(v),
+            "x" => format!("{v:.2}x"),
+            unit => format!("{v:.1} {unit}"),
         };
+        let mut value = show(f.value);
+        if f.samples.len() > 1 {
+            value = format!("{value} (min {}, max {}, n={})", show(f.min), show(f.max), f.samples.len());
+        }
         let goal = match (&f.goal, f.met) {
             (Some(g), Some(true)) => format!("{g} ✓"),
             (Some(g), _) => format!("{g} ✗"),

@@ -26,6 +26,8 @@ pub enum Command {
     Doctor(Doctor),
     Image(Image),
     Images(Images),
+    Run(Run),
+    Ssh(Ssh),
     Test(Test),
     Bench(Bench),
 }
@@ -62,6 +64,121 @@ pub struct Image {
     pub no_cache: bool,
 }
 
+/// Boot a built image in QEMU: an interactive console, or one command run headless.
+///
+/// Without a command: the guest's console on this terminal (log in as root, no
+/// password; quit with Ctrl-A X). With `-- CMD ARGS…`: boots, runs CMD in the guest
+/// (as root, in /mnt/share), streams its stdout and stderr here, powers off and
+/// exits with CMD's exit status. Examples:
+///
+///   cargo xtask run -- python3 /mnt/scripts/torch_check.py
+///   cargo xtask run --share ~/data -- sh -c 'ls /mnt/share | wc -l'
+///   cargo xtask run --ssh            (then `cargo xtask ssh` from another terminal)
+///
+/// In the guest: /mnt/scripts is the project's guest-scripts/ (read-only) and
+/// /mnt/share the work share (--share, default target/xtask/share). Runs are
+/// snapshots: the image is unchanged afterwards unless --persist is given. The
+/// boot log goes to target/xtask/logs/run-IMAGE.log.
+#[derive(clap::Args, Debug)]
+pub struct Run {
+    /// Image name (default: the config's default_image).
+    pub name: Option<String>,
+    /// Command to run in the guest, headless; without it the run is interactive.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+    /// Keep the guest's changes to the disk image (default: discard them).
+    #[arg(long)]
+    pub persist: bool,
+    /// Boot the whole rootfs from RAM (needs format "initramfs" in the image).
+    #[arg(long, conflicts_with = "disk")]
+    pub initramfs: bool,
+    /// Boot from the disk image (the default when the image has one).
+    #[arg(long)]
+    pub disk: bool,
+    /// `fast`: a minimal PID 1 runs the command (headless default, a few seconds);
+    /// `full`: the image's own init (systemd) boots first (interactive default).
+    #[arg(long, value_enum)]
+    pub boot: Option<BootKind>,
+    /// Virtual CPUs (default: the image's run.smp).
+    #[arg(long)]
+    pub smp: Option<u32>,
+    /// Guest memory, e.g. 4G or 1536M (default: the image's run.memory).
+    #[arg(long, value_parser = parse_memory)]
+    pub memory: Option<u64>,
+    /// Seconds a headless command may take before the guest is killed (0: no limit).
+    #[arg(long, default_value_t = 3600)]
+    pub timeout: u64,
+    /// Host directory shared read-write at /mnt/share (default: target/xtask/share).
+    #[arg(long)]
+    pub share: Option<PathBuf>,
+    /// Leave the guest network unconfigured in a fast boot (the device stays).
+    #[arg(long)]
+    pub no_net: bool,
+    /// Start sshd in the guest with the project's key, on a free 127.0.0.1 port
+    /// (log in with `cargo xtask ssh`).
+    #[arg(long)]
+    pub ssh: bool,
+    /// Forward 127.0.0.1:HOST on the host to GUEST in the guest (TCP), repeatable.
+    #[arg(long = "forward", value_name = "HOST:GUEST")]
+    pub forwards: Vec<crate::qemu::Forward>,
+    /// Environment variable for the headless command, repeatable.
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub envs: Vec<(String, String)>,
+    /// ACALSim co-simulation: add `-device virtio-sst-device,socket=PATH`
+    /// (needs ACALSim's QEMU; see --qemu).
+    #[arg(long, value_name = "PATH")]
+    pub sst_socket: Option<PathBuf>,
+    /// The QEMU binary (e.g. ACALSim's build).
+    #[arg(long, env = "ACALSIM_QEMU", default_value = "qemu-system-riscv64")]
+    pub qemu: PathBuf,
+    /// Extra kernel command line arguments (appended last, so they win).
+    #[arg(long, value_name = "ARGS", default_value = "")]
+    pub append: String,
+    /// Also show the guest console of a headless run on stderr.
+    #[arg(long)]
+    pub console: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootKind {
+    Fast,
+    Full,
+}
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    crate::config::parse_size(s).map(|bytes| bytes >> 20).map_err(|e| format!("{e} (e.g. 4G, 1536M)"))
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let valid = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!("`{name}` is not a variable name (letters, digits, '_')"));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// Log in to a guest started with `cargo xtask run --ssh`, or run one command there.
+///
+///   cargo xtask ssh                      a shell in the default image's running guest
+///   cargo xtask ssh debian-base -- uname -a
+///
+/// Waits (up to --wait seconds) for the guest's sshd, then runs the host's ssh with
+/// the project's key (kept in $XDG_CACHE_HOME/acalsim/ssh) on 127.0.0.1.
+#[derive(clap::Args, Debug)]
+pub struct Ssh {
+    /// Image name (default: the config's default_image).
+    pub name: Option<String>,
+    /// Command to run instead of a login shell.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+    /// Seconds to wait for the guest's sshd to answer.
+    #[arg(long, default_value_t = 120)]
+    pub wait: u64,
+}
+
 /// List the images declared in the config and whether each is built.
 #[derive(clap::Args, Debug)]
 pub struct Images {}
@@ -79,12 +196,16 @@ pub struct Test {
     pub args: Vec<String>,
 }
 
-/// Measure build speed and sizes; results go to target/xtask/bench/<time>.json and .md.
+/// Measure build and boot speed; results go to target/xtask/bench/<time>-SUITE.json and .md.
 ///
 /// Suite `image` (about 20 minutes here): the plain `mmdebstrap` command equivalent
 /// to the image, our cold build with an empty cache, the no-change re-run, and the
 /// image plus one extra package on the cached base layer — in one run, so the
 /// ratios compare like with like. Needs root, like `image`.
+///
+/// Suite `boot` (a few minutes): `cargo xtask run -- true` end to end (fast boot,
+/// full systemd boot, initramfs) and the interactive boot to the login prompt,
+/// each --repeat times (min/median/max). Needs the image built.
 #[derive(clap::Args, Debug)]
 pub struct Bench {
     /// Suites to run.
@@ -99,4 +220,7 @@ pub struct Bench {
     /// The package added for the add-one-package figure.
     #[arg(long, default_value = "jq")]
     pub extra_package: String,
+    /// Repeats of each timed boot (suite `boot`).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
 }

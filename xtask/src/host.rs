@@ -66,6 +66,7 @@ pub const TOOLS: &[Tool] = &[
     t("arch-test", "arch-test", DPKG, "arch-test", false, "check riscv64 binaries can execute"),
     t("unshare", "unshare", VERSION, "util-linux", false, "user namespaces for mmdebstrap"),
     t("gpgv", "gpgv", VERSION, "gpgv", false, "verify Debian archive signatures"),
+    t("ssh", "ssh", DASH_V, "openssh-client", false, "log in to a guest (run --ssh, cargo xtask ssh)"),
     t("opensbi firmware", OPENSBI_FW, DPKG, "qemu-system-data", true, "riscv64 firmware for qemu virt"),
     t("binfmt riscv64", BINFMT_ENTRY, DPKG, "qemu-user-binfmt", true, "kernel runs riscv64 ELF via qemu"),
 ];
@@ -530,6 +531,7 @@ mod tests {
             "arch-test",
             "unshare",
             "gpgv",
+            "ssh",
             OPENSBI_FW,
             BINFMT_ENTRY,
         ] {

@@ -104,7 +104,7 @@ fn image_key(image: &Image, inputs: &Inputs) -> Result<String> {
     for (name, text) in &inputs.package_sets {
         key.add(name, text.as_bytes());
     }
-    for dir in ["debian", "qemu"] {
+    for dir in ["debian", "qemu", "guest-scripts/runner"] {
         key.add_dir(&inputs.root.join(dir))?;
     }
     Ok(key.hex())
@@ -294,6 +294,7 @@ fn customise(project: &Project, step: &Step, image: &Image, rootfs: &Path) -> Re
     let overlay = project.root.join("debian/overlay");
     fs_extra::dir::copy(&overlay, rootfs, &fs_extra::dir::CopyOptions::new().content_only(true).overwrite(true))
         .with_context(|| format!("copying {} into the rootfs", overlay.display()))?;
+    install_runner(&project.root, rootfs)?;
     let env = [("ACALSIM_USER", image.user.clone())];
     let script = "/root/.acalsim-customize.sh";
     std::fs::copy(project.root.join("debian/customize.sh"), rootfs.join(script.trim_start_matches('/')))
@@ -307,6 +308,26 @@ fn customise(project: &Project, step: &Step, image: &Image, rootfs: &Path) -> Re
     let resolv = rootfs.join("etc/resolv.conf");
     let _ = std::fs::remove_file(&resolv);
     std::fs::copy(overlay.join("etc/resolv.conf"), &resolv).context("writing etc/resolv.conf")?;
+    Ok(())
+}
+
+/// The guest half of `cargo xtask run` (guest-scripts/runner): the fast
+/// boot's PID 1 and the job runner in /usr/lib/acalsim, the systemd units in
+/// /etc/systemd/system (customize.sh enables them).
+fn install_runner(root: &Path, rootfs: &Path) -> Result<()> {
+    let runner = root.join("guest-scripts/runner");
+    let lib = rootfs.join("usr/lib/acalsim");
+    std::fs::create_dir_all(&lib).with_context(|| format!("creating {}", lib.display()))?;
+    for entry in std::fs::read_dir(&runner).with_context(|| format!("listing {}", runner.display()))? {
+        let path = entry.with_context(|| format!("listing {}", runner.display()))?.path();
+        let Some(file) = path.file_name() else { continue };
+        let unit = path.extension().is_some_and(|e| e == "service" || e == "target");
+        let dest = if unit { rootfs.join("etc/systemd/system").join(file) } else { lib.join(file) };
+        std::fs::copy(&path, &dest).with_context(|| format!("copying {} to {}", path.display(), dest.display()))?;
+        let mode = if unit { 0o644 } else { 0o755 };
+        std::fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .with_context(|| format!("setting the mode of {}", dest.display()))?;
+    }
     Ok(())
 }
 

@@ -15,31 +15,42 @@ mod manifest;
 mod native;
 mod progress;
 mod project;
+mod qemu;
+mod run;
+mod ssh;
 mod test;
 
 use anyhow::Result;
 use clap::Parser;
 
 fn main() {
-    if let Err(e) = try_main() {
+    match try_main() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
         // The outermost context says what went wrong and what to do; the
         // causes below it say where.
-        eprintln!("error: {e}");
-        for cause in e.chain().skip(1) {
-            eprintln!("\ncaused by: {cause}");
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("\ncaused by: {cause}");
+            }
+            std::process::exit(1);
         }
-        std::process::exit(1);
     }
 }
 
-fn try_main() -> Result<()> {
+/// Runs the command; `Ok` carries the process exit status (`run` and `ssh`
+/// pass on the guest command's).
+fn try_main() -> Result<i32> {
     let flags = flags::Xtask::parse();
     let project = project::Project::open(&flags.config, flags.verbose)?;
-    match flags.command {
+    let done = match flags.command {
         flags::Command::Doctor(d) => host::doctor(&project.sh, d.fix),
         flags::Command::Image(i) => image::run(&project, &i),
         flags::Command::Images(_) => image::list(&project),
+        flags::Command::Run(r) => return run::run(&project, &r),
+        flags::Command::Ssh(s) => return ssh::run(&project, &s),
         flags::Command::Test(t) => test::run(&project, &t),
         flags::Command::Bench(b) => bench::run(&project, &b),
-    }
+    };
+    done.map(|()| 0)
 }

@@ -1,0 +1,293 @@
+//! End-to-end: `cargo xtask run` boots the real e2e-python image (Debian sid
+//! riscv64, real kernel) in real QEMU and the tests check what the guest did:
+//! output and exit status of headless jobs, timeouts and Ctrl-C with nothing
+//! left behind, the 9p share, --persist against snapshots, the initramfs
+//! mode, the full systemd boot, ssh on loopback, a kernel panic, and the
+//! ACALSim device check.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tests::{build_lock, image_dir, interrupt_group, root, stderr, wait_or_kill, xtask, xtask_bin};
+
+fn config() -> PathBuf {
+    root().join("tests/configs/e2e.toml")
+}
+
+const IMAGE: &str = "e2e-python";
+
+fn ensure_built(name: &str) {
+    let out = xtask(&config(), &["image", name]);
+    assert!(out.status.success(), "building {name} failed:\n{}", stderr(&out));
+}
+
+/// `cargo xtask run ARGS` against the e2e image; prints what it said.
+fn run(args: &[&str]) -> Output {
+    let started = Instant::now();
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    let out = xtask(&config(), &all);
+    eprintln!("--- stdout ({:.1}s) ---\n{}", started.elapsed().as_secs_f64(), String::from_utf8_lossy(&out.stdout));
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// QEMU processes whose command line mentions `needle`.
+fn qemu_processes(needle: &str) -> Vec<String> {
+    let ps = Command::new("ps").args(["-eo", "pid,args"]).output().expect("running ps");
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains("qemu-system-riscv64") && l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+fn run_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(std::env::temp_dir())
+        .expect("listing the temp dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("acalsim-run-")))
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn headless_job_returns_output_streams_and_exit_status() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let out = run(&[IMAGE, "--", "sh", "-c", "echo to-stdout; echo to-stderr >&2; cat /etc/hostname; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "to-stdout\ne2e-python\n");
+    assert!(stderr(&out).contains("to-stderr"), "{}", stderr(&out));
+
+    let out = run(&[IMAGE, "--", "echo", "hello  'world'"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello  'world'\n", "arguments arrive whole");
+
+    let out = run(&[IMAGE, "--", "false"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn timeout_kills_the_guest_and_leaves_nothing() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let before = run_dirs();
+    let out = run(&[IMAGE, "--timeout", "20", "--", "sleep", "1000"]);
+    assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did not finish within 20s"), "{}", stderr(&out));
+    assert!(qemu_processes(&image_dir(IMAGE).to_string_lossy()).is_empty(), "QEMU survived the timeout");
+    assert_eq!(run_dirs(), before, "the run's temporary directory was left behind");
+}
+
+#[test]
+fn ctrl_c_stops_the_guest_and_leaves_nothing() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let share = tempfile::tempdir().unwrap();
+    let before = run_dirs();
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(xtask_bin())
+        .arg("--config")
+        .arg(config())
+        .args(["run", IMAGE, "--share"])
+        .arg(share.path())
+        .args(["--", "sh", "-c", "touch started; sleep 1000"])
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // Interrupt once the job is really running in the guest.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !share.path().join("started").exists() {
+        assert!(Instant::now() < deadline, "the job did not start within 300 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    interrupt_group(&mut child);
+    let status = wait_or_kill(&mut child, Duration::from_secs(30)).expect("run did not stop within 30 s of SIGINT");
+    assert_eq!(status.code(), Some(130), "Ctrl-C exits with 128 + SIGINT");
+    assert!(qemu_processes(&image_dir(IMAGE).to_string_lossy()).is_empty(), "QEMU survived Ctrl-C");
+    assert_eq!(run_dirs(), before, "the run's temporary directory was left behind");
+}
+
+#[test]
+fn guest_writes_reach_the_host_share_and_scripts_are_read_only() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let share = tempfile::tempdir().unwrap();
+    std::fs::write(share.path().join("input.txt"), "from the host\n").unwrap();
+    let job = "cat input.txt; pwd; uname -m > from-guest.txt; \
+               touch /mnt/scripts/x 2>/dev/null && echo scripts-writable || echo scripts-read-only; \
+               test -f /mnt/scripts/torch_check.py && echo scripts-present";
+    let out = run(&[IMAGE, "--share", share.path().to_str().unwrap(), "--", "sh", "-c", job]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "from the host\n/mnt/share\nscripts-read-only\nscripts-present\n");
+    let written = std::fs::read_to_string(share.path().join("from-guest.txt")).expect("the guest's file is on the host");
+    assert_eq!(written, "riscv64\n");
+    assert!(!root().join("guest-scripts/x").exists());
+}
+
+/// A copy of the image, so writing to it leaves the shared test image (whose
+/// checksums other tests verify) untouched. `run` boots any built image dir.
+fn scratch_copy(name: &str) -> PathBuf {
+    let copy = image_dir(name);
+    let _ = std::fs::remove_dir_all(&copy);
+    let status = Command::new("cp").args(["-a", "--sparse=always"]).arg(image_dir(IMAGE)).arg(&copy).status().unwrap();
+    assert!(status.success(), "copying the image");
+    copy
+}
+
+#[test]
+fn persist_keeps_guest_writes_and_snapshot_does_not() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let name = "e2e-python-scratch";
+    let copy = scratch_copy(name);
+    let ext4 = copy.join("rootfs.ext4");
+    let sha_before = sha256(&ext4);
+
+    let out = run(&[name, "--", "sh", "-c", "echo snap > /root/snapshot-marker"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sha256(&ext4), sha_before, "a snapshot run changed the image");
+    let out = run(&[name, "--", "test", "-e", "/root/snapshot-marker"]);
+    assert_eq!(out.status.code(), Some(1), "snapshot writes must be gone: {}", stderr(&out));
+
+    let out = run(&[name, "--persist", "--", "sh", "-c", "echo kept > /root/persist-marker"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&[name, "--", "cat", "/root/persist-marker"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "kept\n");
+    std::fs::remove_dir_all(&copy).unwrap();
+}
+
+fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap();
+    sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn initramfs_mode_boots_and_runs_a_job() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let out = run(&[IMAGE, "--initramfs", "--", "sh", "-c", "cat /etc/hostname; findmnt -no FSTYPE /; python3 -c 'print(6*7)'"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "e2e-python");
+    assert!(lines[1] == "rootfs" || lines[1] == "tmpfs" || lines[1] == "ramfs", "root is in RAM: {text}");
+    assert_eq!(lines[2], "42");
+}
+
+#[test]
+fn full_boot_runs_the_job_under_systemd() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let out = run(&[IMAGE, "--boot", "full", "--", "sh", "-c", "cat /proc/1/comm; ls /mnt/scripts/torch_check.py; exit 7"]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "systemd\n/mnt/scripts/torch_check.py\n");
+}
+
+#[test]
+fn ssh_reaches_the_guest_on_loopback_only() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    use std::os::unix::process::CommandExt;
+    let mut guest = Command::new(xtask_bin())
+        .arg("--config")
+        .arg(config())
+        .args(["run", IMAGE, "--ssh", "--", "sleep", "600"])
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let state = root().join(format!("target/xtask/run/{IMAGE}.ssh"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !state.exists() {
+        assert!(Instant::now() < deadline, "run --ssh wrote no {}", state.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = xtask(&config(), &["ssh", IMAGE, "--", "echo", "over-ssh", "$(hostname)"]);
+    let port: u64 = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&state).unwrap()).unwrap()["port"]
+        .as_u64()
+        .unwrap();
+    let listeners = tcp_listeners(port as u16);
+    interrupt_group(&mut guest);
+    let status = wait_or_kill(&mut guest, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "over-ssh e2e-python\n");
+    assert_eq!(listeners, ["127.0.0.1"], "the forwarded port listens on loopback only");
+    assert!(status.is_some(), "run --ssh did not stop on SIGINT");
+    assert!(!state.exists(), "the ssh state file outlived the run");
+}
+
+/// Local addresses listening on TCP `port`, from /proc/net/tcp{,6}.
+fn tcp_listeners(port: u16) -> Vec<String> {
+    let mut found = Vec::new();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else { continue };
+            let Some((addr, p)) = local.split_once(':') else { continue };
+            if *state != "0A" || u16::from_str_radix(p, 16) != Ok(port) {
+                continue;
+            }
+            found.push(match addr.len() {
+                8 => {
+                    let n = u32::from_str_radix(addr, 16).unwrap();
+                    std::net::Ipv4Addr::from(n.swap_bytes()).to_string()
+                }
+                _ => format!("[{addr}]"),
+            });
+        }
+    }
+    found
+}
+
+#[test]
+fn kernel_panic_ends_the_run_quickly_with_an_error() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let started = Instant::now();
+    // An init that does not exist: the initrd cannot hand over, PID 1 exits,
+    // the kernel panics.
+    let out = run(&[IMAGE, "--append", "init=/nonexistent", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("the guest kernel panicked"), "{err}");
+    assert!(err.contains("run-e2e-python.log"), "names the boot log: {err}");
+    assert!(started.elapsed() < Duration::from_secs(240), "a panic must not wait for the timeout");
+}
+
+#[test]
+fn sst_socket_with_stock_qemu_is_refused_before_booting() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let log = root().join(format!("target/xtask/logs/run-{IMAGE}.log"));
+    let modified = || std::fs::metadata(&log).and_then(|m| m.modified()).ok();
+    let before = modified();
+    let out = run(&[IMAGE, "--sst-socket", "/tmp/acalsim-sst.sock", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("no virtio-sst-device") && err.contains("--qemu"), "{err}");
+    assert_eq!(modified(), before, "no boot was attempted (the boot log is untouched)");
+}
+
+#[test]
+fn unknown_or_unbuilt_images_are_explained() {
+    let out = run(&["no-such-image", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown image `no-such-image`"), "{}", stderr(&out));
+    let out = run(&["e2e-trixie", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cargo xtask image e2e-trixie"), "{}", stderr(&out));
+}
