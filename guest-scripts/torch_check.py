@@ -94,7 +94,7 @@ def main():
     numeric = (up - down) / (2 * eps)
     if not abs(analytic - numeric) < 1e-6 + 1e-4 * abs(numeric):
         failures.append(f"MLP gradient {analytic:.6g} differs from finite difference {numeric:.6g}")
-    results["mlp"] = {"loss": round(float(loss), 6), "grad": analytic, "finite_difference": numeric}
+    results["mlp"] = {"loss": round(float(loss.detach()), 6), "grad": analytic, "finite_difference": numeric}
     results["ok"] = not failures
     results["failures"] = failures
 

@@ -58,6 +58,11 @@ fn python_image_has_what_the_config_asks_for() {
     let ext4 = dir.join("rootfs.ext4");
     assert_eq!(debugfs(&ext4, "cat /etc/hostname").trim(), "e2e-python");
     assert!(debugfs(&ext4, "cat /etc/passwd").contains("tester:x:"), "the configured user exists");
+    // The guest half of `cargo xtask run`, executable, its units enabled.
+    assert!(debugfs(&ext4, "stat /usr/lib/acalsim/acalsim-init").contains("Mode:  0755"), "fast-boot init missing");
+    assert!(debugfs(&ext4, "cat /usr/lib/acalsim/acalsim-guest").contains("acalsim-guest setup"));
+    assert!(debugfs(&ext4, "ls -l /etc/systemd/system/multi-user.target.wants").contains("acalsim-guest.service"));
+    assert!(debugfs(&ext4, "stat /usr/sbin/dropbear").contains("Type: regular"), "dropbear for --ssh");
     assert!(debugfs(&ext4, "cat /etc/fstab").contains("LABEL=acalsim-root"));
     assert!(debugfs(&ext4, "cat /etc/resolv.conf").contains("nameserver 10.0.2.3"));
     let shadow = debugfs(&ext4, "cat /etc/shadow");

@@ -118,6 +118,41 @@ fn ctrl_c_stops_the_guest_and_leaves_nothing() {
 }
 
 #[test]
+fn sigkill_of_xtask_takes_qemu_with_it_and_the_next_run_cleans_up() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let share = tempfile::tempdir().unwrap();
+    let before = run_dirs();
+    let mut child = Command::new(xtask_bin())
+        .arg("--config")
+        .arg(config())
+        .args(["run", IMAGE, "--share"])
+        .arg(share.path())
+        .args(["--", "sh", "-c", "touch started; sleep 1000"])
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !share.path().join("started").exists() {
+        assert!(Instant::now() < deadline, "the job did not start within 300 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap(); // SIGKILL: no handler runs
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !qemu_processes(&image_dir(IMAGE).to_string_lossy()).is_empty() {
+        assert!(Instant::now() < deadline, "QEMU outlived its killed parent");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Nothing could remove the run directory; the next run does.
+    assert_eq!(run_dirs().len(), before.len() + 1);
+    let out = run(&[IMAGE, "--", "true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(run_dirs(), before, "the stale run directory was not cleaned up");
+}
+
+#[test]
 fn guest_writes_reach_the_host_share_and_scripts_are_read_only() {
     let _lock = build_lock();
     ensure_built(IMAGE);
@@ -164,6 +199,34 @@ fn persist_keeps_guest_writes_and_snapshot_does_not() {
     let out = run(&[name, "--", "cat", "/root/persist-marker"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "kept\n");
+
+    // While a persistent run writes the image, no other run may use it.
+    let share = tempfile::tempdir().unwrap();
+    use std::os::unix::process::CommandExt;
+    let mut writer = Command::new(xtask_bin())
+        .arg("--config")
+        .arg(config())
+        .args(["run", name, "--persist", "--share"])
+        .arg(share.path())
+        .args(["--", "sh", "-c", "touch started; sleep 1000"])
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !share.path().join("started").exists() {
+        assert!(Instant::now() < deadline, "the persistent job did not start within 300 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let second = run(&[name, "--persist", "--", "true"]);
+    let snapshot = run(&[name, "--", "true"]);
+    interrupt_group(&mut writer);
+    wait_or_kill(&mut writer, Duration::from_secs(30)).expect("the persistent run did not stop on SIGINT");
+    assert_eq!(second.status.code(), Some(1));
+    assert!(stderr(&second).contains("is in use by another `cargo xtask run`"), "{}", stderr(&second));
+    assert_eq!(snapshot.status.code(), Some(1));
+    assert!(stderr(&snapshot).contains("in use by a `cargo xtask run --persist`"), "{}", stderr(&snapshot));
     std::fs::remove_dir_all(&copy).unwrap();
 }
 

@@ -43,7 +43,10 @@ pub fn run(project: &Project, flags: &flags::Run) -> Result<i32> {
     let job = !flags.command.is_empty();
     let _lock = lock_image(project, &name, flags.persist)?;
 
-    let tmp = tempfile::Builder::new().prefix("acalsim-run-").tempdir().context("creating a temporary directory for the run")?;
+    remove_stale_run_dirs();
+    let tmp = tempfile::Builder::new().prefix(RUN_DIR_PREFIX).tempdir().context("creating a temporary directory for the run")?;
+    let pid_file = tmp.path().join("pid");
+    std::fs::write(&pid_file, std::process::id().to_string()).with_context(|| format!("writing {}", pid_file.display()))?;
     let job_dir = tmp.path().join("job");
     std::fs::create_dir(&job_dir).with_context(|| format!("creating {}", job_dir.display()))?;
     let work_share = match &flags.share {
@@ -162,6 +165,23 @@ pub fn run(project: &Project, flags: &flags::Run) -> Result<i32> {
                 msg.push_str(&indent(&tail.into_iter().rev().collect::<Vec<_>>().join("\n")));
             }
             bail!("{msg}\nfull boot log: {}", log_path.display())
+        }
+    }
+}
+
+const RUN_DIR_PREFIX: &str = "acalsim-run-";
+
+/// Run directories are removed on every exit we get to see; one whose owner
+/// was SIGKILLed (its QEMU died with it) is removed by the next run.
+fn remove_stale_run_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for dir in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+        if !dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with(RUN_DIR_PREFIX)) {
+            continue;
+        }
+        let owner = std::fs::read_to_string(dir.join("pid")).ok().and_then(|p| p.trim().parse::<u32>().ok());
+        if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }
