@@ -12,12 +12,14 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::buildroot::config::{self as br, Buildroot, RawBuildroot};
+
 /// Image formats a Debian image can be written in.
 pub const FORMATS: &[&str] = &["ext4", "qcow2", "initramfs"];
 /// Rootfs bootstrappers.
 pub const BOOTSTRAPPERS: &[&str] = &["mmdebstrap", "debootstrap"];
-/// Image flavours (`buildroot` arrives with the Buildroot issue).
-pub const FLAVOURS: &[&str] = &["debian"];
+/// Image flavours.
+pub const FLAVOURS: &[&str] = &["debian", "buildroot"];
 
 const MIN_SIZE: u64 = 256 << 20;
 const MAX_SIZE: u64 = 2 << 40;
@@ -51,6 +53,8 @@ pub struct Image {
     /// `None`: follow the host's apt policy (`apt-config dump`).
     pub check_valid_until: Option<bool>,
     pub run: RunDefaults,
+    /// The `buildroot` table: present exactly when the flavour is buildroot.
+    pub buildroot: Option<Buildroot>,
 }
 
 /// How `run` boots the image unless told otherwise.
@@ -158,6 +162,7 @@ struct RawImage {
     user: Option<Spanned<String>>,
     check_valid_until: Option<Spanned<CheckValidUntil>>,
     run: Option<RawRun>,
+    buildroot: Option<Spanned<RawBuildroot>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -219,6 +224,13 @@ fn merge(child: RawImage, base: RawImage) -> RawImage {
         user: child.user.or(base.user),
         check_valid_until: child.check_valid_until.or(base.check_valid_until),
         run,
+        buildroot: match (child.buildroot, base.buildroot) {
+            (Some(c), Some(b)) => {
+                let span = c.span();
+                Some(Spanned::new(span, br::merge(c.into_inner(), b.into_inner())))
+            }
+            (c, b) => c.or(b),
+        },
     }
 }
 
@@ -236,6 +248,28 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
         }
     };
     let flavour = one_of(&r.flavour, "flavour", FLAVOURS, "debian")?;
+    let buildroot = match (flavour.as_str(), r.buildroot.clone()) {
+        ("buildroot", table) => {
+            let debian_only = [
+                ("suite", r.suite.as_ref().map(Spanned::span)),
+                ("mirror", r.mirror.as_ref().map(Spanned::span)),
+                ("components", r.components.as_ref().map(Spanned::span)),
+                ("bootstrapper", r.bootstrapper.as_ref().map(Spanned::span)),
+                ("package_sets", r.package_sets.as_ref().map(Spanned::span)),
+                ("extra_packages", r.extra_packages.as_ref().map(Spanned::span)),
+                ("kernel", r.kernel.as_ref().map(Spanned::span)),
+                ("check_valid_until", r.check_valid_until.as_ref().map(Spanned::span)),
+            ];
+            if let Some((key, Some(span))) = debian_only.into_iter().find(|(_, s)| s.is_some()) {
+                return Err(at(span, format!("`{key}` applies to Debian images; image `{name}` is flavour buildroot (its packages go in [images.{name}.buildroot])")));
+            }
+            Some(br::resolve(name, table.map(Spanned::into_inner).unwrap_or_default(), at)?)
+        }
+        (_, Some(table)) => {
+            return Err(at(table.span(), format!("a `buildroot` table needs `flavour = \"buildroot\"` (image `{name}` is {flavour})")));
+        }
+        (_, None) => None,
+    };
     let bootstrapper = one_of(&r.bootstrapper, "bootstrapper", BOOTSTRAPPERS, "mmdebstrap")?;
 
     let suite = r.suite.map_or(Ok("sid".to_string()), |s| {
@@ -351,6 +385,7 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
         user,
         check_valid_until,
         run: RunDefaults { smp, memory_mib },
+        buildroot,
     })
 }
 

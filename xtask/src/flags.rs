@@ -28,6 +28,7 @@ pub enum Command {
     Images(Images),
     Run(Run),
     Ssh(Ssh),
+    Buildroot(Buildroot),
     Test(Test),
     Bench(Bench),
 }
@@ -177,6 +178,47 @@ pub struct Ssh {
     /// Seconds to wait for the guest's sshd to answer.
     #[arg(long, default_value_t = 120)]
     pub wait: u64,
+}
+
+/// Buildroot images: the generated defconfig and the Kconfig check.
+///
+/// The `buildroot-external/` tree's defconfigs are generated from the
+/// `[images.NAME.buildroot]` tables of acalsim.toml. `check` runs the real Kconfig of
+/// the pinned Buildroot on one and names every requested symbol it dropped or
+/// changed, and why. The Buildroot source comes from the config (git tag verified
+/// against its commit, or a tarball against its sha256) or, offline, from
+/// ACALSIM_BUILDROOT_SRC (a checkout or tarball).
+#[derive(clap::Args, Debug)]
+pub struct Buildroot {
+    #[command(subcommand)]
+    pub command: BuildrootCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BuildrootCommand {
+    Defconfig(BuildrootDefconfig),
+    Check(BuildrootCheck),
+}
+
+/// Rewrite buildroot-external/configs/*_defconfig from acalsim.toml.
+#[derive(clap::Args, Debug)]
+pub struct BuildrootDefconfig {
+    /// Only compare; fail if a committed defconfig differs from the generated one.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Run Buildroot's Kconfig on a defconfig and list dropped or changed symbols.
+#[derive(clap::Args, Debug)]
+pub struct BuildrootCheck {
+    /// Buildroot image (default: the first with flavour buildroot).
+    pub name: Option<String>,
+    /// Check this defconfig file instead of the image's generated one.
+    #[arg(long, value_name = "FILE")]
+    pub defconfig: Option<PathBuf>,
+    /// Plain Buildroot, without buildroot-external/ (and so without its fixes).
+    #[arg(long)]
+    pub no_external: bool,
 }
 
 /// List the images declared in the config and whether each is built.

@@ -4,6 +4,7 @@
 //! dispatches; each command lives in its own module.
 
 mod bench;
+mod buildroot;
 mod cache;
 mod config;
 mod debian;
@@ -49,6 +50,7 @@ fn try_main() -> Result<i32> {
         flags::Command::Images(_) => image::list(&project),
         flags::Command::Run(r) => return run::run(&project, &r),
         flags::Command::Ssh(s) => return ssh::run(&project, &s),
+        flags::Command::Buildroot(b) => buildroot::run(&project, &b),
         flags::Command::Test(t) => test::run(&project, &t),
         flags::Command::Bench(b) => bench::run(&project, &b),
     };
