@@ -141,3 +141,43 @@ fn unreachable_or_wrong_sources_fail_early_and_say_what_to_do() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("differs from the config's abab"), "{}", stderr(&out));
 }
+
+#[test]
+fn missing_downloads_stop_the_build_before_it_starts_and_are_listed() {
+    let cache = tempfile::tempdir().unwrap();
+    let image_dir = root().join("target/xtask/images/buildroot-riscv64");
+    let before = image_dir.join("manifest.json").exists();
+    let attempt = || {
+        let out = Command::new(xtask_bin())
+            .args(["--config"])
+            .arg(project_config())
+            .args(["image", "buildroot-riscv64", "--offline"])
+            .env("ACALSIM_BUILDROOT_SRC", buildroot_src())
+            .env("XDG_CACHE_HOME", cache.path())
+            .env_remove("BR2_DL_DIR")
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        eprintln!("{}", stderr(&out));
+        out
+    };
+    let out = attempt();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let dl = cache.path().join("acalsim/buildroot/dl");
+    assert!(err.contains(&format!("are not in {} and --offline was given", dl.display())), "{err}");
+    for file in ["linux/linux-6.1.44.tar.xz", "gcc/gcc-12.4.0.tar.xz", "python-numpy/numpy-", "llvm/llvm-15.0.3.src.tar.xz"] {
+        assert!(err.contains(&format!("  {file}")), "{file} not listed:\n{err}");
+    }
+    assert!(err.contains("(https://cdn.kernel.org/pub/linux/kernel/v6.x/linux-6.1.44.tar.xz)"), "with its URL: {err}");
+    assert!(!err.contains("==> [4/5] make"), "the build itself must not start: {err}");
+    assert_eq!(image_dir.join("manifest.json").exists(), before, "no image was installed");
+
+    // A pre-filled download directory is used: what is there is not missing.
+    std::fs::create_dir_all(dl.join("linux")).unwrap();
+    std::fs::write(dl.join("linux/linux-6.1.44.tar.xz"), b"placeholder; Buildroot checks the hash when it builds").unwrap();
+    let err = stderr(&attempt());
+    assert!(!err.contains("  linux/linux-6.1.44.tar.xz"), "{err}");
+    assert!(err.contains("  gcc/gcc-12.4.0.tar.xz"), "{err}");
+}

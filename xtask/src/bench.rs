@@ -129,7 +129,9 @@ fn image_suite(project: &Project, flags: &flags::Bench) -> Result<()> {
     if let Some(q) = m.rootfs.get("qcow2") {
         figures.push(figure("qcow2 size", q.size as f64 / (1 << 20) as f64, "MiB", None, None));
     }
-    figures.push(figure("initrd size", m.initrd.size as f64 / (1 << 20) as f64, "MiB", None, None));
+    if let Some(initrd) = &m.initrd {
+        figures.push(figure("initrd size", initrd.size as f64 / (1 << 20) as f64, "MiB", None, None));
+    }
 
     // 3. Nothing changed: the whole `cargo xtask image` invocation, as users
     // type it (after a build, so a source edit during the bench is not timed).

@@ -63,6 +63,11 @@ pub struct Image {
     /// Also ignore the cached base layer: bootstrap from scratch.
     #[arg(long)]
     pub no_cache: bool,
+    /// Buildroot images: never download; fail at once, listing every source
+    /// file missing from the download directory ($XDG_CACHE_HOME/acalsim/buildroot/dl
+    /// or BR2_DL_DIR).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Boot a built image in QEMU: an interactive console, or one command run headless.

@@ -34,8 +34,7 @@ pub fn run(project: &Project, flags: &flags::Image) -> Result<()> {
     let config = project.config()?;
     let image = config.image(flags.name.as_deref())?;
     let sh = &project.sh;
-    let inputs = Inputs::load(project, image)?;
-    let key = image_key(image, &inputs)?;
+    let key = key_of(project, image)?;
     let out_dir = project.images_dir().join(&image.name);
 
     if !flags.rebuild && !flags.no_cache {
@@ -47,8 +46,22 @@ pub fn run(project: &Project, flags: &flags::Image) -> Result<()> {
             }
         }
     }
+    if let Some(br) = &image.buildroot {
+        host::require(sh, &["make", "g++", "git", "tar", "xz", "rsync", "bc", "cpio", "unzip", "file", "patch", "wget", "qemu-img"])?;
+        let options = crate::buildroot::build::Options { offline: flags.offline };
+        return crate::buildroot::build::build(project, image, br, &key, &options);
+    }
     preflight(sh)?;
+    let inputs = Inputs::load(project, image)?;
     build(project, image, &inputs, &key, flags.no_cache)
+}
+
+/// The content key of any image, whatever its flavour.
+fn key_of(project: &Project, image: &Image) -> Result<String> {
+    match image.buildroot {
+        Some(_) => crate::buildroot::build::image_key(project, image),
+        None => image_key(image, &Inputs::load(project, image)?),
+    }
 }
 
 /// Root and the host tools: checked before anything is written.
@@ -220,19 +233,21 @@ fn build(project: &Project, image: &Image, inputs: &Inputs, key: &str, no_cache:
             config_hash: key.to_string(),
             created: utc_now(sh),
             kernel: artifact(&out, KERNEL_FILE)?,
-            initrd: artifact(&out, INITRD_FILE)?,
+            initrd: Some(artifact(&out, INITRD_FILE)?),
+            firmware: None,
             rootfs: rootfs_artifacts,
             cmdline: cmdline.clone(),
             kernel_version: kernel_version.clone(),
             run: image.run.clone(),
-            debian: DebianSource {
+            debian: Some(DebianSource {
                 suite: image.suite.clone(),
                 mirror: image.mirror.clone(),
                 components: image.components.clone(),
                 bootstrapper: image.bootstrapper.clone(),
                 release_date: release_date.clone(),
                 check_valid_until,
-            },
+            }),
+            buildroot: None,
             packages: packages.clone(),
             tools: tool_versions(sh),
             build: BuildInfo {
@@ -428,7 +443,7 @@ fn utc_now(sh: &Shell) -> String {
 }
 
 /// `run.sh`: boots the image with plain QEMU, no xtask needed (`qemu/run.sh.in`).
-fn write_run_script(project: &Project, m: &Manifest, out: &Path) -> Result<()> {
+pub fn write_run_script(project: &Project, m: &Manifest, out: &Path) -> Result<()> {
     let template_path = project.root.join("qemu/run.sh.in");
     let template = std::fs::read_to_string(&template_path).with_context(|| format!("reading {}", template_path.display()))?;
     let text = render_run_script(&template, m);
@@ -444,7 +459,8 @@ pub fn render_run_script(template: &str, m: &Manifest) -> String {
     template
         .replace("@NAME@", &m.name)
         .replace("@KERNEL@", &m.kernel.path)
-        .replace("@INITRD@", &m.initrd.path)
+        .replace("@DISK_INITRD@", &m.initrd.as_ref().map(|a| format!("-initrd \"$here/{}\"", a.path)).unwrap_or_default())
+        .replace("@BIOS@", &m.firmware.as_ref().map(|a| format!("\"$here/{}\"", a.path)).unwrap_or_else(|| "default".into()))
         .replace("@EXT4@", &rootfs("ext4"))
         .replace("@QCOW2@", &rootfs("qcow2"))
         .replace("@INITRAMFS@", &rootfs("initramfs"))
@@ -456,7 +472,7 @@ pub fn render_run_script(template: &str, m: &Manifest) -> String {
 
 /// Replaces `dest` with `staged`: the old image stays whole until the new one
 /// is complete, and is removed only after the new one is in place.
-fn install(staged: &Path, dest: &Path) -> Result<()> {
+pub fn install(staged: &Path, dest: &Path) -> Result<()> {
     let parent = dest.parent().context("image dir has no parent")?;
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let old = parent.join(format!(".{}.old", dest.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
@@ -489,19 +505,22 @@ fn print_summary(m: &Manifest, dir: &Path) {
 /// `cargo xtask images`: what the config declares and what is built.
 pub fn list(project: &Project) -> Result<()> {
     let config = project.config()?;
-    println!("{:<22} {:<8} {:<7} {:<24} {}", "IMAGE", "FLAVOUR", "SUITE", "PACKAGE SETS", "STATE");
+    println!("{:<22} {:<9} {:<10} {:<24} {}", "IMAGE", "FLAVOUR", "RELEASE", "PACKAGES", "STATE");
     for (name, image) in &config.images {
         let dir = project.images_dir().join(name);
         let state = match Manifest::read(&dir) {
             Ok(m) => {
-                let inputs = Inputs::load(project, image)?;
-                let current = m.config_hash == image_key(image, &inputs)? && m.artifacts_present(&dir);
+                let current = m.config_hash == key_of(project, image)? && m.artifacts_present(&dir);
                 format!("{} ({})", if current { "built" } else { "outdated" }, m.created)
             }
             Err(_) => "not built".to_string(),
         };
         let default = if *name == config.default_image { " (default)" } else { "" };
-        println!("{:<22} {:<8} {:<7} {:<24} {state}{default}", name, image.flavour, image.suite, image.package_sets.join("+"));
+        let (suite, sets) = match &image.buildroot {
+            Some(br) => (br.version.clone(), format!("{} packages", br.packages.len())),
+            None => (image.suite.clone(), image.package_sets.join("+")),
+        };
+        println!("{:<22} {:<9} {:<10} {:<24} {state}{default}", name, image.flavour, suite, sets);
     }
     Ok(())
 }
@@ -531,19 +550,21 @@ mod tests {
             config_hash: String::new(),
             created: String::new(),
             kernel: art("vmlinux"),
-            initrd: art("initrd.img"),
+            initrd: Some(art("initrd.img")),
+            firmware: None,
             rootfs: BTreeMap::from([("ext4".into(), art("rootfs.ext4"))]),
             cmdline: BTreeMap::from([("disk".into(), "root=/dev/vda rw".into()), ("initramfs".into(), "rdinit=/init".into())]),
             kernel_version: "7.2".into(),
             run: crate::config::RunDefaults { smp: 3, memory_mib: 1536 },
-            debian: DebianSource {
+            debian: Some(DebianSource {
                 suite: "sid".into(),
                 mirror: String::new(),
                 components: vec![],
                 bootstrapper: String::new(),
                 release_date: String::new(),
                 check_valid_until: true,
-            },
+            }),
+            buildroot: None,
             packages: vec![],
             tools: BTreeMap::new(),
             build: BuildInfo { total_secs: 0.0, steps: vec![], base_layer_cached: false, rootfs_used_bytes: 0 },
@@ -555,6 +576,12 @@ mod tests {
         assert!(text.contains(r#"-append "root=/dev/vda rw""#) && text.contains("$here/rootfs.ext4"));
         assert!(text.contains(r#"if [ -z "" ]; then"#), "no initramfs artifact: --initramfs refuses");
         assert!(text.contains("-bios default") && text.contains("-no-reboot"));
+        assert!(text.contains(r#"-initrd "$here/initrd.img" -append "root=/dev/vda rw""#), "{text}");
+        // Buildroot: its own firmware, no initrd before a disk boot.
+        let m = Manifest { initrd: None, firmware: Some(art("fw_jump.elf")), ..m };
+        let text = render_run_script(&template, &m);
+        assert!(text.contains(r#"-bios "$here/fw_jump.elf""#), "{text}");
+        assert!(text.contains(r#"exec "$qemu" "$@"  -append "root=/dev/vda rw""#), "{text}");
     }
 
     #[test]

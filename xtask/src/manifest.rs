@@ -25,14 +25,23 @@ pub struct Manifest {
     pub config_hash: String,
     pub created: String,
     pub kernel: Artifact,
-    pub initrd: Artifact,
+    /// The minimal initrd disk boots need (Debian: virtio/ext4 are modules);
+    /// none where the kernel has its drivers built in (Buildroot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initrd: Option<Artifact>,
+    /// Firmware for `-bios`; none means QEMU's bundled OpenSBI (`-bios default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<Artifact>,
     /// Root filesystems by format: `ext4`, `qcow2`, `initramfs`.
     pub rootfs: BTreeMap<String, Artifact>,
     /// Kernel command line by boot mode: `disk`, `initramfs`.
     pub cmdline: BTreeMap<String, String>,
     pub kernel_version: String,
     pub run: RunDefaults,
-    pub debian: DebianSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debian: Option<DebianSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buildroot: Option<BuildrootSource>,
     pub packages: Vec<Package>,
     pub tools: BTreeMap<String, String>,
     pub build: BuildInfo,
@@ -55,6 +64,15 @@ pub struct DebianSource {
     pub release_date: String,
     /// Whether apt enforced the Release file's Valid-Until.
     pub check_valid_until: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BuildrootSource {
+    pub version: String,
+    /// How the source tree was verified (commit id, sha256, or a local tree).
+    pub source: String,
+    /// sha256 of the defconfig the image was configured with.
+    pub defconfig_sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,7 +112,7 @@ impl Manifest {
     }
 
     pub fn artifacts(&self) -> impl Iterator<Item = &Artifact> {
-        [&self.kernel, &self.initrd].into_iter().chain(self.rootfs.values())
+        [Some(&self.kernel), self.initrd.as_ref(), self.firmware.as_ref()].into_iter().flatten().chain(self.rootfs.values())
     }
 
     /// True when every artifact is present with the recorded size. Hashing
@@ -162,19 +180,21 @@ mod tests {
             config_hash: "abc".into(),
             created: "2026-11-24T00:00:00Z".into(),
             kernel: art("Image", 6),
-            initrd: art("initrd", 3),
+            initrd: Some(art("initrd", 3)),
+            firmware: None,
             rootfs: BTreeMap::new(),
             cmdline: BTreeMap::from([("disk".into(), "root=/dev/vda".into())]),
             kernel_version: "7.2".into(),
             run: RunDefaults { smp: 2, memory_mib: 4096 },
-            debian: DebianSource {
+            debian: Some(DebianSource {
                 suite: "sid".into(),
                 mirror: "m".into(),
                 components: vec!["main".into()],
                 bootstrapper: "mmdebstrap".into(),
                 release_date: "d".into(),
                 check_valid_until: false,
-            },
+            }),
+            buildroot: None,
             packages: vec![],
             tools: BTreeMap::new(),
             build: BuildInfo { total_secs: 1.0, steps: vec![], base_layer_cached: false, rootfs_used_bytes: 0 },

@@ -85,6 +85,12 @@ impl Step {
     /// Runs `cmd` with stdout and stderr appended to the step log; the latest
     /// line shows on the spinner. A failure names the command and quotes its tail.
     pub fn run(&self, cmd: xshell::Cmd<'_>) -> Result<()> {
+        self.run_milestones(cmd, |_| None)
+    }
+
+    /// Like [`Step::run`]; lines `milestone` picks out are also reported as
+    /// progress where there is no spinner (CI, pipes), stamped with the time.
+    pub fn run_milestones(&self, cmd: xshell::Cmd<'_>, milestone: fn(&str) -> Option<String>) -> Result<()> {
         let shown = cmd.to_string();
         append(&self.log, &format!("$ {shown}\n"))?;
         if self.verbose {
@@ -107,7 +113,7 @@ impl Step {
         .flatten()
         .map(|stream| {
             let (log, tail, bar) = (log.clone(), tail.clone(), self.bar.clone());
-            std::thread::spawn(move || pump(stream, started, &log, &tail, &bar))
+            std::thread::spawn(move || pump(stream, started, &log, &tail, &bar, milestone))
         })
         .collect();
         let status = child.wait().with_context(|| format!("waiting for `{shown}`"))?;
@@ -124,7 +130,14 @@ impl Step {
 
 /// Copies a child's output to the log, each line stamped with the seconds since
 /// the command started: that is how a slow package or hook is found afterwards.
-fn pump(stream: Box<dyn Read + Send>, started: Instant, log: &Mutex<File>, tail: &Mutex<VecDeque<String>>, bar: &ProgressBar) {
+fn pump(
+    stream: Box<dyn Read + Send>,
+    started: Instant,
+    log: &Mutex<File>,
+    tail: &Mutex<VecDeque<String>>,
+    bar: &ProgressBar,
+    milestone: fn(&str) -> Option<String>,
+) {
     for line in BufReader::new(stream).split(b'\n').map_while(|l| l.ok()) {
         let line = String::from_utf8_lossy(&line).trim_end().to_string();
         if let Ok(mut f) = log.lock() {
@@ -132,6 +145,11 @@ fn pump(stream: Box<dyn Read + Send>, started: Instant, log: &Mutex<File>, tail:
         }
         if !line.is_empty() {
             bar.set_message(line.clone());
+        }
+        if bar.is_hidden() {
+            if let Some(m) = milestone(&line) {
+                eprintln!("    [{}] {m}", human_duration(started.elapsed().as_secs_f64()));
+            }
         }
         if let Ok(mut t) = tail.lock() {
             if t.len() == TAIL_LINES {

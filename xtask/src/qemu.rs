@@ -77,8 +77,11 @@ pub struct Machine {
     pub smp: u32,
     pub memory_mib: u64,
     pub kernel: PathBuf,
-    /// The minimal initrd (disk mode) or the rootfs cpio (initramfs mode).
-    pub initrd: PathBuf,
+    /// The minimal initrd (disk mode, if the image has one) or the rootfs
+    /// cpio (initramfs mode).
+    pub initrd: Option<PathBuf>,
+    /// `-bios`: the image's firmware, or QEMU's bundled OpenSBI.
+    pub firmware: Option<PathBuf>,
     pub disk: Option<Disk>,
     pub cmdline: String,
     pub console: Console,
@@ -137,7 +140,7 @@ pub fn plan(m: &Manifest, image_dir: &Path, o: &Options) -> Result<Machine> {
                 bail!("image `{}` has no disk image (formats: {}); boot it with --initramfs", m.name, formats(m));
             };
             let disk = Disk { path: image_dir.join(&artifact.path), format: format.to_string(), snapshot: !o.persist };
-            (image_dir.join(&m.initrd.path), Some(disk), m.cmdline.get("disk"))
+            (m.initrd.as_ref().map(|i| image_dir.join(&i.path)), Some(disk), m.cmdline.get("disk"))
         }
         Mode::Initramfs => {
             let Some(cpio) = m.rootfs.get("initramfs") else {
@@ -150,13 +153,17 @@ pub fn plan(m: &Manifest, image_dir: &Path, o: &Options) -> Result<Machine> {
             if o.persist {
                 bail!("--persist needs a disk: an initramfs lives in RAM and is gone at power-off");
             }
-            (image_dir.join(&cpio.path), None, m.cmdline.get("initramfs"))
+            (Some(image_dir.join(&cpio.path)), None, m.cmdline.get("initramfs"))
         }
     };
     let Some(base_cmdline) = base_cmdline else {
         bail!("manifest of `{}` has no kernel command line for {mode:?} mode; rebuild the image", m.name);
     };
     let mut cmdline = base_cmdline.clone();
+    // The fast boot's rdinit= replaces the image's own.
+    if o.boot == Boot::Fast && mode == Mode::Initramfs {
+        cmdline = cmdline.split(' ').filter(|w| !w.starts_with("rdinit=")).collect::<Vec<_>>().join(" ");
+    }
     let mut flag = |word: &str| {
         cmdline.push(' ');
         cmdline.push_str(word);
@@ -177,10 +184,6 @@ pub fn plan(m: &Manifest, image_dir: &Path, o: &Options) -> Result<Machine> {
         (Boot::Full, _) if o.job => flag("systemd.unit=acalsim-job.target"),
         (Boot::Full, _) => {}
     }
-    // The rdinit= of the initramfs command line is replaced, not doubled.
-    if o.boot == Boot::Fast && mode == Mode::Initramfs {
-        cmdline = without_first(&cmdline, "rdinit=");
-    }
     for word in &o.append {
         cmdline.push(' ');
         cmdline.push_str(word);
@@ -191,6 +194,7 @@ pub fn plan(m: &Manifest, image_dir: &Path, o: &Options) -> Result<Machine> {
         memory_mib: o.memory_mib.unwrap_or(m.run.memory_mib),
         kernel: image_dir.join(&m.kernel.path),
         initrd,
+        firmware: m.firmware.as_ref().map(|f| image_dir.join(&f.path)),
         disk,
         cmdline,
         console: o.console.clone(),
@@ -210,32 +214,22 @@ fn formats(m: &Manifest) -> String {
     m.rootfs.keys().cloned().collect::<Vec<_>>().join(", ")
 }
 
-/// Drops the first word starting with `prefix` (the later one wins otherwise
-/// only by kernel convention; say it once).
-fn without_first(cmdline: &str, prefix: &str) -> String {
-    let mut dropped = false;
-    cmdline
-        .split(' ')
-        .filter(|w| {
-            if !dropped && w.starts_with(prefix) {
-                dropped = true;
-                return false;
-            }
-            true
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// QEMU's arguments (without the binary) for `m`.
 pub fn argv(m: &Machine) -> Vec<OsString> {
     let mut a = Args::default();
-    a.add(["-machine", "virt", "-bios", "default", "-no-reboot"]);
+    a.add(["-machine", "virt", "-bios"]);
+    match &m.firmware {
+        Some(firmware) => a.path(firmware),
+        None => a.add(["default"]),
+    }
+    a.add(["-no-reboot"]);
     a.add(["-smp".to_string(), m.smp.to_string(), "-m".to_string(), format!("{}M", m.memory_mib)]);
     a.add(["-kernel"]);
     a.path(&m.kernel);
-    a.add(["-initrd"]);
-    a.path(&m.initrd);
+    if let Some(initrd) = &m.initrd {
+        a.add(["-initrd"]);
+        a.path(initrd);
+    }
     a.add(["-append", &m.cmdline]);
     match &m.console {
         Console::Terminal => a.add(["-nographic"]),
@@ -321,7 +315,8 @@ mod tests {
             config_hash: String::new(),
             created: String::new(),
             kernel: artifact("vmlinux"),
-            initrd: artifact("initrd.img"),
+            initrd: Some(artifact("initrd.img")),
+            firmware: None,
             rootfs: files.iter().filter(|(f, _)| formats.contains(f)).map(|(f, p)| (f.to_string(), artifact(p))).collect(),
             cmdline: [
                 ("disk".to_string(), "root=/dev/vda rw console=ttyS0 panic=-1".to_string()),
@@ -330,14 +325,15 @@ mod tests {
             .into(),
             kernel_version: "6.1".into(),
             run: RunDefaults { smp: 2, memory_mib: 4096 },
-            debian: DebianSource {
+            debian: Some(DebianSource {
                 suite: "sid".into(),
                 mirror: String::new(),
                 components: vec![],
                 bootstrapper: "mmdebstrap".into(),
                 release_date: String::new(),
                 check_valid_until: true,
-            },
+            }),
+            buildroot: None,
             packages: vec![],
             tools: Default::default(),
             build: BuildInfo { total_secs: 0.0, steps: vec![], base_layer_cached: false, rootfs_used_bytes: 0 },
@@ -443,6 +439,20 @@ mod tests {
             after(&w, "-append"),
             ["console=ttyS0 panic=-1 acalsim.run acalsim.job rdinit=/usr/lib/acalsim/acalsim-init"]
         );
+    }
+
+    #[test]
+    fn buildroot_style_image_boots_its_firmware_without_an_initrd() {
+        let mut m = manifest(&["ext4", "initramfs"]);
+        m.initrd = None;
+        m.firmware = Some(artifact("fw_jump.elf"));
+        m.cmdline.insert("initramfs".into(), "console=ttyS0 panic=-1".into());
+        let w = words(&plan(&m, Path::new("/img"), &options()).unwrap());
+        assert_eq!(after(&w, "-bios"), ["/img/fw_jump.elf"]);
+        assert!(after(&w, "-initrd").is_empty(), "{w:?}");
+        let o = Options { mode: Some(Mode::Initramfs), boot: Boot::Fast, job: true, ..options() };
+        let w = words(&plan(&m, Path::new("/img"), &o).unwrap());
+        assert_eq!(after(&w, "-append"), ["console=ttyS0 panic=-1 acalsim.run acalsim.job rdinit=/usr/lib/acalsim/acalsim-init"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The Buildroot flavour: the `buildroot-external/` tree, its generated
 //! defconfig, the Kconfig check, and image builds.
 
+pub mod build;
 pub mod check;
 pub mod config;
 pub mod defconfig;
