@@ -523,9 +523,41 @@ run = { memory = "6G" }
         let e = err("[images.a]\npackage_sets = [\"base\", \"torh\"]\n");
         assert!(e.contains("unknown package set `torh`; valid: base, python, torch"), "{e}");
         let e = err("[images.a]\nflavour = \"arch\"\n");
-        assert!(e.contains("valid: debian"), "{e}");
+        assert!(e.contains("valid: debian, buildroot"), "{e}");
         let e = err("[images.a]\nformats = [\"qcow2\"]\n");
         assert!(e.contains("list \"ext4\" too"), "{e}");
+    }
+
+    #[test]
+    fn buildroot_tables_are_validated_where_they_are_written() {
+        let ok = "[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\npackages = [\"python3\", \"python-numpy\"]\n";
+        let c = parse(ok, "acalsim.toml", &sets()).unwrap();
+        let br = c.image(Some("br")).unwrap().buildroot.clone().unwrap();
+        assert_eq!(br.version, "2024.02.13");
+        assert_eq!(br.defconfig, "br");
+        assert_eq!(br.libc, "glibc");
+        assert!(br.cxx && br.opensbi);
+        assert!(matches!(br.source, br::Source::Git { ref commit, .. } if commit == br::DEFAULT_COMMIT));
+        assert!(c.image(Some("br")).unwrap().flavour == "buildroot");
+
+        let e = err("[images.br]\nflavour = \"buildroot\"\nsuite = \"sid\"\n");
+        assert!(e.starts_with("acalsim.toml:3:9: `suite` applies to Debian images"), "{e}");
+        let e = err("[images.d]\n[images.d.buildroot]\nversion = \"2024.02.13\"\n");
+        assert!(e.contains("needs `flavour = \"buildroot\"`"), "{e}");
+        let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\nlibc = \"bionic\"\n");
+        assert!(e.contains("acalsim.toml:4:8") && e.contains("valid: glibc, musl, uclibc"), "{e}");
+        let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\ncommit = \"e687e38\"\n");
+        assert!(e.contains("full 40-hex-digit commit id"), "{e}");
+        let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\nversion = \"2026.02.3\"\n");
+        assert!(e.contains("acalsim.toml:4:11") && e.contains("needs `commit`"), "{e}");
+        let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\ntarball = \"https://x/b.tar.xz\"\n");
+        assert!(e.contains("`tarball` needs `sha256`"), "{e}");
+        let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\npackages = [\"Python3\"]\n");
+        assert!(e.contains("`Python3` is not a Buildroot package name"), "{e}");
+        let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\nsymbols = { PYTHON3_SSL = \"y\" }\n");
+        assert!(e.contains("`PYTHON3_SSL` is not a Buildroot symbol"), "{e}");
+        let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\npackges = []\n");
+        assert!(e.contains("unknown field `packges`"), "{e}");
     }
 
     #[test]
