@@ -86,30 +86,40 @@ fn timeout_kills_the_guest_and_leaves_nothing() {
     assert_eq!(run_dirs(), before, "the run's temporary directory was left behind");
 }
 
-#[test]
-fn ctrl_c_stops_the_guest_and_leaves_nothing() {
-    let _lock = build_lock();
-    ensure_built(IMAGE);
-    let share = tempfile::tempdir().unwrap();
-    let before = run_dirs();
+/// `run NAME --share SHARE [EXTRA] -- sh -c 'touch started; sleep 1000'` in
+/// its own process group, returned once the job really runs in the guest.
+fn start_sleeping_job(name: &str, share: &Path, extra: &[&str]) -> std::process::Child {
     use std::os::unix::process::CommandExt;
     let mut child = Command::new(xtask_bin())
         .arg("--config")
         .arg(config())
-        .args(["run", IMAGE, "--share"])
-        .arg(share.path())
+        .args(["run", name, "--share"])
+        .arg(share)
+        .args(extra)
         .args(["--", "sh", "-c", "touch started; sleep 1000"])
         .current_dir(root())
         .stdin(Stdio::null())
         .process_group(0)
         .spawn()
         .unwrap();
-    // Interrupt once the job is really running in the guest.
     let deadline = Instant::now() + Duration::from_secs(300);
-    while !share.path().join("started").exists() {
-        assert!(Instant::now() < deadline, "the job did not start within 300 s");
+    while !share.join("started").exists() {
+        if Instant::now() >= deadline {
+            wait_or_kill(&mut child, Duration::ZERO);
+            panic!("the job did not start within 300 s");
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
+    child
+}
+
+#[test]
+fn ctrl_c_stops_the_guest_and_leaves_nothing() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let share = tempfile::tempdir().unwrap();
+    let before = run_dirs();
+    let mut child = start_sleeping_job(IMAGE, share.path(), &[]);
     interrupt_group(&mut child);
     let status = wait_or_kill(&mut child, Duration::from_secs(30)).expect("run did not stop within 30 s of SIGINT");
     assert_eq!(status.code(), Some(130), "Ctrl-C exits with 128 + SIGINT");
@@ -123,21 +133,7 @@ fn sigkill_of_xtask_takes_qemu_with_it_and_the_next_run_cleans_up() {
     ensure_built(IMAGE);
     let share = tempfile::tempdir().unwrap();
     let before = run_dirs();
-    let mut child = Command::new(xtask_bin())
-        .arg("--config")
-        .arg(config())
-        .args(["run", IMAGE, "--share"])
-        .arg(share.path())
-        .args(["--", "sh", "-c", "touch started; sleep 1000"])
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !share.path().join("started").exists() {
-        assert!(Instant::now() < deadline, "the job did not start within 300 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let mut child = start_sleeping_job(IMAGE, share.path(), &[]);
     child.kill().unwrap(); // SIGKILL: no handler runs
     child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -202,23 +198,7 @@ fn persist_keeps_guest_writes_and_snapshot_does_not() {
 
     // While a persistent run writes the image, no other run may use it.
     let share = tempfile::tempdir().unwrap();
-    use std::os::unix::process::CommandExt;
-    let mut writer = Command::new(xtask_bin())
-        .arg("--config")
-        .arg(config())
-        .args(["run", name, "--persist", "--share"])
-        .arg(share.path())
-        .args(["--", "sh", "-c", "touch started; sleep 1000"])
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !share.path().join("started").exists() {
-        assert!(Instant::now() < deadline, "the persistent job did not start within 300 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let mut writer = start_sleeping_job(name, share.path(), &["--persist"]);
     let second = run(&[name, "--persist", "--", "true"]);
     let snapshot = run(&[name, "--", "true"]);
     interrupt_group(&mut writer);

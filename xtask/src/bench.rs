@@ -38,8 +38,7 @@ struct Machine {
     cpu: String,
     cores: usize,
     /// The tool the suite measures: mmdebstrap (image) or QEMU (boot).
-    #[serde(rename = "tool")]
-    mmdebstrap: String,
+    tool: String,
 }
 
 #[derive(Serialize)]
@@ -156,18 +155,23 @@ fn image_suite(project: &Project, flags: &flags::Bench) -> Result<()> {
     figures.push(figure("add one package / cold build", add / cold, "x", Some("<= 0.3x"), Some(add / cold <= 0.3)));
     remove_dir(&project.images_dir().join("bench-add-one"))?;
 
-    let results = Results {
-        suite: "image".into(),
-        image: name,
-        created: cmd!(sh, "date -u +%Y-%m-%dT%H:%M:%SZ").quiet().read().unwrap_or_default(),
+    let tool = cmd!(sh, "mmdebstrap --version").quiet().read().unwrap_or_default();
+    write_results(project, &results(project, "image", name, tool, figures))
+}
+
+/// A suite's results with the time and the machine they were measured on.
+fn results(project: &Project, suite: &str, image: String, tool: String, figures: Vec<Figure>) -> Results {
+    Results {
+        suite: suite.into(),
+        image,
+        created: cmd!(project.sh, "date -u +%Y-%m-%dT%H:%M:%SZ").quiet().read().unwrap_or_default(),
         machine: Machine {
             cpu: cpu_model(),
             cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            mmdebstrap: cmd!(sh, "mmdebstrap --version").quiet().read().unwrap_or_default(),
+            tool,
         },
         figures,
-    };
-    write_results(project, &results)
+    }
 }
 
 fn figure(name: &str, value: f64, unit: &str, goal: Option<&str>, met: Option<bool>) -> Figure {
@@ -229,18 +233,9 @@ fn boot_suite(project: &Project, flags: &flags::Bench) -> Result<()> {
     }
     figures.push(sampled("boot → login prompt (interactive)", samples, "s", None, None));
 
-    let results = Results {
-        suite: "boot".into(),
-        image: name,
-        created: cmd!(sh, "date -u +%Y-%m-%dT%H:%M:%SZ").quiet().read().unwrap_or_default(),
-        machine: Machine {
-            cpu: cpu_model(),
-            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            mmdebstrap: cmd!(sh, "qemu-system-riscv64 --version").quiet().read().unwrap_or_default().lines().next().unwrap_or("").to_string(),
-        },
-        figures,
-    };
-    write_results(project, &results)
+    let qemu = cmd!(sh, "qemu-system-riscv64 --version").quiet().read().unwrap_or_default();
+    let tool = qemu.lines().next().unwrap_or("").to_string();
+    write_results(project, &results(project, "boot", name, tool, figures))
 }
 
 fn median_of(samples: &[f64]) -> f64 {
@@ -306,7 +301,7 @@ fn write_results(project: &Project, results: &Results) -> Result<()> {
 fn markdown(r: &Results) -> String {
     let mut s = format!(
         "## bench `{}` — image `{}`, {}\n\n{} ({} cores), {}\n\n| figure | value | goal |\n|---|---|---|\n",
-        r.suite, r.image, r.created, r.machine.cpu, r.machine.cores, r.machine.mmdebstrap
+        r.suite, r.image, r.created, r.machine.cpu, r.machine.cores, r.machine.tool
     );
     for f in &r.figures {
         let show = |v: f64| match f.unit.as_str() {

@@ -542,32 +542,9 @@ mod tests {
         let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../qemu/run.sh.in")).unwrap();
         let art = |p: &str| Artifact { path: p.into(), sha256: String::new(), size: 1 };
         let m = Manifest {
-            schema: manifest::SCHEMA,
-            name: "img".into(),
-            flavour: "debian".into(),
-            arch: "riscv64".into(),
-            description: String::new(),
-            config_hash: String::new(),
-            created: String::new(),
-            kernel: art("vmlinux"),
-            initrd: Some(art("initrd.img")),
-            firmware: None,
-            rootfs: BTreeMap::from([("ext4".into(), art("rootfs.ext4"))]),
             cmdline: BTreeMap::from([("disk".into(), "root=/dev/vda rw".into()), ("initramfs".into(), "rdinit=/init".into())]),
-            kernel_version: "7.2".into(),
             run: crate::config::RunDefaults { smp: 3, memory_mib: 1536 },
-            debian: Some(DebianSource {
-                suite: "sid".into(),
-                mirror: String::new(),
-                components: vec![],
-                bootstrapper: String::new(),
-                release_date: String::new(),
-                check_valid_until: true,
-            }),
-            buildroot: None,
-            packages: vec![],
-            tools: BTreeMap::new(),
-            build: BuildInfo { total_secs: 0.0, steps: vec![], base_layer_cached: false, rootfs_used_bytes: 0 },
+            ..manifest::sample()
         };
         let text = render_run_script(&template, &m);
         let placeholder = text.match_indices('@').any(|(i, _)| text[i + 1..].starts_with(|c: char| c.is_ascii_uppercase()));

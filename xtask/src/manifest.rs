@@ -146,6 +146,43 @@ pub fn installed_packages(status: &str) -> Vec<Package> {
     packages
 }
 
+/// A small Debian manifest for other modules' tests to adjust.
+#[cfg(test)]
+pub fn sample() -> Manifest {
+    let art = |p: &str| Artifact { path: p.into(), sha256: "0".repeat(64), size: 1 };
+    Manifest {
+        schema: SCHEMA,
+        name: "img".into(),
+        flavour: "debian".into(),
+        arch: "riscv64".into(),
+        description: String::new(),
+        config_hash: String::new(),
+        created: String::new(),
+        kernel: art("vmlinux"),
+        initrd: Some(art("initrd.img")),
+        firmware: None,
+        rootfs: BTreeMap::from([("ext4".into(), art("rootfs.ext4"))]),
+        cmdline: BTreeMap::from([
+            ("disk".into(), "root=/dev/vda rw console=ttyS0 panic=-1".into()),
+            ("initramfs".into(), "rdinit=/init console=ttyS0 panic=-1".into()),
+        ]),
+        kernel_version: "7.2".into(),
+        run: RunDefaults { smp: 2, memory_mib: 4096 },
+        debian: Some(DebianSource {
+            suite: "sid".into(),
+            mirror: "http://deb.debian.org/debian".into(),
+            components: vec!["main".into()],
+            bootstrapper: "mmdebstrap".into(),
+            release_date: String::new(),
+            check_valid_until: true,
+        }),
+        buildroot: None,
+        packages: vec![],
+        tools: BTreeMap::new(),
+        build: BuildInfo { total_secs: 0.0, steps: vec![], base_layer_cached: false, rootfs_used_bytes: 0 },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,32 +209,10 @@ mod tests {
         std::fs::write(dir.path().join("initrd"), b"ird").unwrap();
         let art = |p: &str, size| Artifact { path: p.into(), sha256: "x".into(), size };
         let m = Manifest {
-            schema: SCHEMA,
-            name: "t".into(),
-            flavour: "debian".into(),
-            arch: "riscv64".into(),
-            description: String::new(),
-            config_hash: "abc".into(),
-            created: "2026-11-24T00:00:00Z".into(),
             kernel: art("Image", 6),
             initrd: Some(art("initrd", 3)),
-            firmware: None,
             rootfs: BTreeMap::new(),
-            cmdline: BTreeMap::from([("disk".into(), "root=/dev/vda".into())]),
-            kernel_version: "7.2".into(),
-            run: RunDefaults { smp: 2, memory_mib: 4096 },
-            debian: Some(DebianSource {
-                suite: "sid".into(),
-                mirror: "m".into(),
-                components: vec!["main".into()],
-                bootstrapper: "mmdebstrap".into(),
-                release_date: "d".into(),
-                check_valid_until: false,
-            }),
-            buildroot: None,
-            packages: vec![],
-            tools: BTreeMap::new(),
-            build: BuildInfo { total_secs: 1.0, steps: vec![], base_layer_cached: false, rootfs_used_bytes: 0 },
+            ..sample()
         };
         m.write(dir.path()).unwrap();
         let back = Manifest::read(dir.path()).unwrap();

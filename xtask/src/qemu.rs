@@ -297,8 +297,7 @@ impl Args {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::RunDefaults;
-    use crate::manifest::{Artifact, BuildInfo, DebianSource};
+    use crate::manifest::Artifact;
 
     fn artifact(path: &str) -> Artifact {
         Artifact { path: path.into(), sha256: "0".repeat(64), size: 1 }
@@ -307,36 +306,8 @@ mod tests {
     fn manifest(formats: &[&str]) -> Manifest {
         let files = [("ext4", "rootfs.ext4"), ("qcow2", "rootfs.qcow2"), ("initramfs", "rootfs.cpio.zst")];
         Manifest {
-            schema: 1,
-            name: "img".into(),
-            flavour: "debian".into(),
-            arch: "riscv64".into(),
-            description: String::new(),
-            config_hash: String::new(),
-            created: String::new(),
-            kernel: artifact("vmlinux"),
-            initrd: Some(artifact("initrd.img")),
-            firmware: None,
             rootfs: files.iter().filter(|(f, _)| formats.contains(f)).map(|(f, p)| (f.to_string(), artifact(p))).collect(),
-            cmdline: [
-                ("disk".to_string(), "root=/dev/vda rw console=ttyS0 panic=-1".to_string()),
-                ("initramfs".to_string(), "rdinit=/init console=ttyS0 panic=-1".to_string()),
-            ]
-            .into(),
-            kernel_version: "6.1".into(),
-            run: RunDefaults { smp: 2, memory_mib: 4096 },
-            debian: Some(DebianSource {
-                suite: "sid".into(),
-                mirror: String::new(),
-                components: vec![],
-                bootstrapper: "mmdebstrap".into(),
-                release_date: String::new(),
-                check_valid_until: true,
-            }),
-            buildroot: None,
-            packages: vec![],
-            tools: Default::default(),
-            build: BuildInfo { total_secs: 0.0, steps: vec![], base_layer_cached: false, rootfs_used_bytes: 0 },
+            ..crate::manifest::sample()
         }
     }
 
