@@ -35,7 +35,7 @@ fn python_image_has_what_the_config_asks_for() {
     assert_eq!(m["debian"]["suite"], "sid");
     assert_eq!(m["run"]["memory_mib"], 2048);
     assert!(m["kernel_version"].as_str().unwrap().ends_with("riscv64"), "{}", m["kernel_version"]);
-    assert_eq!(m["cmdline"]["disk"], "root=/dev/vda rw console=ttyS0 panic=-1");
+    assert_eq!(m["cmdline"]["disk"], "root=LABEL=acalsim-root rw console=ttyS0 panic=-1");
     for pkg in ["python3", "python3-numpy", "libopenblas0-pthread", "systemd-sysv", "busybox-static"] {
         assert!(package_version(&m, pkg).is_some(), "{pkg} missing from the manifest");
     }

@@ -210,6 +210,22 @@ fn persist_keeps_guest_writes_and_snapshot_does_not() {
     std::fs::remove_dir_all(&copy).unwrap();
 }
 
+#[test]
+fn extra_drives_are_written_in_place_and_the_root_is_found_by_label() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("data.ext4");
+    let made = Command::new("mkfs.ext4").args(["-q", "-L", "acalsim-data"]).arg(&disk).arg("64M").status().unwrap();
+    assert!(made.success());
+    let job = "d=$(findfs LABEL=acalsim-data) && mount $d /mnt && echo from-guest > /mnt/note && umount /mnt && \
+               findmnt -no LABEL /";
+    let out = run(&[IMAGE, "--drive", disk.to_str().unwrap(), "--", "sh", "-c", job]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "acalsim-root\n", "the root is the image, whatever the probe order");
+    assert_eq!(tests::debugfs(&disk, "cat /note"), "from-guest\n", "the guest's write reached the host file");
+}
+
 fn sha256(path: &Path) -> String {
     use sha2::Digest;
     let bytes = std::fs::read(path).unwrap();

@@ -137,6 +137,9 @@ pub struct Run {
     /// The QEMU binary (e.g. ACALSim's build).
     #[arg(long, env = "ACALSIM_QEMU", default_value = "qemu-system-riscv64")]
     pub qemu: PathBuf,
+    /// Attach FILE as an extra raw disk, written in place (/dev/vdb, /dev/vdc, …), repeatable.
+    #[arg(long = "drive", value_name = "FILE")]
+    pub drives: Vec<PathBuf>,
     /// Extra kernel command line arguments (appended last, so they win).
     #[arg(long, value_name = "ARGS", default_value = "")]
     pub append: String,

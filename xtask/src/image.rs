@@ -26,7 +26,7 @@ use crate::progress::{human_bytes, human_duration, Step, Steps};
 use crate::project::Project;
 
 /// Bump when the build changes in a way the inputs do not show.
-const BUILD_FORMAT: &str = "debian-image-v1";
+const BUILD_FORMAT: &str = "debian-image-v2";
 const KERNEL_FILE: &str = "vmlinux";
 const INITRD_FILE: &str = "initrd.img";
 
@@ -213,7 +213,8 @@ fn build(project: &Project, image: &Image, inputs: &Inputs, key: &str, no_cache:
     let (rootfs_files, used_bytes) = steps.step("root filesystem images", |step| write_rootfs_images(sh, step, image, &rootfs, &out))?;
 
     let cmdline = BTreeMap::from([
-        ("disk".to_string(), "root=/dev/vda rw console=ttyS0 panic=-1".to_string()),
+        // By label: extra disks (`run --drive`) may be probed before the root.
+        ("disk".to_string(), "root=LABEL=acalsim-root rw console=ttyS0 panic=-1".to_string()),
         ("initramfs".to_string(), "rdinit=/init console=ttyS0 panic=-1".to_string()),
     ]);
     let out_dir = project.images_dir().join(&image.name);

@@ -89,6 +89,7 @@ pub struct Machine {
     pub forwards: Vec<Forward>,
     pub ports: Vec<Port>,
     pub sst_socket: Option<PathBuf>,
+    pub drives: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +123,8 @@ pub struct Options {
     pub sst_socket: Option<PathBuf>,
     /// Extra kernel arguments, last so they win.
     pub append: Vec<String>,
+    /// Extra raw disks, written in place: /dev/vdb, /dev/vdc, … in the guest.
+    pub drives: Vec<PathBuf>,
 }
 
 /// Where the fast boot's PID 1 lives in every image.
@@ -202,6 +205,7 @@ pub fn plan(m: &Manifest, image_dir: &Path, o: &Options) -> Result<Machine> {
         forwards: o.forwards.clone(),
         ports: o.ports.clone(),
         sst_socket: o.sst_socket.clone(),
+        drives: o.drives.clone(),
     })
 }
 
@@ -244,6 +248,13 @@ pub fn argv(m: &Machine) -> Vec<OsString> {
         let snapshot = if disk.snapshot { ",snapshot=on" } else { "" };
         a.opt("file=", &disk.path, &format!(",format={},if=none,id=root{snapshot}", disk.format));
         a.add(["-device", "virtio-blk-device,drive=root"]);
+    }
+    // On PCI: the root stays the first virtio-mmio disk (vda, which the
+    // kernel command line names) and these follow as vdb, vdc, …
+    for (i, drive) in m.drives.iter().enumerate() {
+        a.add(["-drive"]);
+        a.opt("file=", drive, &format!(",format=raw,if=none,id=drive{i}"));
+        a.add(["-device".to_string(), format!("virtio-blk-pci,drive=drive{i}")]);
     }
     // User networking; forwards listen on loopback only, never on 0.0.0.0.
     let mut netdev = "user,id=net".to_string();
@@ -328,6 +339,7 @@ mod tests {
             ports: vec![],
             sst_socket: None,
             append: vec![],
+            drives: vec![],
         }
     }
 
@@ -504,6 +516,20 @@ mod tests {
             let e = bad.parse::<Forward>().unwrap_err();
             assert!(e.contains(bad) && e.contains("HOST:GUEST"), "{e}");
         }
+    }
+
+    #[test]
+    fn extra_drives_follow_the_root_disk_and_are_written_in_place() {
+        let o = Options { drives: vec!["/c/build.ext4".into()], ..options() };
+        let w = words(&plan(&manifest(&["ext4"]), Path::new("/img"), &o).unwrap());
+        assert_eq!(
+            after(&w, "-drive"),
+            ["file=/img/rootfs.ext4,format=raw,if=none,id=root,snapshot=on", "file=/c/build.ext4,format=raw,if=none,id=drive0"]
+        );
+        let devices = after(&w, "-device");
+        let root = devices.iter().position(|d| d == "virtio-blk-device,drive=root").unwrap();
+        let extra = devices.iter().position(|d| d == "virtio-blk-pci,drive=drive0").unwrap();
+        assert!(root < extra);
     }
 
     #[test]

@@ -30,6 +30,14 @@ use crate::ssh;
 const EXIT_TIMEOUT: i32 = 124;
 
 pub fn run(project: &Project, flags: &flags::Run) -> Result<i32> {
+    run_with(project, flags, None)
+}
+
+/// Where a headless job's stdout goes: the terminal, or a caller's sink
+/// (`pytorch build` reads ninja's progress from it).
+pub type StdoutSink = Box<dyn FnMut(&[u8]) + Send>;
+
+pub fn run_with(project: &Project, flags: &flags::Run, stdout_sink: Option<StdoutSink>) -> Result<i32> {
     let name = image_name(project, flags.name.as_deref())?;
     let image_dir = project.images_dir().join(&name);
     let manifest = Manifest::read(&image_dir)
@@ -102,6 +110,11 @@ pub fn run(project: &Project, flags: &flags::Run) -> Result<i32> {
         ports: sockets.ports.iter().map(|(port, _)| port.clone()).collect(),
         sst_socket: flags.sst_socket.clone(),
         append: flags.append.split_whitespace().map(String::from).collect(),
+        drives: flags
+            .drives
+            .iter()
+            .map(|d| d.canonicalize().with_context(|| format!("--drive {}: no such file", d.display())))
+            .collect::<Result<_>>()?,
     };
     let machine = qemu::plan(&manifest, &image_dir, &options)?;
     let argv = qemu::argv(&machine);
@@ -125,7 +138,7 @@ pub fn run(project: &Project, flags: &flags::Run) -> Result<i32> {
     command.current_dir(&project.root);
     let outcome = if job {
         let timeout = (flags.timeout > 0).then(|| Duration::from_secs(flags.timeout));
-        headless(command, sockets, log, flags.console, timeout, &signals, &job_dir)
+        headless(command, sockets, log, flags.console, timeout, &signals, &job_dir, stdout_sink)
     } else {
         interactive(command, &signals)
     };
@@ -395,6 +408,7 @@ fn headless(
     timeout: Option<Duration>,
     signals: &Signals,
     job_dir: &Path,
+    mut stdout_sink: Option<StdoutSink>,
 ) -> Result<Outcome> {
     command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = spawn(command, true)?;
@@ -416,8 +430,12 @@ fn headless(
     }
     for (port, listener) in sockets.ports {
         let to_stdout = port.name.ends_with("stdout");
+        let mut sink = if to_stdout { stdout_sink.take() } else { None };
         pumps.push(pump(listener, Arc::clone(&qemu_done), move |bytes| {
-            let _ = if to_stdout {
+            let _ = if let Some(sink) = sink.as_mut() {
+                sink(bytes);
+                Ok(())
+            } else if to_stdout {
                 let mut out = io::stdout().lock();
                 out.write_all(bytes).and_then(|_| out.flush())
             } else {
