@@ -46,6 +46,12 @@ fn qemu_processes(needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// Run directories that were not there `before` (other runs on the machine
+/// may come and go meanwhile; only ours count).
+fn new_run_dirs(before: &[PathBuf]) -> Vec<PathBuf> {
+    run_dirs().into_iter().filter(|d| !before.contains(d)).collect()
+}
+
 fn run_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(std::env::temp_dir())
         .expect("listing the temp dir")
@@ -83,7 +89,7 @@ fn timeout_kills_the_guest_and_leaves_nothing() {
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
     assert!(stderr(&out).contains("did not finish within 20s"), "{}", stderr(&out));
     assert!(qemu_processes(&image_dir(IMAGE).to_string_lossy()).is_empty(), "QEMU survived the timeout");
-    assert_eq!(run_dirs(), before, "the run's temporary directory was left behind");
+    assert_eq!(new_run_dirs(&before), Vec::<PathBuf>::new(), "the run's temporary directory was left behind");
 }
 
 /// `run NAME --share SHARE [EXTRA] -- sh -c 'touch started; sleep 1000'` in
@@ -124,7 +130,7 @@ fn ctrl_c_stops_the_guest_and_leaves_nothing() {
     let status = wait_or_kill(&mut child, Duration::from_secs(30)).expect("run did not stop within 30 s of SIGINT");
     assert_eq!(status.code(), Some(130), "Ctrl-C exits with 128 + SIGINT");
     assert!(qemu_processes(&image_dir(IMAGE).to_string_lossy()).is_empty(), "QEMU survived Ctrl-C");
-    assert_eq!(run_dirs(), before, "the run's temporary directory was left behind");
+    assert_eq!(new_run_dirs(&before), Vec::<PathBuf>::new(), "the run's temporary directory was left behind");
 }
 
 #[test]
@@ -142,10 +148,12 @@ fn sigkill_of_xtask_takes_qemu_with_it_and_the_next_run_cleans_up() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // Nothing could remove the run directory; the next run does.
-    assert_eq!(run_dirs().len(), before.len() + 1);
+    let stale = new_run_dirs(&before);
+    assert_eq!(stale.len(), 1, "the killed run's directory: {stale:?}");
     let out = run(&[IMAGE, "--", "true"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(run_dirs(), before, "the stale run directory was not cleaned up");
+    assert!(!stale[0].exists(), "the stale run directory {} was not cleaned up", stale[0].display());
+    assert_eq!(new_run_dirs(&before), Vec::<PathBuf>::new(), "the next run left its own directory behind");
 }
 
 #[test]
