@@ -29,6 +29,7 @@ pub enum Command {
     Run(Run),
     Ssh(Ssh),
     Buildroot(Buildroot),
+    Pytorch(Pytorch),
     Test(Test),
     Bench(Bench),
 }
@@ -227,6 +228,77 @@ pub struct BuildrootCheck {
     /// Plain Buildroot, without buildroot-external/ (and so without its fixes).
     #[arg(long)]
     pub no_external: bool,
+}
+
+/// Build PyTorch from source inside the guest: resumable, ccache, host-offloaded compiles.
+#[derive(clap::Args, Debug)]
+pub struct Pytorch {
+    #[command(subcommand)]
+    pub command: PytorchCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PytorchCommand {
+    Build(PytorchBuild),
+}
+
+/// Compile a source tree in the guest (PyTorch, lean: CPU, OpenBLAS, no tests).
+///
+/// The tree is copied once onto a persistent build disk in
+/// $XDG_CACHE_HOME/acalsim/pytorch/ that also holds the build directory and the
+/// ccache: after Ctrl-C, a timeout or a reboot, the same command continues where
+/// the build stopped. Compiles go to distccd on the host (127.0.0.1 only), which runs
+/// Debian's riscv64 cross compiler of exactly the guest's g++ version in a cached
+/// amd64 root; a version mismatch is reported and the guest compiles itself.
+/// Progress ([n/N], ETA) on the terminal, the full log in target/xtask/logs/pytorch-build.log;
+/// a full build's wheel lands in target/xtask/wheels/.
+///
+///   cargo xtask pytorch build --source ~/pytorch --target c10
+///   cargo xtask pytorch build --source ~/pytorch            (the wheel)
+///
+/// Any other CMake project builds the same way (how the pipeline is tested here).
+#[derive(clap::Args, Debug)]
+pub struct PytorchBuild {
+    /// The source: a checkout, a tarball, or debian:PACKAGE (a Debian source package of
+    /// the image's suite, fetched and verified by apt). Default: debian:pytorch.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Stop at this CMake target (e.g. c10, torch_cpu) instead of building the wheel.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Compile in the guest only.
+    #[arg(long)]
+    pub no_offload: bool,
+    /// Use g++-N (default: the newest the host's cross compiler matches exactly).
+    #[arg(long, value_name = "N")]
+    pub gcc: Option<u32>,
+    /// Parallel jobs (default: host cores + 1 with offload, else guest memory / 1.5 GiB).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// The image to build in.
+    #[arg(long, default_value = "pytorch-build")]
+    pub image: String,
+    /// Virtual CPUs (default: the image's run.smp).
+    #[arg(long)]
+    pub smp: Option<u32>,
+    /// Guest memory, e.g. 6G (default: the image's run.memory).
+    #[arg(long, value_parser = parse_memory)]
+    pub memory: Option<u64>,
+    /// Seconds before the guest is stopped (0: no limit); re-run to resume.
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+    /// Start over: a new build disk (source copied again, empty build dir and ccache).
+    #[arg(long)]
+    pub fresh: bool,
+    /// Remove the build directory first but keep the ccache (a rebuild from the cache).
+    #[arg(long)]
+    pub clean: bool,
+    /// Compile without ccache (for measuring the compilers themselves).
+    #[arg(long)]
+    pub no_ccache: bool,
+    /// Re-bootstrap the cached cross-compiler root (after the archive moved on).
+    #[arg(long)]
+    pub refresh_toolchain: bool,
 }
 
 /// List the images declared in the config and whether each is built.

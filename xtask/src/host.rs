@@ -67,6 +67,7 @@ pub const TOOLS: &[Tool] = &[
     t("unshare", "unshare", VERSION, "util-linux", false, "user namespaces for mmdebstrap"),
     t("gpgv", "gpgv", VERSION, "gpgv", false, "verify Debian archive signatures"),
     t("ssh", "ssh", DASH_V, "openssh-client", false, "log in to a guest (run --ssh, cargo xtask ssh)"),
+    t("dpkg-source", "dpkg-source", VERSION, "dpkg-dev", false, "unpack Debian source packages (pytorch build)"),
     t("make", "make", VERSION, "make", false, "Buildroot: its build system"),
     t("g++", "g++", VERSION, "g++", false, "Buildroot: host compiler for its toolchain"),
     t("git", "git", VERSION, "git", false, "Buildroot: fetch the pinned source"),

@@ -16,6 +16,7 @@ mod manifest;
 mod native;
 mod progress;
 mod project;
+mod pytorch;
 mod qemu;
 mod run;
 mod ssh;
@@ -51,6 +52,7 @@ fn try_main() -> Result<i32> {
         flags::Command::Run(r) => return run::run(&project, &r),
         flags::Command::Ssh(s) => return ssh::run(&project, &s),
         flags::Command::Buildroot(b) => buildroot::run(&project, &b),
+        flags::Command::Pytorch(p) => return pytorch::run(&project, &p),
         flags::Command::Test(t) => test::run(&project, &t),
         flags::Command::Bench(b) => bench::run(&project, &b),
     };

@@ -1,0 +1,229 @@
+//! Host-offloaded compilation: Debian's riscv64 cross compiler in a native
+//! amd64 root of the image's suite (the host's bookworm has only gcc 12),
+//! served by distccd on 127.0.0.1 — the guest reaches it as 10.0.2.2 through
+//! QEMU's user network, nothing else can.
+//!
+//! Objects must come out as the guest's own compiler would make them, so the
+//! cross compiler is used only when its Debian version is the guest's exactly
+//! (`16.2.0-4cross1` is the cross build of `16.2.0-4`); otherwise the
+//! mismatch is reported and the build compiles in the guest.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::cache::ContentKey;
+use crate::manifest::{installed_packages, Package};
+
+pub const TRIPLET: &str = "riscv64-linux-gnu";
+
+/// `g++-15-riscv64-linux-gnu` for major 15.
+pub fn cross_package(major: u32) -> String {
+    format!("g++-{major}-{TRIPLET}")
+}
+
+/// GCC majors the guest has a `g++-N` for, newest first.
+pub fn guest_gcc_majors(guest: &[Package]) -> Vec<u32> {
+    let mut majors: Vec<u32> = guest
+        .iter()
+        .filter_map(|p| p.name.strip_prefix("g++-").and_then(|m| m.parse().ok()))
+        .collect();
+    majors.sort_unstable_by(|a, b| b.cmp(a));
+    majors.dedup();
+    majors
+}
+
+/// How one GCC major compares between guest and host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pairing {
+    pub major: u32,
+    pub guest: String,
+    /// `None`: the cross compiler is not installed in the toolchain root.
+    pub cross: Option<String>,
+}
+
+impl Pairing {
+    /// Exactly the same compiler build: the cross version is the native one
+    /// plus Debian's `crossN` suffix.
+    pub fn exact(&self) -> bool {
+        self.cross.as_deref().is_some_and(|c| strip_cross_suffix(c) == self.guest)
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.cross {
+            Some(c) if self.exact() => format!("g++-{}: guest {} = cross {c}", self.major, self.guest),
+            Some(c) => format!("g++-{}: guest {} but cross {c}: versions differ, not used", self.major, self.guest),
+            None => format!("g++-{}: guest {}, no cross compiler", self.major, self.guest),
+        }
+    }
+}
+
+/// `16.2.0-3cross1` -> `16.2.0-3`.
+pub fn strip_cross_suffix(version: &str) -> &str {
+    match version.rfind("cross") {
+        Some(i) if version[i + 5..].chars().all(|c| c.is_ascii_digit()) => &version[..i],
+        _ => version,
+    }
+}
+
+/// Pairs every guest `g++-N` with the toolchain root's cross compiler.
+pub fn pairings(guest: &[Package], host: &[Package]) -> Vec<Pairing> {
+    guest_gcc_majors(guest)
+        .into_iter()
+        .filter_map(|major| {
+            let guest_version = guest.iter().find(|p| p.name == format!("g++-{major}"))?.version.clone();
+            let cross = host.iter().find(|p| p.name == cross_package(major)).map(|p| p.version.clone());
+            Some(Pairing { major, guest: guest_version, cross })
+        })
+        .collect()
+}
+
+/// The newest exactly matching pairing.
+pub fn choose(pairings: &[Pairing]) -> Option<&Pairing> {
+    pairings.iter().find(|p| p.exact())
+}
+
+/// Where the toolchain root for these majors lives in the cache.
+pub fn root_dir(cache: &Path, suite: &str, mirror: &str, majors: &[u32]) -> PathBuf {
+    let mut key = ContentKey::new("distcc-toolchain-v1");
+    key.add("suite", suite.as_bytes()).add("mirror", mirror.as_bytes());
+    let names: Vec<String> = majors.iter().map(|m| cross_package(*m)).collect();
+    key.add("packages", names.join(",").as_bytes());
+    cache.join("toolchains").join(format!("distcc-{suite}-amd64-{}", &key.hex()[..16]))
+}
+
+/// The cross compilers of `majors` that the archive has; mmdebstrap fails on
+/// an unknown package, so ask apt first.
+fn available(sh: &Shell, root: &Path, packages: &[String]) -> Vec<String> {
+    packages
+        .iter()
+        .filter(|p| cmd!(sh, "chroot {root} apt-cache show {p}").quiet().ignore_stdout().ignore_stderr().run().is_ok())
+        .cloned()
+        .collect()
+}
+
+/// Builds (once) the amd64 root with distcc and the cross compilers.
+pub fn ensure_root(sh: &Shell, cache: &Path, suite: &str, mirror: &str, majors: &[u32], refresh: bool, log: &Path) -> Result<PathBuf> {
+    let dir = root_dir(cache, suite, mirror, majors);
+    if dir.join("usr/bin/distccd").exists() && !refresh {
+        return Ok(dir);
+    }
+    let parent = dir.parent().context("toolchain dir has no parent")?;
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let partial = dir.with_extension("partial");
+    for d in [&partial, &dir] {
+        if d.exists() {
+            std::fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
+        }
+    }
+    let apt_cache = cache.join("apt").join(format!("{suite}-amd64"));
+    std::fs::create_dir_all(&apt_cache).with_context(|| format!("creating {}", apt_cache.display()))?;
+    let mut args = vec![
+        "--mode=root".to_string(),
+        "--variant=apt".into(),
+        "--architectures=amd64".into(),
+        "--include=distcc".into(),
+    ];
+    args.extend(crate::debian::shared_mmdebstrap_args(&apt_cache, true));
+    args.extend([suite.to_string(), partial.display().to_string(), mirror.to_string()]);
+    run_logged(sh, cmd!(sh, "mmdebstrap {args...}"), log).context("bootstrapping the distcc toolchain root (amd64)")?;
+    // Cross compilers second: the ones this suite really has.
+    let wanted: Vec<String> = majors.iter().map(|m| cross_package(*m)).collect();
+    let have = available(sh, &partial, &wanted);
+    if have.is_empty() {
+        bail!("{suite} has none of {} for amd64; host offload is not possible", wanted.join(", "));
+    }
+    let script = sh.current_dir().join("debian/scripts/chroot.sh");
+    let install = format!(
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {} && update-distcc-symlinks",
+        have.join(" ")
+    );
+    run_logged(sh, cmd!(sh, "unshare --mount --pid --fork --kill-child sh {script} {partial} sh -c {install}"), log)
+        .context("installing the cross compilers in the toolchain root")?;
+    std::fs::rename(&partial, &dir).with_context(|| format!("renaming {} to {}", partial.display(), dir.display()))?;
+    Ok(dir)
+}
+
+fn run_logged(sh: &Shell, command: xshell::Cmd<'_>, log: &Path) -> Result<()> {
+    let _ = sh;
+    let out = command.quiet().ignore_status().output()?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("opening {}", log.display()))?;
+    std::io::Write::write_all(&mut f, text.as_bytes()).with_context(|| format!("writing {}", log.display()))?;
+    if !out.status.success() {
+        bail!("failed ({}); see {}", out.status, log.display());
+    }
+    Ok(())
+}
+
+/// The packages installed in the toolchain root.
+pub fn root_packages(root: &Path) -> Result<Vec<Package>> {
+    let status = root.join("var/lib/dpkg/status");
+    Ok(installed_packages(&std::fs::read_to_string(&status).with_context(|| format!("reading {}", status.display()))?))
+}
+
+/// distccd serving the cross compilers on 127.0.0.1:`port` only; killed
+/// (with everything in its PID namespace) when dropped.
+pub struct Distccd {
+    child: Child,
+    pub port: u16,
+}
+
+impl Distccd {
+    pub fn start(sh: &Shell, root: &Path, port: u16, jobs: usize, log: &Path) -> Result<Distccd> {
+        let script = sh.current_dir().join("debian/scripts/chroot.sh");
+        let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let (port_s, jobs_s) = (port.to_string(), jobs.to_string());
+        let mut command: Command = cmd!(
+            sh,
+            "unshare --mount --pid --fork --kill-child sh {script} {root} distccd --no-detach --daemon --log-stderr --log-level info --listen 127.0.0.1 --allow 127.0.0.1/32 --port {port_s} --jobs {jobs_s}"
+        )
+        .into();
+        command.stdin(Stdio::null()).stdout(log_file.try_clone()?).stderr(log_file);
+        let child = command.spawn().context("starting distccd")?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                bail!("distccd did not listen on 127.0.0.1:{port} within 20 s; see {}", log.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(Distccd { child, port })
+    }
+}
+
+impl Drop for Distccd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, version: &str) -> Package {
+        Package { name: name.into(), version: version.into(), arch: String::new() }
+    }
+
+    #[test]
+    fn cross_versions_match_only_the_same_debian_build() {
+        assert_eq!(strip_cross_suffix("16.2.0-3cross1"), "16.2.0-3");
+        assert_eq!(strip_cross_suffix("15.3.0-4"), "15.3.0-4");
+        let guest = [pkg("g++-16", "16.2.0-4"), pkg("g++-15", "15.3.0-4"), pkg("g++", "4:16.1.0-3"), pkg("gcc-16", "16.2.0-4")];
+        let host = [pkg("g++-16-riscv64-linux-gnu", "16.2.0-3cross1"), pkg("g++-15-riscv64-linux-gnu", "15.3.0-4cross1")];
+        let p = pairings(&guest, &host);
+        assert_eq!(p.iter().map(|p| p.major).collect::<Vec<_>>(), [16, 15], "newest first, only g++-N");
+        assert!(!p[0].exact(), "16.2.0-4 vs 16.2.0-3cross1");
+        assert!(p[0].describe().contains("versions differ, not used"), "{}", p[0].describe());
+        assert!(p[1].exact());
+        assert_eq!(choose(&p).map(|p| p.major), Some(15));
+        assert_eq!(choose(&pairings(&guest, &host[..1])), None);
+        let none = pairings(&[pkg("g++-16", "16.2.0-4")], &[]);
+        assert!(none[0].describe().contains("no cross compiler"));
+    }
+}
