@@ -46,10 +46,14 @@ fn qemu_processes(needle: &str) -> Vec<String> {
         .collect()
 }
 
-/// Run directories that were not there `before` (other runs on the machine
-/// may come and go meanwhile; only ours count).
+/// Run directories that were not there `before` and whose owner has exited:
+/// leaks. (Other runs on the machine may come and go meanwhile; a live
+/// owner's directory is not ours to judge.)
 fn new_run_dirs(before: &[PathBuf]) -> Vec<PathBuf> {
-    run_dirs().into_iter().filter(|d| !before.contains(d)).collect()
+    let owner_alive = |d: &PathBuf| {
+        std::fs::read_to_string(d.join("pid")).ok().and_then(|p| p.trim().parse::<u32>().ok()).is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+    };
+    run_dirs().into_iter().filter(|d| !before.contains(d) && !owner_alive(d)).collect()
 }
 
 fn run_dirs() -> Vec<PathBuf> {
