@@ -29,7 +29,9 @@ if [ -n "${OFFLOAD:-}" ]; then
 	mkdir -p "$DISTCC_DIR"
 	if [ "$launcher" = ccache ]; then export CCACHE_PREFIX=distcc; else launcher=distcc; fi
 fi
-export CMAKE_C_COMPILER="$cc" CMAKE_CXX_COMPILER="$cxx"
+# CC/CXX for CMake's first configure, CMAKE_* for PyTorch's setup.py, which
+# passes them on; distcc sends this exact name to the host's distccd.
+export CC="$cc" CXX="$cxx" CMAKE_C_COMPILER="$cc" CMAKE_CXX_COMPILER="$cxx"
 if [ -n "$launcher" ]; then
 	export CMAKE_C_COMPILER_LAUNCHER=$launcher CMAKE_CXX_COMPILER_LAUNCHER=$launcher
 fi
@@ -52,7 +54,8 @@ build() {
 			USE_MPI=0 USE_GLOO=0 USE_FLASH_ATTENTION=0 USE_MEM_EFF_ATTENTION=0 \
 			BLAS=OpenBLAS MAX_JOBS="$JOBS" USE_CCACHE=0
 		cd "$src" || return
-		[ -f build/CMakeCache.txt ] || python3 setup.py build --cmake-only || return
+		# build.ninja exists only once configuring succeeded.
+		[ -f build/build.ninja ] || python3 setup.py build --cmake-only || return
 		if [ -n "${BUILD_TARGET:-}" ]; then
 			cmake --build build --target "$BUILD_TARGET" -- -j "$JOBS" || return
 		else
@@ -62,8 +65,8 @@ build() {
 	else
 		# Any other CMake project: how the pipeline is tested where PyTorch's
 		# source is not at hand.
-		[ -f /build/out/CMakeCache.txt ] ||
-			cmake -G Ninja -S "$src" -B /build/out -DCMAKE_BUILD_TYPE=Release || return
+		[ -f /build/out/build.ninja ] ||
+			cmake -G Ninja -S "$src" -B /build/out -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF || return
 		cmake --build /build/out ${BUILD_TARGET:+--target "$BUILD_TARGET"} -- -j "$JOBS" || return
 	fi
 }

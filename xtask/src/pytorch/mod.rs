@@ -50,7 +50,7 @@ fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
     let mut distccd = None;
     if !flags.no_offload {
         let toolchain_log = project.logs_dir().join("pytorch-toolchain.log");
-        let root = toolchain::ensure_root(sh, &cache::cache_dir()?, &debian.suite, &debian.mirror, &majors, flags.refresh_toolchain, &toolchain_log)?;
+        let root = toolchain::ensure_root(sh, &cache::cache_dir()?, &debian, &majors, flags.refresh_toolchain, &toolchain_log)?;
         let pairings = toolchain::pairings(&manifest.packages, &toolchain::root_packages(&root)?);
         for p in &pairings {
             eprintln!("offload: {}", p.describe());

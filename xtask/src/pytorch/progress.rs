@@ -42,11 +42,12 @@ impl Tracker {
     }
 
     pub fn feed(&mut self, bytes: &[u8]) {
-        let _ = self.log.write_all(bytes);
         self.partial.extend_from_slice(bytes);
         while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = self.partial.drain(..=end).collect();
             let line = String::from_utf8_lossy(&line).trim_end().to_string();
+            // Stamped with the seconds since the build started: where the time goes.
+            let _ = writeln!(self.log, "[{:8.1}s] {line}", self.started.elapsed().as_secs_f64());
             self.line(&line);
         }
     }
@@ -84,6 +85,7 @@ impl Tracker {
     pub fn finish(&mut self) {
         if !self.partial.is_empty() {
             let rest = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
+            let _ = writeln!(self.log, "[{:8.1}s] {rest}", self.started.elapsed().as_secs_f64());
             self.line(&rest);
         }
         if self.tty {

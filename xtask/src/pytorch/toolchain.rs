@@ -94,18 +94,11 @@ pub fn root_dir(cache: &Path, suite: &str, mirror: &str, majors: &[u32]) -> Path
     cache.join("toolchains").join(format!("distcc-{suite}-amd64-{}", &key.hex()[..16]))
 }
 
-/// The cross compilers of `majors` that the archive has; mmdebstrap fails on
-/// an unknown package, so ask apt first.
-fn available(sh: &Shell, root: &Path, packages: &[String]) -> Vec<String> {
-    packages
-        .iter()
-        .filter(|p| cmd!(sh, "chroot {root} apt-cache show {p}").quiet().ignore_stdout().ignore_stderr().run().is_ok())
-        .cloned()
-        .collect()
-}
-
 /// Builds (once) the amd64 root with distcc and the cross compilers.
-pub fn ensure_root(sh: &Shell, cache: &Path, suite: &str, mirror: &str, majors: &[u32], refresh: bool, log: &Path) -> Result<PathBuf> {
+/// `check_valid_until` follows the image's manifest (a frozen mirror's
+/// Release may be past its date; signatures are checked either way).
+pub fn ensure_root(sh: &Shell, cache: &Path, source: &crate::manifest::DebianSource, majors: &[u32], refresh: bool, log: &Path) -> Result<PathBuf> {
+    let (suite, mirror) = (source.suite.as_str(), source.mirror.as_str());
     let dir = root_dir(cache, suite, mirror, majors);
     if dir.join("usr/bin/distccd").exists() && !refresh {
         return Ok(dir);
@@ -126,22 +119,20 @@ pub fn ensure_root(sh: &Shell, cache: &Path, suite: &str, mirror: &str, majors: 
         "--architectures=amd64".into(),
         "--include=distcc".into(),
     ];
-    args.extend(crate::debian::shared_mmdebstrap_args(&apt_cache, true));
+    args.extend(crate::debian::shared_mmdebstrap_args(&apt_cache, source.check_valid_until));
     args.extend([suite.to_string(), partial.display().to_string(), mirror.to_string()]);
     run_logged(sh, cmd!(sh, "mmdebstrap {args...}"), log).context("bootstrapping the distcc toolchain root (amd64)")?;
-    // Cross compilers second: the ones this suite really has.
+    // Cross compilers second: those of the guest's majors this suite has.
     let wanted: Vec<String> = majors.iter().map(|m| cross_package(*m)).collect();
-    let have = available(sh, &partial, &wanted);
-    if have.is_empty() {
-        bail!("{suite} has none of {} for amd64; host offload is not possible", wanted.join(", "));
-    }
     let script = sh.current_dir().join("debian/scripts/chroot.sh");
     let install = format!(
-        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {} && update-distcc-symlinks",
-        have.join(" ")
+        "apt-get update -qq && have= && for p in {0}; do apt-cache show \"$p\" >/dev/null 2>&1 && have=\"$have $p\"; done; \
+         [ -n \"$have\" ] || {{ echo 'E: {suite} has none of {0} for amd64' >&2; exit 3; }}; \
+         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $have && update-distcc-symlinks",
+        wanted.join(" ")
     );
     run_logged(sh, cmd!(sh, "unshare --mount --pid --fork --kill-child sh {script} {partial} sh -c {install}"), log)
-        .context("installing the cross compilers in the toolchain root")?;
+        .with_context(|| format!("installing {} in the toolchain root (host offload)", wanted.join(" or ")))?;
     std::fs::rename(&partial, &dir).with_context(|| format!("renaming {} to {}", partial.display(), dir.display()))?;
     Ok(dir)
 }
