@@ -230,3 +230,41 @@ fn stale_trixie_mirror_is_explained() {
     assert!(!image_dir("e2e-trixie").exists(), "nothing is installed for a failed build");
 }
 
+
+/// A minimal pure-Python wheel, written with the host's Python (a wheel is a zip).
+fn write_test_wheel(path: &std::path::Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let script = r#"
+import base64, hashlib, sys, zipfile
+files = {
+    "acalsim_hello/__init__.py": b"GREETING = 'hello from a wheel'\n",
+    "acalsim_hello-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: acalsim_hello\nVersion: 1.0\n",
+    "acalsim_hello-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: acalsim-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = "".join(
+    f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+    for name, data in files.items()
+) + "acalsim_hello-1.0.dist-info/RECORD,,\n"
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for name, data in files.items():
+        z.writestr(name, data)
+    z.writestr("acalsim_hello-1.0.dist-info/RECORD", record)
+"#;
+    let status = Command::new("python3").arg("-c").arg(script).arg(path).status().expect("running python3");
+    assert!(status.success(), "writing the test wheel");
+}
+
+#[test]
+fn wheels_replace_debian_packages_in_the_image() {
+    let _lock = build_lock();
+    let wheel = root().join("target/xtask/test-wheels/acalsim_hello-1.0-py3-none-any.whl");
+    write_test_wheel(&wheel);
+    ensure_built("e2e-python-wheel");
+    let m = manifest("e2e-python-wheel");
+    assert_eq!(package_version(&m, "procps"), None, "remove_packages took procps out");
+    assert!(package_version(&m, "python3-pip").is_some());
+    let job = "python3 -c 'import acalsim_hello; print(acalsim_hello.GREETING)'; command -v ps || echo no-ps";
+    let out = xtask(&config(), &["run", "e2e-python-wheel", "--", "sh", "-c", job]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from a wheel\nno-ps\n");
+}

@@ -44,6 +44,10 @@ pub struct Image {
     pub bootstrapper: String,
     pub package_sets: Vec<String>,
     pub extra_packages: Vec<String>,
+    /// Debian packages removed after installation (e.g. the prebuilt torch a wheel replaces).
+    pub remove_packages: Vec<String>,
+    /// Python wheels pip-installs into the image, paths relative to the project root.
+    pub wheels: Vec<String>,
     pub kernel: String,
     pub formats: Vec<String>,
     /// ext4 image size in bytes; `None` means sized from the content.
@@ -155,6 +159,8 @@ struct RawImage {
     bootstrapper: Option<Spanned<String>>,
     package_sets: Option<Spanned<Vec<String>>>,
     extra_packages: Option<Spanned<Vec<String>>>,
+    remove_packages: Option<Spanned<Vec<String>>>,
+    wheels: Option<Spanned<Vec<String>>>,
     kernel: Option<Spanned<String>>,
     formats: Option<Spanned<Vec<String>>>,
     size: Option<Spanned<String>>,
@@ -217,6 +223,8 @@ fn merge(child: RawImage, base: RawImage) -> RawImage {
         bootstrapper: child.bootstrapper.or(base.bootstrapper),
         package_sets: child.package_sets.or(base.package_sets),
         extra_packages: child.extra_packages.or(base.extra_packages),
+        remove_packages: child.remove_packages.or(base.remove_packages),
+        wheels: child.wheels.or(base.wheels),
         kernel: child.kernel.or(base.kernel),
         formats: child.formats.or(base.formats),
         size: child.size.or(base.size),
@@ -257,6 +265,8 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
                 ("bootstrapper", r.bootstrapper.as_ref().map(Spanned::span)),
                 ("package_sets", r.package_sets.as_ref().map(Spanned::span)),
                 ("extra_packages", r.extra_packages.as_ref().map(Spanned::span)),
+                ("remove_packages", r.remove_packages.as_ref().map(Spanned::span)),
+                ("wheels", r.wheels.as_ref().map(Spanned::span)),
                 ("kernel", r.kernel.as_ref().map(Spanned::span)),
                 ("check_valid_until", r.check_valid_until.as_ref().map(Spanned::span)),
             ];
@@ -295,6 +305,16 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
         None => vec!["base".into()],
     };
     let extra_packages = word_list(r.extra_packages, "extra_packages", at, is_package_name)?.unwrap_or_default();
+    let remove_packages = word_list(r.remove_packages, "remove_packages", at, is_package_name)?.unwrap_or_default();
+    let wheels = match r.wheels {
+        Some(w) => {
+            if let Some(bad) = w.get_ref().iter().find(|p| !p.ends_with(".whl")) {
+                return Err(at(w.span(), format!("wheels: `{bad}` is not a wheel file (NAME-VERSION-TAGS.whl)")));
+            }
+            w.into_inner()
+        }
+        None => vec![],
+    };
     let kernel = match r.kernel {
         Some(k) if !is_package_name(k.get_ref()) => {
             return Err(at(k.span(), format!("kernel `{}` is not a Debian package name", k.get_ref())))
@@ -378,6 +398,8 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
         bootstrapper,
         package_sets,
         extra_packages,
+        remove_packages,
+        wheels,
         kernel,
         formats,
         size,
@@ -526,6 +548,10 @@ run = { memory = "6G" }
         assert!(e.contains("valid: debian, buildroot"), "{e}");
         let e = err("[images.a]\nformats = [\"qcow2\"]\n");
         assert!(e.contains("list \"ext4\" too"), "{e}");
+        let e = err("[images.a]\nwheels = [\"torch-2.14.tar.gz\"]\n");
+        assert!(e.contains("acalsim.toml:2:10") && e.contains("is not a wheel file"), "{e}");
+        let e = err("[images.a]\nremove_packages = [\"Python3-Torch\"]\n");
+        assert!(e.contains("remove_packages: `Python3-Torch` is not a valid name"), "{e}");
     }
 
     #[test]

@@ -120,6 +120,13 @@ fn image_key(image: &Image, inputs: &Inputs) -> Result<String> {
     for dir in ["debian", "qemu", "guest-scripts/runner"] {
         key.add_dir(&inputs.root.join(dir))?;
     }
+    for wheel in &image.wheels {
+        let path = inputs.root.join(wheel);
+        if !path.is_file() {
+            bail!("image `{}`: wheels: {} does not exist (a PyTorch wheel comes from `cargo xtask pytorch build`)", image.name, path.display());
+        }
+        key.add_file(wheel, &path)?;
+    }
     Ok(key.hex())
 }
 
@@ -195,6 +202,7 @@ fn build(project: &Project, image: &Image, inputs: &Inputs, key: &str, no_cache:
             let native = native::ensure(sh, &cache, &native_spec, &native_log).ok();
             native::finish_deferred(sh, step, &rootfs, native.as_deref())?;
         }
+        remove_packages_and_install_wheels(project, step, image, &rootfs)?;
         customise(project, step, image, &rootfs)
     })?;
 
@@ -303,6 +311,39 @@ fn install_extra_packages(sh: &Shell, step: &Step, image: &Image, rootfs: &Path,
     argv.extend(image.extra_packages.iter().map(String::as_str));
     let env = [("DEBIAN_FRONTEND", "noninteractive".to_string())];
     debian::in_chroot(sh, step, rootfs, &env, &argv).map_err(|e| debian::explain_apt_failure(e, &image.suite, &image.mirror))
+}
+
+/// `remove_packages` out, then `wheels` in with the image's own pip: a
+/// source-built torch replaces the prebuilt python3-torch this way.
+fn remove_packages_and_install_wheels(project: &Project, step: &Step, image: &Image, rootfs: &Path) -> Result<()> {
+    let sh = &project.sh;
+    let env = [("DEBIAN_FRONTEND", "noninteractive".to_string())];
+    if !image.remove_packages.is_empty() {
+        step.say(&format!("removing {}", image.remove_packages.join(" ")));
+        let mut argv = vec!["apt-get", "remove", "-y"];
+        argv.extend(image.remove_packages.iter().map(String::as_str));
+        debian::in_chroot(sh, step, rootfs, &env, &argv)?;
+    }
+    if image.wheels.is_empty() {
+        return Ok(());
+    }
+    if !rootfs.join("usr/lib/python3/dist-packages/pip").is_dir() {
+        bail!("image `{}` lists wheels but has no pip: add python3-pip to its extra_packages", image.name);
+    }
+    let dir = "root/.acalsim-wheels";
+    std::fs::create_dir_all(rootfs.join(dir)).with_context(|| format!("creating {dir} in the rootfs"))?;
+    let mut argv = vec!["python3".to_string(), "-m".into(), "pip".into(), "install".into(), "--no-deps".into(), "--no-index".into(), "--break-system-packages".into(), "--root-user-action=ignore".into()];
+    for wheel in &image.wheels {
+        let src = project.root.join(wheel);
+        let name = src.file_name().context("wheel path has no file name")?;
+        std::fs::copy(&src, rootfs.join(dir).join(name)).with_context(|| format!("copying {} into the rootfs", src.display()))?;
+        argv.push(format!("/{dir}/{}", name.to_string_lossy()));
+    }
+    step.say(&format!("installing {} wheel(s) with pip", image.wheels.len()));
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let installed = debian::in_chroot(sh, step, rootfs, &env, &argv);
+    let _ = std::fs::remove_dir_all(rootfs.join(dir));
+    installed
 }
 
 fn customise(project: &Project, step: &Step, image: &Image, rootfs: &Path) -> Result<()> {
@@ -511,7 +552,8 @@ pub fn list(project: &Project) -> Result<()> {
         let dir = project.images_dir().join(name);
         let state = match Manifest::read(&dir) {
             Ok(m) => {
-                let current = m.config_hash == key_of(project, image)? && m.artifacts_present(&dir);
+                // A missing input (a wheel not built yet) makes it outdated, not the listing fail.
+                let current = key_of(project, image).is_ok_and(|k| k == m.config_hash) && m.artifacts_present(&dir);
                 format!("{} ({})", if current { "built" } else { "outdated" }, m.created)
             }
             Err(_) => "not built".to_string(),

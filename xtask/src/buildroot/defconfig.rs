@@ -183,6 +183,8 @@ mod tests {
             bootstrapper: String::new(),
             package_sets: vec![],
             extra_packages: vec![],
+            remove_packages: vec![],
+            wheels: vec![],
             kernel: String::new(),
             formats: formats.iter().map(|f| f.to_string()).collect(),
             size: Some(1 << 30),
