@@ -94,8 +94,9 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
     let count = |key: &str| -> u64 {
         stats.split_whitespace().find_map(|kv| kv.strip_prefix(&format!("{key}="))).and_then(|v| v.parse().ok()).unwrap_or(0)
     };
-    assert!(count("direct_cache_hit") + count("preprocessed_cache_hit") >= 10, "ccache hits expected: {stats}");
-    assert_eq!(count("cache_miss"), 0, "everything was in the cache: {stats}");
+    let (hits, misses) = (count("direct_cache_hit") + count("preprocessed_cache_hit"), count("cache_miss"));
+    // CMake's compiler checks compile in fresh scratch directories: those few miss.
+    assert!(hits >= 20 && hits * 10 >= (hits + misses) * 9, "the rebuild should come from ccache: {stats}");
 
     // 4. Without offload (and without ccache) the guest compiles it itself.
     let out = build(&["--clean", "--no-offload", "--no-ccache"]);
