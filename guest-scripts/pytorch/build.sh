@@ -14,7 +14,10 @@
 set -eu
 disk=$(findfs LABEL=acalsim-build) || { echo "build.sh: no disk labelled acalsim-build" >&2; exit 2; }
 mkdir -p /build
-mountpoint -q /build || mount "$disk" /build
+# data=journal: a build stopped by Ctrl-C or a timeout (QEMU killed, no clean
+# unmount) leaves every file as it was at a journal commit, never a file with
+# new metadata and unwritten data — so ninja and CMake can pick up from there.
+mountpoint -q /build || mount -o data=journal "$disk" /build
 mkdir -p /build/ccache /build/logs
 export CCACHE_DIR=/build/ccache CCACHE_MAXSIZE=30G CCACHE_BASEDIR=/build CCACHE_NOHASHDIR=1
 cc=riscv64-linux-gnu-gcc-$GCC_MAJOR
@@ -43,10 +46,20 @@ ccache --zero-stats >/dev/null
 log=/build/logs/build-$(date +%Y%m%d-%H%M%S).log
 echo "build.sh: $cxx ($($cxx -dumpfullversion)), $JOBS jobs, offload ${OFFLOAD:-off}, launcher ${launcher:-none}, target ${BUILD_TARGET:-all}, log $log"
 
+# A configure cut short leaves a cache CMake cannot read: start it again.
+drop_broken_cmake_cache() {
+	if [ -f "$1/CMakeCache.txt" ] && ! grep -q '^CMAKE_GENERATOR:' "$1/CMakeCache.txt"; then
+		echo "build.sh: $1/CMakeCache.txt is incomplete (an interrupted configure): configuring again"
+		rm -f "$1/CMakeCache.txt" "$1/build.ninja"
+	fi
+}
+
 # Called as `build || status=$?`, where set -e does not apply: every step
 # returns its own failure.
 build() {
 	src=/build/src
+	drop_broken_cmake_cache /build/out
+	drop_broken_cmake_cache "$src/build"
 	if [ -f "$src/setup.py" ] && [ -d "$src/torch" ]; then
 		# PyTorch, lean: CPU only, OpenBLAS, no tests or optional backends.
 		export USE_CUDA=0 USE_ROCM=0 USE_DISTRIBUTED=0 USE_MKLDNN=0 USE_FBGEMM=0 USE_NNPACK=0 \

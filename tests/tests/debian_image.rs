@@ -152,9 +152,17 @@ fn interrupted_build_leaves_the_previous_image_and_no_mounts() {
         .spawn()
         .unwrap();
     // Wait until the customise step runs inside its chroot, then interrupt.
-    let stderr_lines = BufReader::new(child.stderr.take().unwrap());
-    for line in stderr_lines.lines().map_while(Result::ok) {
-        eprintln!("{line}");
+    // stderr is read to the end in a thread: a closed pipe would itself fail
+    // xtask's next line.
+    let (tx, rx) = mpsc::channel();
+    let stderr_pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            let _ = tx.send(line);
+        }
+    });
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(900)) {
         if line.contains("[2/5]") {
             break;
         }
@@ -162,6 +170,7 @@ fn interrupted_build_leaves_the_previous_image_and_no_mounts() {
     std::thread::sleep(Duration::from_secs(1));
     interrupt_group(&mut child);
     let status = wait_or_kill(&mut child, Duration::from_secs(60)).expect("the build did not stop within 60 s of SIGINT");
+    let _ = reader.join();
     assert!(!status.success(), "the interrupted build must not report success");
     std::thread::sleep(Duration::from_secs(2));
 

@@ -64,9 +64,18 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
         .process_group(0)
         .spawn()
         .unwrap();
+    // Read stderr in a thread to the end: a closed pipe would make xtask's
+    // next progress line fail.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr_pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            let _ = tx.send(line);
+        }
+    });
     let mut seen = String::new();
-    for line in BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok) {
-        eprintln!("{line}");
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(900)) {
         seen.push_str(&line);
         seen.push('\n');
         // The first ninja step reported: the build is under way.
@@ -77,7 +86,8 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
     assert!(seen.contains("offload: distccd on 127.0.0.1:"), "offload must be on by default:\n{seen}");
     interrupt_group(&mut child);
     let status = wait_or_kill(&mut child, Duration::from_secs(60)).expect("the build did not stop on SIGINT");
-    assert_eq!(status.code(), Some(130));
+    let _ = reader.join();
+    assert_eq!(status.code(), Some(130), "Ctrl-C ends the build with 128 + SIGINT:\n{seen}");
 
     // 2. The same command resumes and finishes: ninja does not start at 1 again.
     let out = build(&[]);
