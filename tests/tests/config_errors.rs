@@ -57,7 +57,7 @@ fn impossible_size_is_refused() {
 #[test]
 fn unknown_package_set_and_format_list_the_valid_ones() {
     let (err, file) = refused("[images.bad-one]\npackage_sets = [\"base\", \"pytorch\"]\n", None);
-    assert!(err.contains(&format!("{file}:2:16: unknown package set `pytorch`; valid: base, python, torch")), "{err}");
+    assert!(err.contains(&format!("{file}:2:16: unknown package set `pytorch`; valid: base, python, pytorch-build, torch")), "{err}");
     let (err, _) = refused("[images.bad-one]\nformats = [\"vdi\"]\n", None);
     assert!(err.contains("unknown format `vdi`; valid: ext4, qcow2, initramfs"), "{err}");
 }
