@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests crate sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests crate sits in the workspace")
+        .to_path_buf()
 }
 
 /// The xtask binary under test.
@@ -18,7 +21,10 @@ pub fn xtask_bin() -> PathBuf {
         return PathBuf::from(path);
     }
     let built = root().join("target/debug/xtask");
-    assert!(built.exists(), "no xtask binary: run the tests with `cargo xtask test` (or set ACALSIM_XTASK)");
+    assert!(
+        built.exists(),
+        "no xtask binary: run the tests with `cargo xtask test` (or set ACALSIM_XTASK)"
+    );
     built
 }
 
@@ -32,7 +38,12 @@ pub fn xtask(config: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("starting xtask");
-    eprintln!("$ xtask --config {} {}\n--- stderr ---\n{}", config.display(), args.join(" "), String::from_utf8_lossy(&out.stderr));
+    eprintln!(
+        "$ xtask --config {} {}\n--- stderr ---\n{}",
+        config.display(),
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -52,19 +63,31 @@ pub fn image_dir(name: &str) -> PathBuf {
 
 pub fn manifest(name: &str) -> serde_json::Value {
     let path = image_dir(name).join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).expect("manifest.json is JSON")
 }
 
 /// Runs a debugfs request against an ext4 image without mounting it.
 pub fn debugfs(ext4: &Path, request: &str) -> String {
-    let out = Command::new("debugfs").arg("-R").arg(request).arg(ext4).output().expect("running debugfs");
+    let out = Command::new("debugfs")
+        .arg("-R")
+        .arg(request)
+        .arg(ext4)
+        .output()
+        .expect("running debugfs");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -75,7 +98,12 @@ pub fn interrupt_group(child: &mut Child) {
     assert!(pgid > 1, "refusing to signal process group {pgid}");
     // SAFETY: kill(2) with a negative pid signals exactly that process group.
     let sent = unsafe { libc::kill(-pgid, libc::SIGINT) };
-    assert_eq!(sent, 0, "kill(-{pgid}, SIGINT): {}", std::io::Error::last_os_error());
+    assert_eq!(
+        sent,
+        0,
+        "kill(-{pgid}, SIGINT): {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Waits for `child` at most `limit`; past it, SIGKILLs its process group so

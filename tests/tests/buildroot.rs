@@ -26,7 +26,11 @@ fn buildroot_src() -> PathBuf {
 
 fn xtask_with(config: &std::path::Path, args: &[&str], src: Option<&std::path::Path>) -> Output {
     let mut cmd = Command::new(xtask_bin());
-    cmd.arg("--config").arg(config).args(args).current_dir(root()).stdin(Stdio::null());
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null());
     match src {
         Some(src) => cmd.env("ACALSIM_BUILDROOT_SRC", src),
         None => cmd.env_remove("ACALSIM_BUILDROOT_SRC"),
@@ -47,33 +51,66 @@ fn project_config() -> PathBuf {
 
 #[test]
 fn committed_defconfig_is_what_the_config_generates() {
-    let out = xtask_with(&project_config(), &["buildroot", "defconfig", "--check"], None);
+    let out = xtask_with(
+        &project_config(),
+        &["buildroot", "defconfig", "--check"],
+        None,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("acalsim_riscv64_defconfig: up to date"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("acalsim_riscv64_defconfig: up to date"),
+        "{}",
+        stderr(&out)
+    );
 
     // A config that asks for something else makes the committed file stale.
     let dir = tempfile::tempdir().unwrap();
-    let changed = std::fs::read_to_string(project_config()).unwrap().replace("\"git\", \"make\",", "\"git\",");
+    let changed = std::fs::read_to_string(project_config())
+        .unwrap()
+        .replace("\"git\", \"make\",", "\"git\",");
     let config = dir.path().join("acalsim.toml");
     std::fs::write(&config, changed).unwrap();
     let out = xtask_with(&config, &["buildroot", "defconfig", "--check"], None);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("acalsim_riscv64_defconfig (image `buildroot-riscv64`)"), "{err}");
+    assert!(
+        err.contains("acalsim_riscv64_defconfig (image `buildroot-riscv64`)"),
+        "{err}"
+    );
     assert!(err.contains("cargo xtask buildroot defconfig"), "{err}");
 }
 
 #[test]
 fn kconfig_keeps_every_symbol_of_our_tree_and_show_info_lists_the_packages() {
-    let out = xtask_with(&project_config(), &["buildroot", "check"], Some(&buildroot_src()));
+    let out = xtask_with(
+        &project_config(),
+        &["buildroot", "check"],
+        Some(&buildroot_src()),
+    );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
-    assert!(stderr(&out).contains("git archive of commit e687e3815f76c1c5ea9fb52b6558bedfe53ab117"), "{}", stderr(&out));
-    assert!(text.contains("ok: Kconfig of Buildroot 2024.02.13 keeps every requested symbol"), "{text}");
-    assert!(!text.contains("DROPPED") && !text.contains("CHANGED") && !text.contains("not selected"), "{text}");
+    assert!(
+        stderr(&out).contains("git archive of commit e687e3815f76c1c5ea9fb52b6558bedfe53ab117"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        text.contains("ok: Kconfig of Buildroot 2024.02.13 keeps every requested symbol"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("DROPPED") && !text.contains("CHANGED") && !text.contains("not selected"),
+        "{text}"
+    );
     // What the seed intends, selected for real (make show-info).
-    let packages = text.lines().find(|l| l.starts_with("packages: ")).expect("a packages line");
-    let (n, of) = packages.trim_start_matches("packages: ").split_once(" of ").unwrap();
+    let packages = text
+        .lines()
+        .find(|l| l.starts_with("packages: "))
+        .expect("a packages line");
+    let (n, of) = packages
+        .trim_start_matches("packages: ")
+        .split_once(" of ")
+        .unwrap();
     assert_eq!(n, of.split_whitespace().next().unwrap(), "{packages}");
     assert!(n.parse::<u32>().unwrap() >= 12, "{packages}");
 }
@@ -83,26 +120,63 @@ fn the_seeds_symbol_list_loses_four_symbols_and_each_is_named() {
     let seed = root().join("tests/data/seed-pytorch.defconfig");
     let out = xtask_with(
         &project_config(),
-        &["buildroot", "check", "--no-external", "--defconfig", seed.to_str().unwrap()],
+        &[
+            "buildroot",
+            "check",
+            "--no-external",
+            "--defconfig",
+            seed.to_str().unwrap(),
+        ],
         Some(&buildroot_src()),
     );
-    assert_eq!(out.status.code(), Some(1), "dropped symbols must fail the check");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "dropped symbols must fail the check"
+    );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let dropped = |symbol: &str| text.lines().find(|l| l.contains(&format!("DROPPED  {symbol}=y"))).map(str::to_string);
+    let dropped = |symbol: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("DROPPED  {symbol}=y")))
+            .map(str::to_string)
+    };
     let patchelf = dropped("BR2_PACKAGE_PATCHELF").expect("patchelf is named");
     assert!(patchelf.contains("BR2_PACKAGE_HOST_PATCHELF"), "{patchelf}");
-    assert!(dropped("BR2_PACKAGE_NINJA").expect("ninja is named").contains("unknown symbol"));
+    assert!(dropped("BR2_PACKAGE_NINJA")
+        .expect("ninja is named")
+        .contains("unknown symbol"));
     let cmake = dropped("BR2_PACKAGE_CMAKE").expect("cmake is named");
-    assert!(cmake.contains("no prompt") && cmake.contains("BR2_PACKAGE_CMAKE_CTEST"), "{cmake}");
+    assert!(
+        cmake.contains("no prompt") && cmake.contains("BR2_PACKAGE_CMAKE_CTEST"),
+        "{cmake}"
+    );
     let numpy = dropped("BR2_PACKAGE_PYTHON_NUMPY").expect("numpy is named");
-    assert!(numpy.contains("BR2_PACKAGE_PYTHON_NUMPY_ARCH_SUPPORTS=n"), "{numpy}");
-    assert!(stderr(&out).contains("4 requested setting(s) did not survive"), "{}", stderr(&out));
+    assert!(
+        numpy.contains("BR2_PACKAGE_PYTHON_NUMPY_ARCH_SUPPORTS=n"),
+        "{numpy}"
+    );
+    assert!(
+        stderr(&out).contains("4 requested setting(s) did not survive"),
+        "{}",
+        stderr(&out)
+    );
 
     // Our external tree's one-line Config.in fix brings numpy back.
-    let out = xtask_with(&project_config(), &["buildroot", "check", "--defconfig", seed.to_str().unwrap()], Some(&buildroot_src()));
+    let out = xtask_with(
+        &project_config(),
+        &["buildroot", "check", "--defconfig", seed.to_str().unwrap()],
+        Some(&buildroot_src()),
+    );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(!text.contains("DROPPED  BR2_PACKAGE_PYTHON_NUMPY"), "{text}");
-    assert!(stderr(&out).contains("3 requested setting(s)"), "{}", stderr(&out));
+    assert!(
+        !text.contains("DROPPED  BR2_PACKAGE_PYTHON_NUMPY"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("3 requested setting(s)"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -112,7 +186,14 @@ fn unreachable_or_wrong_sources_fail_early_and_say_what_to_do() {
 
     // No network to the git server: the error says how to work offline.
     let config = dir.path().join("git.toml");
-    std::fs::write(&config, base.replace("https://gitlab.com/buildroot.org/buildroot.git", "https://buildroot.invalid/buildroot.git")).unwrap();
+    std::fs::write(
+        &config,
+        base.replace(
+            "https://gitlab.com/buildroot.org/buildroot.git",
+            "https://buildroot.invalid/buildroot.git",
+        ),
+    )
+    .unwrap();
     let cache = tempfile::tempdir().unwrap();
     let out = Command::new(xtask_bin())
         .args(["--config"])
@@ -126,7 +207,12 @@ fn unreachable_or_wrong_sources_fail_early_and_say_what_to_do() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("cannot fetch Buildroot 2024.02.13 from https://buildroot.invalid/buildroot.git"), "{err}");
+    assert!(
+        err.contains(
+            "cannot fetch Buildroot 2024.02.13 from https://buildroot.invalid/buildroot.git"
+        ),
+        "{err}"
+    );
     assert!(err.contains("ACALSIM_BUILDROOT_SRC"), "{err}");
 
     // A tarball pinned by sha256 that the local file does not match.
@@ -135,11 +221,18 @@ fn unreachable_or_wrong_sources_fail_early_and_say_what_to_do() {
         "git = \"https://gitlab.com/buildroot.org/buildroot.git\"\ncommit = \"e687e3815f76c1c5ea9fb52b6558bedfe53ab117\"",
         &format!("tarball = \"https://buildroot.org/downloads/buildroot-2024.02.13.tar.xz\"\nsha256 = \"{}\"", "ab".repeat(32)),
     );
-    assert_ne!(tarball_source, base, "the test's config rewrite did not apply");
+    assert_ne!(
+        tarball_source, base,
+        "the test's config rewrite did not apply"
+    );
     std::fs::write(&config, tarball_source).unwrap();
     let out = xtask_with(&config, &["buildroot", "check"], Some(&buildroot_src()));
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("differs from the config's abab"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("differs from the config's abab"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -166,17 +259,45 @@ fn missing_downloads_stop_the_build_before_it_starts_and_are_listed() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     let dl = cache.path().join("acalsim/buildroot/dl");
-    assert!(err.contains(&format!("are not in {} and --offline was given", dl.display())), "{err}");
-    for file in ["linux/linux-6.1.44.tar.xz", "gcc/gcc-12.4.0.tar.xz", "python-numpy/numpy-", "llvm/llvm-15.0.3.src.tar.xz"] {
-        assert!(err.contains(&format!("  {file}")), "{file} not listed:\n{err}");
+    assert!(
+        err.contains(&format!(
+            "are not in {} and --offline was given",
+            dl.display()
+        )),
+        "{err}"
+    );
+    for file in [
+        "linux/linux-6.1.44.tar.xz",
+        "gcc/gcc-12.4.0.tar.xz",
+        "python-numpy/numpy-",
+        "llvm/llvm-15.0.3.src.tar.xz",
+    ] {
+        assert!(
+            err.contains(&format!("  {file}")),
+            "{file} not listed:\n{err}"
+        );
     }
-    assert!(err.contains("(https://cdn.kernel.org/pub/linux/kernel/v6.x/linux-6.1.44.tar.xz)"), "with its URL: {err}");
-    assert!(!err.contains("==> [4/5] make"), "the build itself must not start: {err}");
-    assert_eq!(image_dir.join("manifest.json").exists(), before, "no image was installed");
+    assert!(
+        err.contains("(https://cdn.kernel.org/pub/linux/kernel/v6.x/linux-6.1.44.tar.xz)"),
+        "with its URL: {err}"
+    );
+    assert!(
+        !err.contains("==> [4/5] make"),
+        "the build itself must not start: {err}"
+    );
+    assert_eq!(
+        image_dir.join("manifest.json").exists(),
+        before,
+        "no image was installed"
+    );
 
     // A pre-filled download directory is used: what is there is not missing.
     std::fs::create_dir_all(dl.join("linux")).unwrap();
-    std::fs::write(dl.join("linux/linux-6.1.44.tar.xz"), b"placeholder; Buildroot checks the hash when it builds").unwrap();
+    std::fs::write(
+        dl.join("linux/linux-6.1.44.tar.xz"),
+        b"placeholder; Buildroot checks the hash when it builds",
+    )
+    .unwrap();
     let err = stderr(&attempt());
     assert!(!err.contains("  linux/linux-6.1.44.tar.xz"), "{err}");
     assert!(err.contains("  gcc/gcc-12.4.0.tar.xz"), "{err}");

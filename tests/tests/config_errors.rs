@@ -14,52 +14,91 @@ fn refused(text: &str, name: Option<&str>) -> (String, String) {
     assert!(!out.status.success(), "a bad config must fail:\n{text}");
     assert_eq!(out.status.code(), Some(1));
     for image in ["bad-one", "bad-two"] {
-        assert!(!image_dir(image).exists(), "nothing may be written for a bad config");
+        assert!(
+            !image_dir(image).exists(),
+            "nothing may be written for a bad config"
+        );
     }
     (stderr(&out), config.display().to_string())
 }
 
 #[test]
 fn unknown_key_is_located_and_valid_keys_listed() {
-    let (err, file) = refused("[images.bad-one]\nsuite = \"sid\"\npackages = [\"python3\"]\n", None);
-    assert!(err.contains(&format!("{file}:3:1: unknown field `packages`")), "{err}");
-    assert!(err.contains("extra_packages"), "the valid keys are listed: {err}");
+    let (err, file) = refused(
+        "[images.bad-one]\nsuite = \"sid\"\npackages = [\"python3\"]\n",
+        None,
+    );
+    assert!(
+        err.contains(&format!("{file}:3:1: unknown field `packages`")),
+        "{err}"
+    );
+    assert!(
+        err.contains("extra_packages"),
+        "the valid keys are listed: {err}"
+    );
 }
 
 #[test]
 fn wrong_type_is_located() {
     let (err, file) = refused("[images.bad-one]\nsize = 4096\n", None);
-    assert!(err.contains(&format!("{file}:2:8:")) && err.contains("expected a string"), "{err}");
+    assert!(
+        err.contains(&format!("{file}:2:8:")) && err.contains("expected a string"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_image_on_the_command_line_lists_images() {
     let (err, _) = refused("[images.bad-one]\n[images.bad-two]\n", Some("bad-three"));
-    assert!(err.contains("unknown image `bad-three`") && err.contains("bad-one, bad-two"), "{err}");
+    assert!(
+        err.contains("unknown image `bad-three`") && err.contains("bad-one, bad-two"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_default_or_parent_image_is_located() {
     let (err, file) = refused("default_image = \"nope\"\n[images.bad-one]\n", None);
-    assert!(err.contains(&format!("{file}:1:17: default_image `nope`")) && err.contains("valid: bad-one"), "{err}");
+    assert!(
+        err.contains(&format!("{file}:1:17: default_image `nope`"))
+            && err.contains("valid: bad-one"),
+        "{err}"
+    );
     let (err, file) = refused("[images.bad-one]\nextends = \"ghost\"\n", None);
-    assert!(err.contains(&format!("{file}:2:11:")) && err.contains("no such image"), "{err}");
+    assert!(
+        err.contains(&format!("{file}:2:11:")) && err.contains("no such image"),
+        "{err}"
+    );
 }
 
 #[test]
 fn impossible_size_is_refused() {
     let (err, file) = refused("[images.bad-one]\nsize = \"10M\"\n", None);
-    assert!(err.contains(&format!("{file}:2:8: size `10M` is impossible")) && err.contains("\"auto\""), "{err}");
+    assert!(
+        err.contains(&format!("{file}:2:8: size `10M` is impossible")) && err.contains("\"auto\""),
+        "{err}"
+    );
     let (err, _) = refused("[images.bad-one]\nsize = \"4Q\"\n", None);
     assert!(err.contains("unknown unit `Q`"), "{err}");
 }
 
 #[test]
 fn unknown_package_set_and_format_list_the_valid_ones() {
-    let (err, file) = refused("[images.bad-one]\npackage_sets = [\"base\", \"pytorch\"]\n", None);
-    assert!(err.contains(&format!("{file}:2:16: unknown package set `pytorch`; valid: base, python, pytorch-build, torch")), "{err}");
+    let (err, file) = refused(
+        "[images.bad-one]\npackage_sets = [\"base\", \"pytorch\"]\n",
+        None,
+    );
+    assert!(
+        err.contains(&format!(
+            "{file}:2:16: unknown package set `pytorch`; valid: base, python, pytorch-build, torch"
+        )),
+        "{err}"
+    );
     let (err, _) = refused("[images.bad-one]\nformats = [\"vdi\"]\n", None);
-    assert!(err.contains("unknown format `vdi`; valid: ext4, qcow2, initramfs"), "{err}");
+    assert!(
+        err.contains("unknown format `vdi`; valid: ext4, qcow2, initramfs"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -78,9 +117,16 @@ fn syntax_error_is_located() {
 
 #[test]
 fn missing_config_file_is_named() {
-    let out = xtask(std::path::Path::new("/nonexistent/acalsim.toml"), &["image"]);
+    let out = xtask(
+        std::path::Path::new("/nonexistent/acalsim.toml"),
+        &["image"],
+    );
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("reading config /nonexistent/acalsim.toml"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("reading config /nonexistent/acalsim.toml"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -88,5 +134,8 @@ fn the_project_config_is_valid() {
     let out = xtask(&tests::root().join("acalsim.toml"), &["images"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let listing = String::from_utf8_lossy(&out.stdout);
-    assert!(listing.contains("debian-sid-torch") && listing.contains("(default)"), "{listing}");
+    assert!(
+        listing.contains("debian-sid-torch") && listing.contains("(default)"),
+        "{listing}"
+    );
 }

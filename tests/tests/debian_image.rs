@@ -8,7 +8,10 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use tests::{build_lock, debugfs, image_dir, interrupt_group, manifest, root, run, stderr, wait_or_kill, xtask};
+use tests::{
+    build_lock, debugfs, image_dir, interrupt_group, manifest, root, run, stderr, wait_or_kill,
+    xtask,
+};
 
 fn config() -> PathBuf {
     root().join("tests/configs/e2e.toml")
@@ -17,11 +20,19 @@ fn config() -> PathBuf {
 /// Builds `name` (a no-op when it is already up to date) and asserts success.
 fn ensure_built(name: &str) {
     let out = xtask(&config(), &["image", name]);
-    assert!(out.status.success(), "building {name} failed:\n{}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "building {name} failed:\n{}",
+        stderr(&out)
+    );
 }
 
 fn package_version(m: &serde_json::Value, name: &str) -> Option<String> {
-    m["packages"].as_array()?.iter().find(|p| p["name"] == name).map(|p| p["version"].as_str().unwrap_or("").to_string())
+    m["packages"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+        .map(|p| p["version"].as_str().unwrap_or("").to_string())
 }
 
 #[test]
@@ -34,72 +45,171 @@ fn python_image_has_what_the_config_asks_for() {
     assert_eq!(m["arch"], "riscv64");
     assert_eq!(m["debian"]["suite"], "sid");
     assert_eq!(m["run"]["memory_mib"], 2048);
-    assert!(m["kernel_version"].as_str().unwrap().ends_with("riscv64"), "{}", m["kernel_version"]);
-    assert_eq!(m["cmdline"]["disk"], "root=LABEL=acalsim-root rw console=ttyS0 panic=-1");
-    for pkg in ["python3", "python3-numpy", "libopenblas0-pthread", "systemd-sysv", "busybox-static"] {
-        assert!(package_version(&m, pkg).is_some(), "{pkg} missing from the manifest");
+    assert!(
+        m["kernel_version"].as_str().unwrap().ends_with("riscv64"),
+        "{}",
+        m["kernel_version"]
+    );
+    assert_eq!(
+        m["cmdline"]["disk"],
+        "root=LABEL=acalsim-root rw console=ttyS0 panic=-1"
+    );
+    for pkg in [
+        "python3",
+        "python3-numpy",
+        "libopenblas0-pthread",
+        "systemd-sysv",
+        "busybox-static",
+    ] {
+        assert!(
+            package_version(&m, pkg).is_some(),
+            "{pkg} missing from the manifest"
+        );
     }
-    assert_eq!(package_version(&m, "python3-torch"), None, "this image has no torch");
-    assert!(m["tools"]["mmdebstrap"].as_str().unwrap().contains("mmdebstrap"));
+    assert_eq!(
+        package_version(&m, "python3-torch"),
+        None,
+        "this image has no torch"
+    );
+    assert!(m["tools"]["mmdebstrap"]
+        .as_str()
+        .unwrap()
+        .contains("mmdebstrap"));
     assert!(m["build"]["rootfs_used_bytes"].as_u64().unwrap() > 100 << 20);
 
     // Every artifact is where the manifest says, with its size and sha256.
-    let artifacts = [&m["kernel"], &m["initrd"], &m["rootfs"]["ext4"], &m["rootfs"]["qcow2"], &m["rootfs"]["initramfs"]];
+    let artifacts = [
+        &m["kernel"],
+        &m["initrd"],
+        &m["rootfs"]["ext4"],
+        &m["rootfs"]["qcow2"],
+        &m["rootfs"]["initramfs"],
+    ];
     for a in artifacts {
         let path = dir.join(a["path"].as_str().expect("artifact path"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(bytes.len() as u64, a["size"].as_u64().unwrap(), "{}", path.display());
+        assert_eq!(
+            bytes.len() as u64,
+            a["size"].as_u64().unwrap(),
+            "{}",
+            path.display()
+        );
         use sha2::Digest;
-        let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(sha, a["sha256"].as_str().unwrap(), "{}", path.display());
     }
 
     // Inside the ext4 image, read without mounting.
     let ext4 = dir.join("rootfs.ext4");
     assert_eq!(debugfs(&ext4, "cat /etc/hostname").trim(), "e2e-python");
-    assert!(debugfs(&ext4, "cat /etc/passwd").contains("tester:x:"), "the configured user exists");
+    assert!(
+        debugfs(&ext4, "cat /etc/passwd").contains("tester:x:"),
+        "the configured user exists"
+    );
     // The guest half of `cargo xtask run`, executable, its units enabled.
-    assert!(debugfs(&ext4, "stat /usr/lib/acalsim/acalsim-init").contains("Mode:  0755"), "fast-boot init missing");
+    assert!(
+        debugfs(&ext4, "stat /usr/lib/acalsim/acalsim-init").contains("Mode:  0755"),
+        "fast-boot init missing"
+    );
     assert!(debugfs(&ext4, "cat /usr/lib/acalsim/acalsim-guest").contains("acalsim-guest setup"));
-    assert!(debugfs(&ext4, "ls -l /etc/systemd/system/multi-user.target.wants").contains("acalsim-guest.service"));
-    assert!(debugfs(&ext4, "stat /usr/sbin/dropbear").contains("Type: regular"), "dropbear for --ssh");
+    assert!(
+        debugfs(&ext4, "ls -l /etc/systemd/system/multi-user.target.wants")
+            .contains("acalsim-guest.service")
+    );
+    assert!(
+        debugfs(&ext4, "stat /usr/sbin/dropbear").contains("Type: regular"),
+        "dropbear for --ssh"
+    );
     assert!(debugfs(&ext4, "cat /etc/fstab").contains("LABEL=acalsim-root"));
     assert!(debugfs(&ext4, "cat /etc/resolv.conf").contains("nameserver 10.0.2.3"));
     let shadow = debugfs(&ext4, "cat /etc/shadow");
-    assert!(shadow.lines().any(|l| l.starts_with("root::")), "root logs in on the console without a password");
+    assert!(
+        shadow.lines().any(|l| l.starts_with("root::")),
+        "root logs in on the console without a password"
+    );
     // Docs were never unpacked, but copyright files were.
     let doc = debugfs(&ext4, "ls -l /usr/share/doc/python3");
-    assert!(doc.contains("copyright") && !doc.contains("changelog"), "{doc}");
+    assert!(
+        doc.contains("copyright") && !doc.contains("changelog"),
+        "{doc}"
+    );
     // The build-time diversions are gone and the real tools are back.
     assert!(!debugfs(&ext4, "cat /var/lib/dpkg/diversions").contains("acalsim"));
-    assert!(debugfs(&ext4, "cat /usr/bin/py3compile").contains("python3"), "py3compile is Debian's again");
-    assert!(!debugfs(&ext4, "cat /etc/dpkg/dpkg.cfg.d/99mmdebstrap").contains("force-unsafe-io"), "unsafe-io is build-time only");
+    assert!(
+        debugfs(&ext4, "cat /usr/bin/py3compile").contains("python3"),
+        "py3compile is Debian's again"
+    );
+    assert!(
+        !debugfs(&ext4, "cat /etc/dpkg/dpkg.cfg.d/99mmdebstrap").contains("force-unsafe-io"),
+        "unsafe-io is build-time only"
+    );
     // depmod ran (deferred, then natively): the kernel's module index exists.
     let kernel = m["kernel_version"].as_str().unwrap();
-    assert!(debugfs(&ext4, &format!("stat /usr/lib/modules/{kernel}/modules.dep")).contains("Type: regular"));
+    assert!(debugfs(
+        &ext4,
+        &format!("stat /usr/lib/modules/{kernel}/modules.dep")
+    )
+    .contains("Type: regular"));
     // Byte-compiled once at the end, so imports in the guest do not compile.
-    assert!(debugfs(&ext4, "ls /usr/lib/python3.14/__pycache__").contains("py_compile.cpython-314.pyc"));
-    assert!(debugfs(&ext4, "ls /usr/lib/python3/dist-packages/numpy/__pycache__").contains(".cpython-3"));
+    assert!(
+        debugfs(&ext4, "ls /usr/lib/python3.14/__pycache__").contains("py_compile.cpython-314.pyc")
+    );
+    assert!(
+        debugfs(&ext4, "ls /usr/lib/python3/dist-packages/numpy/__pycache__")
+            .contains(".cpython-3")
+    );
 
     // qcow2 holds the same filesystem.
-    let info = run(Command::new("qemu-img").args(["info", "--output=json"]).arg(dir.join("rootfs.qcow2")));
+    let info = run(Command::new("qemu-img")
+        .args(["info", "--output=json"])
+        .arg(dir.join("rootfs.qcow2")));
     let info: serde_json::Value = serde_json::from_str(&info).unwrap();
     assert_eq!(info["format"], "qcow2");
-    assert_eq!(info["virtual-size"].as_u64(), m["rootfs"]["ext4"]["size"].as_u64());
+    assert_eq!(
+        info["virtual-size"].as_u64(),
+        m["rootfs"]["ext4"]["size"].as_u64()
+    );
 
     // The minimal initrd: busybox, our init, the virtio/ext4/9p modules and their dependencies.
-    let listing = run(Command::new("sh").arg("-c").arg(format!("gzip -dc {} | cpio -t --quiet", dir.join("initrd.img").display())));
-    for entry in ["init", "bin/busybox", "lib/modules/load-order", "lib/modules/ext4.ko", "lib/modules/virtio_blk.ko", "lib/modules/9p.ko"] {
-        assert!(listing.lines().any(|l| l.trim_start_matches("./") == entry), "initrd lacks {entry}:\n{listing}");
+    let listing = run(Command::new("sh").arg("-c").arg(format!(
+        "gzip -dc {} | cpio -t --quiet",
+        dir.join("initrd.img").display()
+    )));
+    for entry in [
+        "init",
+        "bin/busybox",
+        "lib/modules/load-order",
+        "lib/modules/ext4.ko",
+        "lib/modules/virtio_blk.ko",
+        "lib/modules/9p.ko",
+    ] {
+        assert!(
+            listing.lines().any(|l| l.trim_start_matches("./") == entry),
+            "initrd lacks {entry}:\n{listing}"
+        );
     }
-    assert!(m["initrd"]["size"].as_u64().unwrap() < 16 << 20, "the initrd stays small");
+    assert!(
+        m["initrd"]["size"].as_u64().unwrap() < 16 << 20,
+        "the initrd stays small"
+    );
 
     // The whole-rootfs initramfs starts systemd as /init.
-    let listing = run(Command::new("sh").arg("-c").arg(format!("zstd -dc {} | cpio -t --quiet | head -n 100000", dir.join("rootfs.cpio.zst").display())));
-    assert!(listing.lines().any(|l| l == "init") && listing.lines().any(|l| l == "usr/bin/python3"), "initramfs lacks /init or python3");
+    let listing = run(Command::new("sh").arg("-c").arg(format!(
+        "zstd -dc {} | cpio -t --quiet | head -n 100000",
+        dir.join("rootfs.cpio.zst").display()
+    )));
+    assert!(
+        listing.lines().any(|l| l == "init") && listing.lines().any(|l| l == "usr/bin/python3"),
+        "initramfs lacks /init or python3"
+    );
 
     let run_sh = std::fs::read_to_string(dir.join("run.sh")).unwrap();
-    let placeholder = run_sh.match_indices('@').any(|(i, _)| run_sh[i + 1..].starts_with(|c: char| c.is_ascii_uppercase()));
+    let placeholder = run_sh
+        .match_indices('@')
+        .any(|(i, _)| run_sh[i + 1..].starts_with(|c: char| c.is_ascii_uppercase()));
     assert!(!placeholder, "run.sh has an unfilled placeholder");
     assert!(run_sh.contains("-bios default") && run_sh.contains("rootfs.ext4"));
 }
@@ -115,7 +225,11 @@ fn unchanged_rebuild_does_nothing() {
     assert!(out.status.success());
     assert!(stderr(&out).contains("is up to date"), "{}", stderr(&out));
     assert_eq!(manifest("e2e-python")["created"], before["created"]);
-    assert_eq!(std::fs::metadata(&ext4).unwrap().modified().unwrap(), mtime, "nothing was rewritten");
+    assert_eq!(
+        std::fs::metadata(&ext4).unwrap().modified().unwrap(),
+        mtime,
+        "nothing was rewritten"
+    );
 }
 
 #[test]
@@ -124,11 +238,18 @@ fn extra_package_goes_on_the_cached_base_layer() {
     ensure_built("e2e-python"); // makes sure the base layer is in the cache
     let out = xtask(&config(), &["image", "e2e-python-jq", "--rebuild"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("unpacking cached base layer"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unpacking cached base layer"),
+        "{}",
+        stderr(&out)
+    );
     let m = manifest("e2e-python-jq");
     assert_eq!(m["build"]["base_layer_cached"], true);
     assert!(package_version(&m, "jq").is_some(), "jq is installed");
-    assert!(package_version(&m, "python3-numpy").is_some(), "the base layer is underneath");
+    assert!(
+        package_version(&m, "python3-numpy").is_some(),
+        "the base layer is underneath"
+    );
     let ext4 = image_dir("e2e-python-jq").join("rootfs.ext4");
     assert!(debugfs(&ext4, "stat /usr/bin/jq").contains("Type: regular"));
     assert!(!debugfs(&ext4, "cat /var/lib/dpkg/diversions").contains("acalsim"));
@@ -169,9 +290,13 @@ fn interrupted_build_leaves_the_previous_image_and_no_mounts() {
     }
     std::thread::sleep(Duration::from_secs(1));
     interrupt_group(&mut child);
-    let status = wait_or_kill(&mut child, Duration::from_secs(60)).expect("the build did not stop within 60 s of SIGINT");
+    let status = wait_or_kill(&mut child, Duration::from_secs(60))
+        .expect("the build did not stop within 60 s of SIGINT");
     let _ = reader.join();
-    assert!(!status.success(), "the interrupted build must not report success");
+    assert!(
+        !status.success(),
+        "the interrupted build must not report success"
+    );
     std::thread::sleep(Duration::from_secs(2));
 
     let after = manifest("e2e-python");
@@ -180,12 +305,22 @@ fn interrupted_build_leaves_the_previous_image_and_no_mounts() {
     let build_dir = root().join("target/xtask/build/e2e-python");
     let build_dir = build_dir.to_str().unwrap();
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    assert!(!mounts.contains(build_dir), "a mount was left behind:\n{mounts}");
+    assert!(
+        !mounts.contains(build_dir),
+        "a mount was left behind:\n{mounts}"
+    );
     let ps = run(Command::new("ps").args(["-eo", "args"]));
-    assert!(!ps.lines().any(|l| l.contains(build_dir)), "a build process survived:\n{ps}");
+    assert!(
+        !ps.lines().any(|l| l.contains(build_dir)),
+        "a build process survived:\n{ps}"
+    );
     // The next run sees an unchanged config and an intact image.
     let out = xtask(&config(), &["image", "e2e-python"]);
-    assert!(out.status.success() && stderr(&out).contains("is up to date"), "{}", stderr(&out));
+    assert!(
+        out.status.success() && stderr(&out).contains("is up to date"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -204,7 +339,11 @@ fn built_image_boots_to_a_login_prompt() {
         let mut console = String::new();
         let mut reader = BufReader::new(stdout);
         let mut buf = Vec::new();
-        while reader.read_until(b' ', &mut buf).map(|n| n > 0).unwrap_or(false) {
+        while reader
+            .read_until(b' ', &mut buf)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {
             console.push_str(&String::from_utf8_lossy(&buf));
             buf.clear();
             if console.contains("login:") {
@@ -220,7 +359,10 @@ fn built_image_boots_to_a_login_prompt() {
     let console = console.expect("no login prompt within 300 s");
     eprintln!("login prompt after {:.1}s", started.elapsed().as_secs_f64());
     assert!(console.contains("e2e-python login:"), "console:\n{console}");
-    assert!(!console.contains("acalsim-initrd: cannot mount root"), "console:\n{console}");
+    assert!(
+        !console.contains("acalsim-initrd: cannot mount root"),
+        "console:\n{console}"
+    );
 }
 
 #[test]
@@ -231,14 +373,28 @@ fn stale_trixie_mirror_is_explained() {
     // test fails at the first assertion; point it at another stale suite then.
     let out = xtask(&config(), &["image", "e2e-trixie", "--no-cache"]);
     let err = stderr(&out);
-    assert!(!out.status.success(), "trixie built: the mirror is consistent again, update this test\n{err}");
+    assert!(
+        !out.status.success(),
+        "trixie built: the mirror is consistent again, update this test\n{err}"
+    );
     assert!(err.contains("`trixie` riscv64 index files"), "{err}");
-    assert!(err.contains("InRelease") && err.contains("suite = \"sid\""), "{err}");
-    let first_line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
-    assert!(first_line.contains("InRelease (http://") && first_line.contains("/dists/trixie/"), "the failing file is named: {first_line}");
-    assert!(!image_dir("e2e-trixie").exists(), "nothing is installed for a failed build");
+    assert!(
+        err.contains("InRelease") && err.contains("suite = \"sid\""),
+        "{err}"
+    );
+    let first_line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(
+        first_line.contains("InRelease (http://") && first_line.contains("/dists/trixie/"),
+        "the failing file is named: {first_line}"
+    );
+    assert!(
+        !image_dir("e2e-trixie").exists(),
+        "nothing is installed for a failed build"
+    );
 }
-
 
 /// A minimal pure-Python wheel, written with the host's Python (a wheel is a zip).
 fn write_test_wheel(path: &std::path::Path) {
@@ -259,7 +415,12 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
         z.writestr(name, data)
     z.writestr("acalsim_hello-1.0.dist-info/RECORD", record)
 "#;
-    let status = Command::new("python3").arg("-c").arg(script).arg(path).status().expect("running python3");
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .status()
+        .expect("running python3");
     assert!(status.success(), "writing the test wheel");
 }
 
@@ -270,10 +431,20 @@ fn wheels_replace_debian_packages_in_the_image() {
     write_test_wheel(&wheel);
     ensure_built("e2e-python-wheel");
     let m = manifest("e2e-python-wheel");
-    assert_eq!(package_version(&m, "procps"), None, "remove_packages took procps out");
+    assert_eq!(
+        package_version(&m, "procps"),
+        None,
+        "remove_packages took procps out"
+    );
     assert!(package_version(&m, "python3-pip").is_some());
     let job = "python3 -c 'import acalsim_hello; print(acalsim_hello.GREETING)'; command -v ps || echo no-ps";
-    let out = xtask(&config(), &["run", "e2e-python-wheel", "--", "sh", "-c", job]);
+    let out = xtask(
+        &config(),
+        &["run", "e2e-python-wheel", "--", "sh", "-c", job],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from a wheel\nno-ps\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from a wheel\nno-ps\n"
+    );
 }

@@ -18,7 +18,11 @@ fn config() -> PathBuf {
 
 fn ensure_built(name: &str) {
     let out = xtask(&config(), &["image", name]);
-    assert!(out.status.success(), "building {name} failed:\n{}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "building {name} failed:\n{}",
+        stderr(&out)
+    );
 }
 
 fn stdout(out: &Output) -> String {
@@ -29,7 +33,17 @@ fn stdout(out: &Output) -> String {
 fn prebuilt_torch_passes_the_torch_check() {
     let _lock = build_lock();
     ensure_built("debian-sid-torch");
-    let out = xtask(&config(), &["run", "debian-sid-torch", "--", "python3", "/mnt/scripts/torch_check.py", "--json"]);
+    let out = xtask(
+        &config(),
+        &[
+            "run",
+            "debian-sid-torch",
+            "--",
+            "python3",
+            "/mnt/scripts/torch_check.py",
+            "--json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON object");
     assert_eq!(r["ok"], true, "{r}");
@@ -41,7 +55,14 @@ fn prebuilt_torch_passes_the_torch_check() {
 
 /// `pytorch build ARGS` on Debian's ninja-build source; returns its output.
 fn build(args: &[&str]) -> Output {
-    let mut all = vec!["pytorch", "build", "--source", "debian:ninja-build", "--target", "ninja"];
+    let mut all = vec![
+        "pytorch",
+        "build",
+        "--source",
+        "debian:ninja-build",
+        "--target",
+        "ninja",
+    ];
     all.extend_from_slice(args);
     xtask(&config(), &all)
 }
@@ -56,7 +77,15 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
     let mut child = Command::new(xtask_bin())
         .args(["--config"])
         .arg(config())
-        .args(["pytorch", "build", "--source", "debian:ninja-build", "--target", "ninja", "--fresh"])
+        .args([
+            "pytorch",
+            "build",
+            "--source",
+            "debian:ninja-build",
+            "--target",
+            "ninja",
+            "--fresh",
+        ])
         .current_dir(root())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -83,11 +112,19 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
             break;
         }
     }
-    assert!(seen.contains("offload: distccd on 127.0.0.1:"), "offload must be on by default:\n{seen}");
+    assert!(
+        seen.contains("offload: distccd on 127.0.0.1:"),
+        "offload must be on by default:\n{seen}"
+    );
     interrupt_group(&mut child);
-    let status = wait_or_kill(&mut child, Duration::from_secs(60)).expect("the build did not stop on SIGINT");
+    let status = wait_or_kill(&mut child, Duration::from_secs(60))
+        .expect("the build did not stop on SIGINT");
     let _ = reader.join();
-    assert_eq!(status.code(), Some(130), "Ctrl-C ends the build with 128 + SIGINT:\n{seen}");
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "Ctrl-C ends the build with 128 + SIGINT:\n{seen}"
+    );
 
     // 2. The same command resumes and finishes: ninja does not start at 1 again.
     let out = build(&[]);
@@ -95,23 +132,44 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
     let err = stderr(&out);
     assert!(err.contains("build.sh: exit 0"), "{err}");
     let log = std::fs::read_to_string(root().join("target/xtask/logs/pytorch-build.log")).unwrap();
-    assert!(log.contains("Linking CXX executable ninja"), "the target was linked:\n{log}");
+    assert!(
+        log.contains("Linking CXX executable ninja"),
+        "the target was linked:\n{log}"
+    );
 
     // 3. --clean: the build directory goes, the ccache answers every compile.
     let out = build(&["--clean"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let stats = stderr(&out).lines().find(|l| l.starts_with("build.sh: ccache:")).unwrap_or("").to_string();
+    let stats = stderr(&out)
+        .lines()
+        .find(|l| l.starts_with("build.sh: ccache:"))
+        .unwrap_or("")
+        .to_string();
     let count = |key: &str| -> u64 {
-        stats.split_whitespace().find_map(|kv| kv.strip_prefix(&format!("{key}="))).and_then(|v| v.parse().ok()).unwrap_or(0)
+        stats
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     };
-    let (hits, misses) = (count("direct_cache_hit") + count("preprocessed_cache_hit"), count("cache_miss"));
+    let (hits, misses) = (
+        count("direct_cache_hit") + count("preprocessed_cache_hit"),
+        count("cache_miss"),
+    );
     // CMake's compiler checks compile in fresh scratch directories: those few miss.
-    assert!(hits >= 20 && hits * 10 >= (hits + misses) * 9, "the rebuild should come from ccache: {stats}");
+    assert!(
+        hits >= 20 && hits * 10 >= (hits + misses) * 9,
+        "the rebuild should come from ccache: {stats}"
+    );
 
     // 4. Without offload (and without ccache) the guest compiles it itself.
     let out = build(&["--clean", "--no-offload", "--no-ccache"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("offload: distccd"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("offload: distccd"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("offload off"), "{}", stderr(&out));
 
     // The binary runs in the guest.
@@ -122,9 +180,25 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
         .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
         .expect("a build disk");
     let job = "mkdir -p /build && mount $(findfs LABEL=acalsim-build) /build && /build/out/ninja --version";
-    let out = xtask(&config(), &["run", "pytorch-build", "--drive", disk.to_str().unwrap(), "--", "sh", "-c", job]);
+    let out = xtask(
+        &config(),
+        &[
+            "run",
+            "pytorch-build",
+            "--drive",
+            disk.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            job,
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).trim().starts_with("1."), "ninja --version: {}", stdout(&out));
+    assert!(
+        stdout(&out).trim().starts_with("1."),
+        "ninja --version: {}",
+        stdout(&out)
+    );
 }
 
 fn dirs_cache() -> PathBuf {
@@ -139,10 +213,27 @@ fn a_cpp_extension_builds_against_the_guests_torch() {
     ensure_built("pytorch-build");
     let out = xtask(
         &config(),
-        &["run", "pytorch-build", "--timeout", "2400", "--", "python3", "/mnt/scripts/pytorch/cpp_extension_check.py"],
+        &[
+            "run",
+            "pytorch-build",
+            "--timeout",
+            "2400",
+            "--",
+            "python3",
+            "/mnt/scripts/pytorch/cpp_extension_check.py",
+        ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
-    assert!(text.contains("scaled_add(arange(12), 2.5, -1) = [-1.0, 1.5, 4.0,"), "{text}");
+    assert!(
+        text.contains("scaled_add(arange(12), 2.5, -1) = [-1.0, 1.5, 4.0,"),
+        "{text}"
+    );
     assert!(text.contains("cpp extension check: ok"), "{text}");
 }

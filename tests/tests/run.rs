@@ -19,7 +19,11 @@ const IMAGE: &str = "e2e-python";
 
 fn ensure_built(name: &str) {
     let out = xtask(&config(), &["image", name]);
-    assert!(out.status.success(), "building {name} failed:\n{}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "building {name} failed:\n{}",
+        stderr(&out)
+    );
 }
 
 /// `cargo xtask run ARGS` against the e2e image; prints what it said.
@@ -28,7 +32,11 @@ fn run(args: &[&str]) -> Output {
     let mut all = vec!["run"];
     all.extend_from_slice(args);
     let out = xtask(&config(), &all);
-    eprintln!("--- stdout ({:.1}s) ---\n{}", started.elapsed().as_secs_f64(), String::from_utf8_lossy(&out.stdout));
+    eprintln!(
+        "--- stdout ({:.1}s) ---\n{}",
+        started.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&out.stdout)
+    );
     out
 }
 
@@ -38,7 +46,10 @@ fn stdout(out: &Output) -> String {
 
 /// QEMU processes whose command line mentions `needle`.
 fn qemu_processes(needle: &str) -> Vec<String> {
-    let ps = Command::new("ps").args(["-eo", "pid,args"]).output().expect("running ps");
+    let ps = Command::new("ps")
+        .args(["-eo", "pid,args"])
+        .output()
+        .expect("running ps");
     String::from_utf8_lossy(&ps.stdout)
         .lines()
         .filter(|l| l.contains("qemu-system-riscv64") && l.contains(needle))
@@ -51,16 +62,25 @@ fn qemu_processes(needle: &str) -> Vec<String> {
 /// owner's directory is not ours to judge.)
 fn new_run_dirs(before: &[PathBuf]) -> Vec<PathBuf> {
     let owner_alive = |d: &PathBuf| {
-        std::fs::read_to_string(d.join("pid")).ok().and_then(|p| p.trim().parse::<u32>().ok()).is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        std::fs::read_to_string(d.join("pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
     };
-    run_dirs().into_iter().filter(|d| !before.contains(d) && !owner_alive(d)).collect()
+    run_dirs()
+        .into_iter()
+        .filter(|d| !before.contains(d) && !owner_alive(d))
+        .collect()
 }
 
 fn run_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(std::env::temp_dir())
         .expect("listing the temp dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("acalsim-run-")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("acalsim-run-"))
+        })
         .collect();
     dirs.sort();
     dirs
@@ -70,7 +90,13 @@ fn run_dirs() -> Vec<PathBuf> {
 fn headless_job_returns_output_streams_and_exit_status() {
     let _lock = build_lock();
     ensure_built(IMAGE);
-    let out = run(&[IMAGE, "--", "sh", "-c", "echo to-stdout; echo to-stderr >&2; cat /etc/hostname; exit 3"]);
+    let out = run(&[
+        IMAGE,
+        "--",
+        "sh",
+        "-c",
+        "echo to-stdout; echo to-stderr >&2; cat /etc/hostname; exit 3",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(stdout(&out), "to-stdout\ne2e-python\n");
     assert!(stderr(&out).contains("to-stderr"), "{}", stderr(&out));
@@ -91,9 +117,20 @@ fn timeout_kills_the_guest_and_leaves_nothing() {
     let before = run_dirs();
     let out = run(&[IMAGE, "--timeout", "20", "--", "sleep", "1000"]);
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
-    assert!(stderr(&out).contains("did not finish within 20s"), "{}", stderr(&out));
-    assert!(qemu_processes(&image_dir(IMAGE).to_string_lossy()).is_empty(), "QEMU survived the timeout");
-    assert_eq!(new_run_dirs(&before), Vec::<PathBuf>::new(), "the run's temporary directory was left behind");
+    assert!(
+        stderr(&out).contains("did not finish within 20s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        qemu_processes(&image_dir(IMAGE).to_string_lossy()).is_empty(),
+        "QEMU survived the timeout"
+    );
+    assert_eq!(
+        new_run_dirs(&before),
+        Vec::<PathBuf>::new(),
+        "the run's temporary directory was left behind"
+    );
 }
 
 /// `run NAME --share SHARE [EXTRA] -- sh -c 'touch started; sleep 1000'` in
@@ -131,10 +168,18 @@ fn ctrl_c_stops_the_guest_and_leaves_nothing() {
     let before = run_dirs();
     let mut child = start_sleeping_job(IMAGE, share.path(), &[]);
     interrupt_group(&mut child);
-    let status = wait_or_kill(&mut child, Duration::from_secs(30)).expect("run did not stop within 30 s of SIGINT");
+    let status = wait_or_kill(&mut child, Duration::from_secs(30))
+        .expect("run did not stop within 30 s of SIGINT");
     assert_eq!(status.code(), Some(130), "Ctrl-C exits with 128 + SIGINT");
-    assert!(qemu_processes(&image_dir(IMAGE).to_string_lossy()).is_empty(), "QEMU survived Ctrl-C");
-    assert_eq!(new_run_dirs(&before), Vec::<PathBuf>::new(), "the run's temporary directory was left behind");
+    assert!(
+        qemu_processes(&image_dir(IMAGE).to_string_lossy()).is_empty(),
+        "QEMU survived Ctrl-C"
+    );
+    assert_eq!(
+        new_run_dirs(&before),
+        Vec::<PathBuf>::new(),
+        "the run's temporary directory was left behind"
+    );
 }
 
 #[test]
@@ -156,8 +201,16 @@ fn sigkill_of_xtask_takes_qemu_with_it_and_the_next_run_cleans_up() {
     assert_eq!(stale.len(), 1, "the killed run's directory: {stale:?}");
     let out = run(&[IMAGE, "--", "true"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(!stale[0].exists(), "the stale run directory {} was not cleaned up", stale[0].display());
-    assert_eq!(new_run_dirs(&before), Vec::<PathBuf>::new(), "the next run left its own directory behind");
+    assert!(
+        !stale[0].exists(),
+        "the stale run directory {} was not cleaned up",
+        stale[0].display()
+    );
+    assert_eq!(
+        new_run_dirs(&before),
+        Vec::<PathBuf>::new(),
+        "the next run left its own directory behind"
+    );
 }
 
 #[test]
@@ -169,10 +222,22 @@ fn guest_writes_reach_the_host_share_and_scripts_are_read_only() {
     let job = "cat input.txt; pwd; uname -m > from-guest.txt; \
                touch /mnt/scripts/x 2>/dev/null && echo scripts-writable || echo scripts-read-only; \
                test -f /mnt/scripts/torch_check.py && echo scripts-present";
-    let out = run(&[IMAGE, "--share", share.path().to_str().unwrap(), "--", "sh", "-c", job]);
+    let out = run(&[
+        IMAGE,
+        "--share",
+        share.path().to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        job,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "from the host\n/mnt/share\nscripts-read-only\nscripts-present\n");
-    let written = std::fs::read_to_string(share.path().join("from-guest.txt")).expect("the guest's file is on the host");
+    assert_eq!(
+        stdout(&out),
+        "from the host\n/mnt/share\nscripts-read-only\nscripts-present\n"
+    );
+    let written = std::fs::read_to_string(share.path().join("from-guest.txt"))
+        .expect("the guest's file is on the host");
     assert_eq!(written, "riscv64\n");
     assert!(!root().join("guest-scripts/x").exists());
 }
@@ -182,7 +247,12 @@ fn guest_writes_reach_the_host_share_and_scripts_are_read_only() {
 fn scratch_copy(name: &str) -> PathBuf {
     let copy = image_dir(name);
     let _ = std::fs::remove_dir_all(&copy);
-    let status = Command::new("cp").args(["-a", "--sparse=always"]).arg(image_dir(IMAGE)).arg(&copy).status().unwrap();
+    let status = Command::new("cp")
+        .args(["-a", "--sparse=always"])
+        .arg(image_dir(IMAGE))
+        .arg(&copy)
+        .status()
+        .unwrap();
     assert!(status.success(), "copying the image");
     copy
 }
@@ -198,11 +268,27 @@ fn persist_keeps_guest_writes_and_snapshot_does_not() {
 
     let out = run(&[name, "--", "sh", "-c", "echo snap > /root/snapshot-marker"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(sha256(&ext4), sha_before, "a snapshot run changed the image");
+    assert_eq!(
+        sha256(&ext4),
+        sha_before,
+        "a snapshot run changed the image"
+    );
     let out = run(&[name, "--", "test", "-e", "/root/snapshot-marker"]);
-    assert_eq!(out.status.code(), Some(1), "snapshot writes must be gone: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "snapshot writes must be gone: {}",
+        stderr(&out)
+    );
 
-    let out = run(&[name, "--persist", "--", "sh", "-c", "echo kept > /root/persist-marker"]);
+    let out = run(&[
+        name,
+        "--persist",
+        "--",
+        "sh",
+        "-c",
+        "echo kept > /root/persist-marker",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = run(&[name, "--", "cat", "/root/persist-marker"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -214,11 +300,20 @@ fn persist_keeps_guest_writes_and_snapshot_does_not() {
     let second = run(&[name, "--persist", "--", "true"]);
     let snapshot = run(&[name, "--", "true"]);
     interrupt_group(&mut writer);
-    wait_or_kill(&mut writer, Duration::from_secs(30)).expect("the persistent run did not stop on SIGINT");
+    wait_or_kill(&mut writer, Duration::from_secs(30))
+        .expect("the persistent run did not stop on SIGINT");
     assert_eq!(second.status.code(), Some(1));
-    assert!(stderr(&second).contains("is in use by another `cargo xtask run`"), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("is in use by another `cargo xtask run`"),
+        "{}",
+        stderr(&second)
+    );
     assert_eq!(snapshot.status.code(), Some(1));
-    assert!(stderr(&snapshot).contains("in use by a `cargo xtask run --persist`"), "{}", stderr(&snapshot));
+    assert!(
+        stderr(&snapshot).contains("in use by a `cargo xtask run --persist`"),
+        "{}",
+        stderr(&snapshot)
+    );
     std::fs::remove_dir_all(&copy).unwrap();
 }
 
@@ -228,32 +323,66 @@ fn extra_drives_are_written_in_place_and_the_root_is_found_by_label() {
     ensure_built(IMAGE);
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("data.ext4");
-    let made = Command::new("mkfs.ext4").args(["-q", "-L", "acalsim-data"]).arg(&disk).arg("64M").status().unwrap();
+    let made = Command::new("mkfs.ext4")
+        .args(["-q", "-L", "acalsim-data"])
+        .arg(&disk)
+        .arg("64M")
+        .status()
+        .unwrap();
     assert!(made.success());
     let job = "d=$(findfs LABEL=acalsim-data) && mount $d /mnt && echo from-guest > /mnt/note && umount /mnt && \
                findmnt -no LABEL /";
-    let out = run(&[IMAGE, "--drive", disk.to_str().unwrap(), "--", "sh", "-c", job]);
+    let out = run(&[
+        IMAGE,
+        "--drive",
+        disk.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        job,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "acalsim-root\n", "the root is the image, whatever the probe order");
-    assert_eq!(tests::debugfs(&disk, "cat /note"), "from-guest\n", "the guest's write reached the host file");
+    assert_eq!(
+        stdout(&out),
+        "acalsim-root\n",
+        "the root is the image, whatever the probe order"
+    );
+    assert_eq!(
+        tests::debugfs(&disk, "cat /note"),
+        "from-guest\n",
+        "the guest's write reached the host file"
+    );
 }
 
 fn sha256(path: &Path) -> String {
     use sha2::Digest;
     let bytes = std::fs::read(path).unwrap();
-    sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[test]
 fn initramfs_mode_boots_and_runs_a_job() {
     let _lock = build_lock();
     ensure_built(IMAGE);
-    let out = run(&[IMAGE, "--initramfs", "--", "sh", "-c", "cat /etc/hostname; findmnt -no FSTYPE /; python3 -c 'print(6*7)'"]);
+    let out = run(&[
+        IMAGE,
+        "--initramfs",
+        "--",
+        "sh",
+        "-c",
+        "cat /etc/hostname; findmnt -no FSTYPE /; python3 -c 'print(6*7)'",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "e2e-python");
-    assert!(lines[1] == "rootfs" || lines[1] == "tmpfs" || lines[1] == "ramfs", "root is in RAM: {text}");
+    assert!(
+        lines[1] == "rootfs" || lines[1] == "tmpfs" || lines[1] == "ramfs",
+        "root is in RAM: {text}"
+    );
     assert_eq!(lines[2], "42");
 }
 
@@ -261,7 +390,15 @@ fn initramfs_mode_boots_and_runs_a_job() {
 fn full_boot_runs_the_job_under_systemd() {
     let _lock = build_lock();
     ensure_built(IMAGE);
-    let out = run(&[IMAGE, "--boot", "full", "--", "sh", "-c", "cat /proc/1/comm; ls /mnt/scripts/torch_check.py; exit 7"]);
+    let out = run(&[
+        IMAGE,
+        "--boot",
+        "full",
+        "--",
+        "sh",
+        "-c",
+        "cat /proc/1/comm; ls /mnt/scripts/torch_check.py; exit 7",
+    ]);
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     assert_eq!(stdout(&out), "systemd\n/mnt/scripts/torch_check.py\n");
 }
@@ -283,19 +420,32 @@ fn ssh_reaches_the_guest_on_loopback_only() {
     let state = root().join(format!("target/xtask/run/{IMAGE}.ssh"));
     let deadline = Instant::now() + Duration::from_secs(60);
     while !state.exists() {
-        assert!(Instant::now() < deadline, "run --ssh wrote no {}", state.display());
+        assert!(
+            Instant::now() < deadline,
+            "run --ssh wrote no {}",
+            state.display()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let out = xtask(&config(), &["ssh", IMAGE, "--", "echo", "over-ssh", "$(hostname)"]);
-    let port: u64 = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&state).unwrap()).unwrap()["port"]
-        .as_u64()
-        .unwrap();
+    let out = xtask(
+        &config(),
+        &["ssh", IMAGE, "--", "echo", "over-ssh", "$(hostname)"],
+    );
+    let port: u64 =
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&state).unwrap())
+            .unwrap()["port"]
+            .as_u64()
+            .unwrap();
     let listeners = tcp_listeners(port as u16);
     interrupt_group(&mut guest);
     let status = wait_or_kill(&mut guest, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "over-ssh e2e-python\n");
-    assert_eq!(listeners, ["127.0.0.1"], "the forwarded port listens on loopback only");
+    assert_eq!(
+        listeners,
+        ["127.0.0.1"],
+        "the forwarded port listens on loopback only"
+    );
     assert!(status.is_some(), "run --ssh did not stop on SIGINT");
     assert!(!state.exists(), "the ssh state file outlived the run");
 }
@@ -307,8 +457,12 @@ fn tcp_listeners(port: u16) -> Vec<String> {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else { continue };
-            let Some((addr, p)) = local.split_once(':') else { continue };
+            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else {
+                continue;
+            };
+            let Some((addr, p)) = local.split_once(':') else {
+                continue;
+            };
             if *state != "0A" || u16::from_str_radix(p, 16) != Ok(port) {
                 continue;
             }
@@ -335,8 +489,14 @@ fn kernel_panic_ends_the_run_quickly_with_an_error() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("the guest kernel panicked"), "{err}");
-    assert!(err.contains("run-e2e-python.log"), "names the boot log: {err}");
-    assert!(started.elapsed() < Duration::from_secs(240), "a panic must not wait for the timeout");
+    assert!(
+        err.contains("run-e2e-python.log"),
+        "names the boot log: {err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(240),
+        "a panic must not wait for the timeout"
+    );
 }
 
 #[test]
@@ -349,16 +509,31 @@ fn sst_socket_with_stock_qemu_is_refused_before_booting() {
     let out = run(&[IMAGE, "--sst-socket", "/tmp/acalsim-sst.sock", "--", "true"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("no virtio-sst-device") && err.contains("--qemu"), "{err}");
-    assert_eq!(modified(), before, "no boot was attempted (the boot log is untouched)");
+    assert!(
+        err.contains("no virtio-sst-device") && err.contains("--qemu"),
+        "{err}"
+    );
+    assert_eq!(
+        modified(),
+        before,
+        "no boot was attempted (the boot log is untouched)"
+    );
 }
 
 #[test]
 fn unknown_or_unbuilt_images_are_explained() {
     let out = run(&["no-such-image", "--", "true"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("unknown image `no-such-image`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown image `no-such-image`"),
+        "{}",
+        stderr(&out)
+    );
     let out = run(&["e2e-trixie", "--", "true"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("cargo xtask image e2e-trixie"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cargo xtask image e2e-trixie"),
+        "{}",
+        stderr(&out)
+    );
 }

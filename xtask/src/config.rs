@@ -73,7 +73,10 @@ impl Config {
     pub fn image(&self, name: Option<&str>) -> Result<&Image> {
         let name = name.unwrap_or(&self.default_image);
         self.images.get(name).with_context(|| {
-            format!("unknown image `{name}`; images in the config: {}", self.names().join(", "))
+            format!(
+                "unknown image `{name}`; images in the config: {}",
+                self.names().join(", ")
+            )
         })
     }
 
@@ -108,7 +111,11 @@ pub fn parse(text: &str, file: &str, package_sets: &[String]) -> Result<Config> 
             let valid: Vec<_> = raw.images.keys().cloned().collect();
             return Err(at(
                 d.span(),
-                format!("default_image `{}` is not an image here; valid: {}", d.get_ref(), valid.join(", ")),
+                format!(
+                    "default_image `{}` is not an image here; valid: {}",
+                    d.get_ref(),
+                    valid.join(", ")
+                ),
             ));
         }
         Some(d) => d.into_inner(),
@@ -117,7 +124,10 @@ pub fn parse(text: &str, file: &str, package_sets: &[String]) -> Result<Config> 
             None => bail!("{file}: no [images.NAME] table; define at least one image"),
         },
     };
-    Ok(Config { default_image, images })
+    Ok(Config {
+        default_image,
+        images,
+    })
 }
 
 /// Formats `msg` as `file:line:col: msg`, followed by the offending line.
@@ -194,10 +204,20 @@ fn resolve(raw: &RawConfig, name: &str, sets: &[String], at: &At) -> Result<Imag
     while let Some(p) = parent {
         let Some(base) = raw.images.get(p.get_ref()) else {
             let valid: Vec<_> = raw.images.keys().cloned().collect();
-            return Err(at(p.span(), format!("`extends = \"{}\"`: no such image; valid: {}", p.get_ref(), valid.join(", "))));
+            return Err(at(
+                p.span(),
+                format!(
+                    "`extends = \"{}\"`: no such image; valid: {}",
+                    p.get_ref(),
+                    valid.join(", ")
+                ),
+            ));
         };
         if chain.contains(p.get_ref()) {
-            return Err(at(p.span(), format!("`extends` cycle: {} -> {}", chain.join(" -> "), p.get_ref())));
+            return Err(at(
+                p.span(),
+                format!("`extends` cycle: {} -> {}", chain.join(" -> "), p.get_ref()),
+            ));
         }
         chain.push(p.get_ref().clone());
         merged = merge(merged, base.get_ref().clone());
@@ -210,7 +230,10 @@ fn resolve(raw: &RawConfig, name: &str, sets: &[String], at: &At) -> Result<Imag
 /// `child` keys override `base` keys; `run` merges key by key.
 fn merge(child: RawImage, base: RawImage) -> RawImage {
     let run = match (child.run, base.run) {
-        (Some(c), Some(b)) => Some(RawRun { smp: c.smp.or(b.smp), memory: c.memory.or(b.memory) }),
+        (Some(c), Some(b)) => Some(RawRun {
+            smp: c.smp.or(b.smp),
+            memory: c.memory.or(b.memory),
+        }),
         (c, b) => c.or(b),
     };
     RawImage {
@@ -235,26 +258,45 @@ fn merge(child: RawImage, base: RawImage) -> RawImage {
         buildroot: match (child.buildroot, base.buildroot) {
             (Some(c), Some(b)) => {
                 let span = c.span();
-                Some(Spanned::new(span, br::merge(c.into_inner(), b.into_inner())))
+                Some(Spanned::new(
+                    span,
+                    br::merge(c.into_inner(), b.into_inner()),
+                ))
             }
             (c, b) => c.or(b),
         },
     }
 }
 
-fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, sets: &[String], at: &At) -> Result<Image> {
+fn build_image(
+    name: &str,
+    r: RawImage,
+    top_run: &RawRun,
+    span: Range<usize>,
+    sets: &[String],
+    at: &At,
+) -> Result<Image> {
     if !is_identifier(name) {
-        return Err(at(span, format!("image name `{name}`: use lowercase letters, digits and '-'")));
+        return Err(at(
+            span,
+            format!("image name `{name}`: use lowercase letters, digits and '-'"),
+        ));
     }
-    let one_of = |v: &Option<Spanned<String>>, key: &str, valid: &[&str], default: &str| -> Result<String> {
-        match v {
-            Some(s) if !valid.contains(&s.get_ref().as_str()) => {
-                Err(at(s.span(), format!("`{key} = \"{}\"` is not valid; valid: {}", s.get_ref(), valid.join(", "))))
+    let one_of =
+        |v: &Option<Spanned<String>>, key: &str, valid: &[&str], default: &str| -> Result<String> {
+            match v {
+                Some(s) if !valid.contains(&s.get_ref().as_str()) => Err(at(
+                    s.span(),
+                    format!(
+                        "`{key} = \"{}\"` is not valid; valid: {}",
+                        s.get_ref(),
+                        valid.join(", ")
+                    ),
+                )),
+                Some(s) => Ok(s.get_ref().clone()),
+                None => Ok(default.to_string()),
             }
-            Some(s) => Ok(s.get_ref().clone()),
-            None => Ok(default.to_string()),
-        }
-    };
+        };
     let flavour = one_of(&r.flavour, "flavour", FLAVOURS, "debian")?;
     let buildroot = match (flavour.as_str(), r.buildroot.clone()) {
         ("buildroot", table) => {
@@ -264,16 +306,29 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
                 ("components", r.components.as_ref().map(Spanned::span)),
                 ("bootstrapper", r.bootstrapper.as_ref().map(Spanned::span)),
                 ("package_sets", r.package_sets.as_ref().map(Spanned::span)),
-                ("extra_packages", r.extra_packages.as_ref().map(Spanned::span)),
-                ("remove_packages", r.remove_packages.as_ref().map(Spanned::span)),
+                (
+                    "extra_packages",
+                    r.extra_packages.as_ref().map(Spanned::span),
+                ),
+                (
+                    "remove_packages",
+                    r.remove_packages.as_ref().map(Spanned::span),
+                ),
                 ("wheels", r.wheels.as_ref().map(Spanned::span)),
                 ("kernel", r.kernel.as_ref().map(Spanned::span)),
-                ("check_valid_until", r.check_valid_until.as_ref().map(Spanned::span)),
+                (
+                    "check_valid_until",
+                    r.check_valid_until.as_ref().map(Spanned::span),
+                ),
             ];
             if let Some((key, Some(span))) = debian_only.into_iter().find(|(_, s)| s.is_some()) {
                 return Err(at(span, format!("`{key}` applies to Debian images; image `{name}` is flavour buildroot (its packages go in [images.{name}.buildroot])")));
             }
-            Some(br::resolve(name, table.map(Spanned::into_inner).unwrap_or_default(), at)?)
+            Some(br::resolve(
+                name,
+                table.map(Spanned::into_inner).unwrap_or_default(),
+                at,
+            )?)
         }
         (_, Some(table)) => {
             return Err(at(table.span(), format!("a `buildroot` table needs `flavour = \"buildroot\"` (image `{name}` is {flavour})")));
@@ -283,33 +338,65 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
     let bootstrapper = one_of(&r.bootstrapper, "bootstrapper", BOOTSTRAPPERS, "mmdebstrap")?;
 
     let suite = r.suite.map_or(Ok("sid".to_string()), |s| {
-        if is_identifier(s.get_ref()) { Ok(s.into_inner()) } else {
-            Err(at(s.span(), format!("suite `{}`: expected a Debian suite name such as sid or trixie", s.get_ref())))
+        if is_identifier(s.get_ref()) {
+            Ok(s.into_inner())
+        } else {
+            Err(at(
+                s.span(),
+                format!(
+                    "suite `{}`: expected a Debian suite name such as sid or trixie",
+                    s.get_ref()
+                ),
+            ))
         }
     })?;
-    let mirror = r.mirror.map_or(Ok("http://deb.debian.org/debian".to_string()), |m| {
-        let ok = ["http://", "https://", "file://"].iter().any(|p| m.get_ref().starts_with(p));
-        if ok { Ok(m.get_ref().trim_end_matches('/').to_string()) } else {
-            Err(at(m.span(), format!("mirror `{}`: expected an http://, https:// or file:// URL", m.get_ref())))
-        }
-    })?;
-    let components = word_list(r.components, "components", at, is_identifier)?.unwrap_or_else(|| vec!["main".into()]);
+    let mirror = r
+        .mirror
+        .map_or(Ok("http://deb.debian.org/debian".to_string()), |m| {
+            let ok = ["http://", "https://", "file://"]
+                .iter()
+                .any(|p| m.get_ref().starts_with(p));
+            if ok {
+                Ok(m.get_ref().trim_end_matches('/').to_string())
+            } else {
+                Err(at(
+                    m.span(),
+                    format!(
+                        "mirror `{}`: expected an http://, https:// or file:// URL",
+                        m.get_ref()
+                    ),
+                ))
+            }
+        })?;
+    let components = word_list(r.components, "components", at, is_identifier)?
+        .unwrap_or_else(|| vec!["main".into()]);
 
     let package_sets = match r.package_sets {
         Some(s) => {
             if let Some(bad) = s.get_ref().iter().find(|x| !sets.contains(x)) {
-                return Err(at(s.span(), format!("unknown package set `{bad}`; valid: {} (files debian/packages/NAME.list)", sets.join(", "))));
+                return Err(at(
+                    s.span(),
+                    format!(
+                        "unknown package set `{bad}`; valid: {} (files debian/packages/NAME.list)",
+                        sets.join(", ")
+                    ),
+                ));
             }
             s.into_inner()
         }
         None => vec!["base".into()],
     };
-    let extra_packages = word_list(r.extra_packages, "extra_packages", at, is_package_name)?.unwrap_or_default();
-    let remove_packages = word_list(r.remove_packages, "remove_packages", at, is_package_name)?.unwrap_or_default();
+    let extra_packages =
+        word_list(r.extra_packages, "extra_packages", at, is_package_name)?.unwrap_or_default();
+    let remove_packages =
+        word_list(r.remove_packages, "remove_packages", at, is_package_name)?.unwrap_or_default();
     let wheels = match r.wheels {
         Some(w) => {
             if let Some(bad) = w.get_ref().iter().find(|p| !p.ends_with(".whl")) {
-                return Err(at(w.span(), format!("wheels: `{bad}` is not a wheel file (NAME-VERSION-TAGS.whl)")));
+                return Err(at(
+                    w.span(),
+                    format!("wheels: `{bad}` is not a wheel file (NAME-VERSION-TAGS.whl)"),
+                ));
             }
             w.into_inner()
         }
@@ -317,7 +404,10 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
     };
     let kernel = match r.kernel {
         Some(k) if !is_package_name(k.get_ref()) => {
-            return Err(at(k.span(), format!("kernel `{}` is not a Debian package name", k.get_ref())))
+            return Err(at(
+                k.span(),
+                format!("kernel `{}` is not a Debian package name", k.get_ref()),
+            ))
         }
         Some(k) => k.into_inner(),
         None => "linux-image-riscv64".into(),
@@ -326,13 +416,26 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
     let formats = match r.formats {
         Some(f) => {
             if let Some(bad) = f.get_ref().iter().find(|x| !FORMATS.contains(&x.as_str())) {
-                return Err(at(f.span(), format!("unknown format `{bad}`; valid: {}", FORMATS.join(", "))));
+                return Err(at(
+                    f.span(),
+                    format!("unknown format `{bad}`; valid: {}", FORMATS.join(", ")),
+                ));
             }
             if f.get_ref().is_empty() {
-                return Err(at(f.span(), format!("formats is empty; name at least one of {}", FORMATS.join(", "))));
+                return Err(at(
+                    f.span(),
+                    format!(
+                        "formats is empty; name at least one of {}",
+                        FORMATS.join(", ")
+                    ),
+                ));
             }
-            if f.get_ref().iter().any(|x| x == "qcow2") && !f.get_ref().iter().any(|x| x == "ext4") {
-                return Err(at(f.span(), "format qcow2 is converted from ext4: list \"ext4\" too".into()));
+            if f.get_ref().iter().any(|x| x == "qcow2") && !f.get_ref().iter().any(|x| x == "ext4")
+            {
+                return Err(at(
+                    f.span(),
+                    "format qcow2 is converted from ext4: list \"ext4\" too".into(),
+                ));
             }
             f.into_inner()
         }
@@ -353,14 +456,32 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
 
     let hostname = r.hostname.map_or(Ok("acalsim".to_string()), |h| {
         let ok = !h.get_ref().is_empty() && h.get_ref().len() <= 63 && is_identifier(h.get_ref());
-        if ok { Ok(h.into_inner()) } else {
-            Err(at(h.span(), format!("hostname `{}`: 1-63 lowercase letters, digits or '-'", h.get_ref())))
+        if ok {
+            Ok(h.into_inner())
+        } else {
+            Err(at(
+                h.span(),
+                format!(
+                    "hostname `{}`: 1-63 lowercase letters, digits or '-'",
+                    h.get_ref()
+                ),
+            ))
         }
     })?;
     let user = r.user.map_or(Ok("acalsim".to_string()), |u| {
-        let ok = u.get_ref().len() <= 32 && u.get_ref().starts_with(|c: char| c.is_ascii_lowercase()) && is_identifier(u.get_ref());
-        if ok && u.get_ref() != "root" { Ok(u.into_inner()) } else {
-            Err(at(u.span(), format!("user `{}`: a lowercase login name other than root", u.get_ref())))
+        let ok = u.get_ref().len() <= 32
+            && u.get_ref().starts_with(|c: char| c.is_ascii_lowercase())
+            && is_identifier(u.get_ref());
+        if ok && u.get_ref() != "root" {
+            Ok(u.into_inner())
+        } else {
+            Err(at(
+                u.span(),
+                format!(
+                    "user `{}`: a lowercase login name other than root",
+                    u.get_ref()
+                ),
+            ))
         }
     })?;
     let check_valid_until = match r.check_valid_until.map(|c| c.into_inner()) {
@@ -372,16 +493,26 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
     let smp = image_run.smp.or(top_run.smp.clone());
     let smp = match smp {
         Some(s) if !(1..=32).contains(s.get_ref()) => {
-            return Err(at(s.span(), format!("smp = {}: use 1 to 32 virtual CPUs", s.get_ref())))
+            return Err(at(
+                s.span(),
+                format!("smp = {}: use 1 to 32 virtual CPUs", s.get_ref()),
+            ))
         }
         Some(s) => s.into_inner(),
         None => 2,
     };
     let memory_mib = match image_run.memory.or(top_run.memory.clone()) {
         Some(m) => {
-            let bytes = parse_size(m.get_ref()).map_err(|e| at(m.span(), format!("memory: {e}")))?;
+            let bytes =
+                parse_size(m.get_ref()).map_err(|e| at(m.span(), format!("memory: {e}")))?;
             if bytes < MIN_MEMORY {
-                return Err(at(m.span(), format!("memory `{}` is too small to boot Debian; use at least 128M", m.get_ref())));
+                return Err(at(
+                    m.span(),
+                    format!(
+                        "memory `{}` is too small to boot Debian; use at least 128M",
+                        m.get_ref()
+                    ),
+                ));
             }
             bytes >> 20
         }
@@ -411,7 +542,12 @@ fn build_image(name: &str, r: RawImage, top_run: &RawRun, span: Range<usize>, se
     })
 }
 
-fn word_list(v: Option<Spanned<Vec<String>>>, key: &str, at: &At, ok: fn(&str) -> bool) -> Result<Option<Vec<String>>> {
+fn word_list(
+    v: Option<Spanned<Vec<String>>>,
+    key: &str,
+    at: &At,
+    ok: fn(&str) -> bool,
+) -> Result<Option<Vec<String>>> {
     match v {
         Some(list) => {
             if let Some(bad) = list.get_ref().iter().find(|w| !ok(w)) {
@@ -425,21 +561,27 @@ fn word_list(v: Option<Spanned<Vec<String>>>, key: &str, at: &At, ok: fn(&str) -
 
 /// Lowercase letters, digits and '-', not starting with '-'.
 fn is_identifier(s: &str) -> bool {
-    !s.is_empty() && !s.starts_with('-') && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Debian policy 5.6.1: `[a-z0-9][a-z0-9+.-]+`.
 pub fn is_package_name(s: &str) -> bool {
     s.len() >= 2
         && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c))
 }
 
 /// "4G", "512M", "1024K", "1T" or plain bytes, binary units.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits.parse().map_err(|_| format!("`{s}`: expected a number with an optional K, M, G or T suffix, e.g. \"4G\""))?;
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("`{s}`: expected a number with an optional K, M, G or T suffix, e.g. \"4G\"")
+    })?;
     let shift = match unit.trim_end_matches(['i', 'B']) {
         "" => 0,
         "K" | "k" => 10,
@@ -448,7 +590,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "T" | "t" => 40,
         other => return Err(format!("`{s}`: unknown unit `{other}`; use K, M, G or T")),
     };
-    n.checked_mul(1 << shift).ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 #[cfg(test)]
@@ -487,7 +630,13 @@ run = { memory = "6G" }
         assert_eq!(t.size, Some(2 << 30));
         assert_eq!(t.package_sets, ["base", "python", "torch"]);
         assert_eq!(t.formats, ["ext4", "qcow2"]);
-        assert_eq!(t.run, RunDefaults { smp: 2, memory_mib: 6144 });
+        assert_eq!(
+            t.run,
+            RunDefaults {
+                smp: 2,
+                memory_mib: 6144
+            }
+        );
         let s = c.image(Some("small")).unwrap();
         assert_eq!(s.run.memory_mib, 4096);
         assert_eq!(s.mirror, "http://deb.debian.org/debian");
@@ -498,7 +647,10 @@ run = { memory = "6G" }
     #[test]
     fn unknown_key_names_line_and_column() {
         let e = err("[images.a]\nsuite = \"sid\"\npackages = [\"x\"]\n");
-        assert!(e.starts_with("acalsim.toml:3:1: unknown field `packages`"), "{e}");
+        assert!(
+            e.starts_with("acalsim.toml:3:1: unknown field `packages`"),
+            "{e}"
+        );
         assert!(e.contains("package_sets"), "should list valid keys: {e}");
     }
 
@@ -512,9 +664,15 @@ run = { memory = "6G" }
     #[test]
     fn unknown_image_names_are_rejected_with_valid_names() {
         let e = err("default_image = \"nope\"\n[images.a]\n");
-        assert!(e.starts_with("acalsim.toml:1:17:") && e.contains("valid: a"), "{e}");
+        assert!(
+            e.starts_with("acalsim.toml:1:17:") && e.contains("valid: a"),
+            "{e}"
+        );
         let e = err("[images.a]\nextends = \"b\"\n");
-        assert!(e.starts_with("acalsim.toml:2:11:") && e.contains("no such image"), "{e}");
+        assert!(
+            e.starts_with("acalsim.toml:2:11:") && e.contains("no such image"),
+            "{e}"
+        );
         let c = parse("[images.a]\n", "f", &sets()).unwrap();
         let e = format!("{:#}", c.image(Some("zz")).unwrap_err());
         assert!(e.contains("unknown image `zz`") && e.contains(": a"), "{e}");
@@ -539,19 +697,31 @@ run = { memory = "6G" }
     #[test]
     fn enumerations_list_valid_values() {
         let e = err("[images.a]\nformats = [\"ext4\", \"vmdk\"]\n");
-        assert!(e.contains("unknown format `vmdk`; valid: ext4, qcow2, initramfs"), "{e}");
+        assert!(
+            e.contains("unknown format `vmdk`; valid: ext4, qcow2, initramfs"),
+            "{e}"
+        );
         let e = err("[images.a]\nbootstrapper = \"cdebootstrap\"\n");
         assert!(e.contains("valid: mmdebstrap, debootstrap"), "{e}");
         let e = err("[images.a]\npackage_sets = [\"base\", \"torh\"]\n");
-        assert!(e.contains("unknown package set `torh`; valid: base, python, torch"), "{e}");
+        assert!(
+            e.contains("unknown package set `torh`; valid: base, python, torch"),
+            "{e}"
+        );
         let e = err("[images.a]\nflavour = \"arch\"\n");
         assert!(e.contains("valid: debian, buildroot"), "{e}");
         let e = err("[images.a]\nformats = [\"qcow2\"]\n");
         assert!(e.contains("list \"ext4\" too"), "{e}");
         let e = err("[images.a]\nwheels = [\"torch-2.14.tar.gz\"]\n");
-        assert!(e.contains("acalsim.toml:2:10") && e.contains("is not a wheel file"), "{e}");
+        assert!(
+            e.contains("acalsim.toml:2:10") && e.contains("is not a wheel file"),
+            "{e}"
+        );
         let e = err("[images.a]\nremove_packages = [\"Python3-Torch\"]\n");
-        assert!(e.contains("remove_packages: `Python3-Torch` is not a valid name"), "{e}");
+        assert!(
+            e.contains("remove_packages: `Python3-Torch` is not a valid name"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -563,23 +733,40 @@ run = { memory = "6G" }
         assert_eq!(br.defconfig, "br");
         assert_eq!(br.libc, "glibc");
         assert!(br.cxx && br.opensbi);
-        assert!(matches!(br.source, br::Source::Git { ref commit, .. } if commit == br::DEFAULT_COMMIT));
+        assert!(
+            matches!(br.source, br::Source::Git { ref commit, .. } if commit == br::DEFAULT_COMMIT)
+        );
         assert!(c.image(Some("br")).unwrap().flavour == "buildroot");
 
         let e = err("[images.br]\nflavour = \"buildroot\"\nsuite = \"sid\"\n");
-        assert!(e.starts_with("acalsim.toml:3:9: `suite` applies to Debian images"), "{e}");
+        assert!(
+            e.starts_with("acalsim.toml:3:9: `suite` applies to Debian images"),
+            "{e}"
+        );
         let e = err("[images.d]\n[images.d.buildroot]\nversion = \"2024.02.13\"\n");
         assert!(e.contains("needs `flavour = \"buildroot\"`"), "{e}");
-        let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\nlibc = \"bionic\"\n");
-        assert!(e.contains("acalsim.toml:4:8") && e.contains("valid: glibc, musl, uclibc"), "{e}");
-        let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\ncommit = \"e687e38\"\n");
+        let e =
+            err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\nlibc = \"bionic\"\n");
+        assert!(
+            e.contains("acalsim.toml:4:8") && e.contains("valid: glibc, musl, uclibc"),
+            "{e}"
+        );
+        let e = err(
+            "[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\ncommit = \"e687e38\"\n",
+        );
         assert!(e.contains("full 40-hex-digit commit id"), "{e}");
         let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\nversion = \"2026.02.3\"\n");
-        assert!(e.contains("acalsim.toml:4:11") && e.contains("needs `commit`"), "{e}");
+        assert!(
+            e.contains("acalsim.toml:4:11") && e.contains("needs `commit`"),
+            "{e}"
+        );
         let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\ntarball = \"https://x/b.tar.xz\"\n");
         assert!(e.contains("`tarball` needs `sha256`"), "{e}");
         let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\npackages = [\"Python3\"]\n");
-        assert!(e.contains("`Python3` is not a Buildroot package name"), "{e}");
+        assert!(
+            e.contains("`Python3` is not a Buildroot package name"),
+            "{e}"
+        );
         let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\nsymbols = { PYTHON3_SSL = \"y\" }\n");
         assert!(e.contains("`PYTHON3_SSL` is not a Buildroot symbol"), "{e}");
         let e = err("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\npackges = []\n");
@@ -588,7 +775,8 @@ run = { memory = "6G" }
 
     #[test]
     fn bad_names_are_rejected() {
-        assert!(err("[images.a]\nextra_packages = [\"Python3\"]\n").contains("`Python3` is not a valid name"));
+        assert!(err("[images.a]\nextra_packages = [\"Python3\"]\n")
+            .contains("`Python3` is not a valid name"));
         assert!(err("[images.a]\nhostname = \"my_host\"\n").contains("hostname"));
         assert!(err("[images.a]\nuser = \"root\"\n").contains("other than root"));
         assert!(err("[images.a]\nmirror = \"ftp.debian.org\"\n").contains("http://"));
@@ -597,10 +785,17 @@ run = { memory = "6G" }
 
     #[test]
     fn check_valid_until_accepts_host_or_bool() {
-        let c = parse("[images.a]\ncheck_valid_until = false\n[images.b]\ncheck_valid_until = \"host\"\n", "f", &sets()).unwrap();
+        let c = parse(
+            "[images.a]\ncheck_valid_until = false\n[images.b]\ncheck_valid_until = \"host\"\n",
+            "f",
+            &sets(),
+        )
+        .unwrap();
         assert_eq!(c.images["a"].check_valid_until, Some(false));
         assert_eq!(c.images["b"].check_valid_until, None);
-        assert!(err("[images.a]\ncheck_valid_until = \"maybe\"\n").starts_with("acalsim.toml:2:21:"));
+        assert!(
+            err("[images.a]\ncheck_valid_until = \"maybe\"\n").starts_with("acalsim.toml:2:21:")
+        );
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub fn parse_package_set(text: &str) -> Vec<String> {
 pub fn base_packages(image: &Image, sets: &BTreeMap<String, String>) -> Result<Vec<String>> {
     let mut packages: Vec<String> = Vec::new();
     for name in &image.package_sets {
-        let text = sets.get(name).with_context(|| format!("package set `{name}` not loaded"))?;
+        let text = sets
+            .get(name)
+            .with_context(|| format!("package set `{name}` not loaded"))?;
         for p in parse_package_set(text) {
             if !crate::config::is_package_name(&p) {
                 bail!("debian/packages/{name}.list: `{p}` is not a Debian package name");
@@ -77,8 +79,15 @@ pub fn mmdebstrap_args(plan: &BootstrapPlan) -> Vec<String> {
         "--skip=cleanup/apt/lists".into(),
         format!("--hook-directory={}", plan.hooks_dir.display()),
     ];
-    args.extend(shared_mmdebstrap_args(&plan.apt_cache, plan.check_valid_until));
-    args.extend([plan.suite.clone(), plan.target.display().to_string(), plan.mirror.clone()]);
+    args.extend(shared_mmdebstrap_args(
+        &plan.apt_cache,
+        plan.check_valid_until,
+    ));
+    args.extend([
+        plan.suite.clone(),
+        plan.target.display().to_string(),
+        plan.mirror.clone(),
+    ]);
     args
 }
 
@@ -130,14 +139,19 @@ pub fn check_valid_until(sh: &Shell, image: &Image) -> bool {
     if let Some(explicit) = image.check_valid_until {
         return explicit;
     }
-    let dump = cmd!(sh, "apt-config dump Acquire::Check-Valid-Until").quiet().ignore_status().read().unwrap_or_default();
+    let dump = cmd!(sh, "apt-config dump Acquire::Check-Valid-Until")
+        .quiet()
+        .ignore_status()
+        .read()
+        .unwrap_or_default();
     !host_disables_valid_until(&dump)
 }
 
 fn host_disables_valid_until(apt_config_dump: &str) -> bool {
     apt_config_dump.lines().any(|l| {
         let l = l.trim().to_ascii_lowercase();
-        l.starts_with("acquire::check-valid-until") && (l.contains("\"false\"") || l.contains("\"0\"") || l.contains("\"no\""))
+        l.starts_with("acquire::check-valid-until")
+            && (l.contains("\"false\"") || l.contains("\"0\"") || l.contains("\"no\""))
     })
 }
 
@@ -145,12 +159,16 @@ fn host_disables_valid_until(apt_config_dump: &str) -> bool {
 /// It runs in a private mount and PID namespace: whatever it mounts in the
 /// target vanishes with it, even if it is killed before it can clean up.
 pub fn bootstrap(sh: &Shell, step: &Step, plan: &BootstrapPlan) -> Result<()> {
-    std::fs::create_dir_all(&plan.apt_cache).with_context(|| format!("creating {}", plan.apt_cache.display()))?;
+    std::fs::create_dir_all(&plan.apt_cache)
+        .with_context(|| format!("creating {}", plan.apt_cache.display()))?;
     let (tool, args) = match plan.bootstrapper.as_str() {
         "debootstrap" => ("debootstrap", debootstrap_args(plan)),
         _ => ("mmdebstrap", mmdebstrap_args(plan)),
     };
-    let result = step.run(cmd!(sh, "unshare --mount --pid --fork --kill-child {tool} {args...}"));
+    let result = step.run(cmd!(
+        sh,
+        "unshare --mount --pid --fork --kill-child {tool} {args...}"
+    ));
     result.map_err(|e| explain_apt_failure(e, &plan.suite, &plan.mirror))
 }
 
@@ -164,7 +182,10 @@ pub fn apt_failure_hint(output: &str, suite: &str, mirror: &str) -> Option<Strin
             .map(|u| format!(" ({u})"))
             .unwrap_or_default()
     };
-    if output.contains("Hash Sum mismatch") || output.contains("File has unexpected size") || output.contains("Mirror sync in progress") {
+    if output.contains("Hash Sum mismatch")
+        || output.contains("File has unexpected size")
+        || output.contains("Mirror sync in progress")
+    {
         return Some(format!(
             "the `{suite}` riscv64 index files on {mirror} do not match its signed InRelease{}: the mirror is stale or mid-sync. \
              Signature checks stay on; use suite = \"sid\" (consistent here) or another mirror in acalsim.toml",
@@ -180,7 +201,9 @@ pub fn apt_failure_hint(output: &str, suite: &str, mirror: &str) -> Option<Strin
     if output.contains("NO_PUBKEY") || output.contains("is not signed") {
         return Some(format!("{mirror} `{suite}` is not signed by a key in debian-archive-keyring; install or update debian-archive-keyring"));
     }
-    if output.contains("Unable to locate package") || output.contains("has no installation candidate") {
+    if output.contains("Unable to locate package")
+        || output.contains("has no installation candidate")
+    {
         let pkg = output
             .lines()
             .find_map(|l| l.split("Unable to locate package ").nth(1))
@@ -189,7 +212,9 @@ pub fn apt_failure_hint(output: &str, suite: &str, mirror: &str) -> Option<Strin
         return Some(format!("package{pkg} is not in `{suite}` riscv64 on {mirror}; check the package sets and extra_packages"));
     }
     if output.contains("Temporary failure resolving") || output.contains("Could not connect") {
-        return Some(format!("cannot reach {mirror}; check the network or set `mirror` in acalsim.toml"));
+        return Some(format!(
+            "cannot reach {mirror}; check the network or set `mirror` in acalsim.toml"
+        ));
     }
     None
 }
@@ -202,16 +227,26 @@ pub fn release_date(root: &Path) -> Option<String> {
         .filter(|e| e.file_name().to_string_lossy().ends_with("_InRelease"))
         .find_map(|e| {
             let text = std::fs::read_to_string(e.path()).ok()?;
-            text.lines().find_map(|l| l.strip_prefix("Date:").map(|d| d.trim().to_string()))
+            text.lines()
+                .find_map(|l| l.strip_prefix("Date:").map(|d| d.trim().to_string()))
         })
 }
 
 /// Runs `argv` inside `root` via `debian/scripts/chroot.sh` in a private mount
 /// and PID namespace: its /proc, /dev and /sys mounts vanish with the
 /// namespace even if the build is killed, so nothing is ever left mounted.
-pub fn in_chroot(sh: &Shell, step: &Step, root: &Path, env: &[(&str, String)], argv: &[&str]) -> Result<()> {
+pub fn in_chroot(
+    sh: &Shell,
+    step: &Step,
+    root: &Path,
+    env: &[(&str, String)],
+    argv: &[&str],
+) -> Result<()> {
     let script = sh.current_dir().join("debian/scripts/chroot.sh");
-    let mut command = cmd!(sh, "unshare --mount --pid --fork --kill-child sh {script} {root} {argv...}");
+    let mut command = cmd!(
+        sh,
+        "unshare --mount --pid --fork --kill-child sh {script} {root} {argv...}"
+    );
     for (key, value) in env {
         command = command.env(key, value);
     }
@@ -240,7 +275,14 @@ mod tests {
     #[test]
     fn mmdebstrap_args_keep_verification_and_cache_debs() {
         let a = mmdebstrap_args(&plan());
-        assert_eq!(&a[..3], ["--mode=root", "--variant=minbase", "--architectures=riscv64"]);
+        assert_eq!(
+            &a[..3],
+            [
+                "--mode=root",
+                "--variant=minbase",
+                "--architectures=riscv64"
+            ]
+        );
         assert!(a.contains(&"--components=main,contrib".into()));
         assert!(a.contains(&"--include=python3,linux-image-riscv64".into()));
         assert!(a.contains(&"--dpkgopt=/p/debian/dpkg/path-exclude".into()));
@@ -248,9 +290,17 @@ mod tests {
         assert!(a.contains(&"--customize-hook=sync-out /var/cache/apt/archives /c/apt/sid".into()));
         assert!(a.contains(&"--hook-directory=/p/debian/hooks".into()));
         assert!(a.contains(&r#"--aptopt=Acquire::Check-Valid-Until "false""#.into()));
-        assert!(!a.iter().any(|x| x.contains("AllowInsecure") || x.contains("trusted=yes") || x.contains("allow-unauthenticated")));
-        assert_eq!(&a[a.len() - 3..], ["sid", "/t/rootfs", "http://deb.debian.org/debian"]);
-        let strict = mmdebstrap_args(&BootstrapPlan { check_valid_until: true, ..plan() });
+        assert!(!a.iter().any(|x| x.contains("AllowInsecure")
+            || x.contains("trusted=yes")
+            || x.contains("allow-unauthenticated")));
+        assert_eq!(
+            &a[a.len() - 3..],
+            ["sid", "/t/rootfs", "http://deb.debian.org/debian"]
+        );
+        let strict = mmdebstrap_args(&BootstrapPlan {
+            check_valid_until: true,
+            ..plan()
+        });
         assert!(!strict.iter().any(|x| x.contains("Valid-Until")));
     }
 
@@ -259,29 +309,58 @@ mod tests {
         let a = debootstrap_args(&plan());
         assert!(a.contains(&"--keyring=/usr/share/keyrings/debian-archive-keyring.gpg".into()));
         assert!(a.contains(&"--include=python3,linux-image-riscv64".into()));
-        assert_eq!(&a[a.len() - 3..], ["sid", "/t/rootfs", "http://deb.debian.org/debian"]);
+        assert_eq!(
+            &a[a.len() - 3..],
+            ["sid", "/t/rootfs", "http://deb.debian.org/debian"]
+        );
     }
 
     #[test]
     fn package_sets_merge_in_order_without_duplicates() {
         assert_eq!(parse_package_set("# c\na b # x\n\n  c\n"), ["a", "b", "c"]);
-        let sets = BTreeMap::from([("base".to_string(), "kmod\nudev\n".to_string()), ("py".to_string(), "python3 kmod\n".to_string())]);
-        let image = crate::config::parse("[images.t]\npackage_sets = [\"base\", \"py\"]\n", "f", &["base".into(), "py".into()])
-            .unwrap()
-            .images["t"]
+        let sets = BTreeMap::from([
+            ("base".to_string(), "kmod\nudev\n".to_string()),
+            ("py".to_string(), "python3 kmod\n".to_string()),
+        ]);
+        let image = crate::config::parse(
+            "[images.t]\npackage_sets = [\"base\", \"py\"]\n",
+            "f",
+            &["base".into(), "py".into()],
+        )
+        .unwrap()
+        .images["t"]
             .clone();
-        assert_eq!(base_packages(&image, &sets).unwrap(), ["kmod", "udev", "python3", "linux-image-riscv64"]);
-        let bad = BTreeMap::from([("base".to_string(), "Bad_Name\n".to_string()), ("py".to_string(), String::new())]);
+        assert_eq!(
+            base_packages(&image, &sets).unwrap(),
+            ["kmod", "udev", "python3", "linux-image-riscv64"]
+        );
+        let bad = BTreeMap::from([
+            ("base".to_string(), "Bad_Name\n".to_string()),
+            ("py".to_string(), String::new()),
+        ]);
         let e = base_packages(&image, &bad).unwrap_err().to_string();
-        assert!(e.contains("debian/packages/base.list") && e.contains("Bad_Name"), "{e}");
+        assert!(
+            e.contains("debian/packages/base.list") && e.contains("Bad_Name"),
+            "{e}"
+        );
     }
 
     #[test]
     fn stale_mirror_is_explained_with_suite_and_file() {
         let out = "  File has unexpected size (1 != 2). Mirror sync in progress?\nE: Failed to fetch http://deb.debian.org/debian/dists/trixie/main/binary-riscv64/Packages.xz  Hash Sum mismatch\n   Hashes of expected file:";
         let hint = apt_failure_hint(out, "trixie", "http://deb.debian.org/debian").unwrap();
-        assert!(hint.contains("`trixie`") && hint.contains("binary-riscv64/Packages.xz") && hint.contains("sid"), "{hint}");
-        let expired = apt_failure_hint("E: Release file for http://x/InRelease is expired (invalid since 18d)", "sid", "m").unwrap();
+        assert!(
+            hint.contains("`trixie`")
+                && hint.contains("binary-riscv64/Packages.xz")
+                && hint.contains("sid"),
+            "{hint}"
+        );
+        let expired = apt_failure_hint(
+            "E: Release file for http://x/InRelease is expired (invalid since 18d)",
+            "sid",
+            "m",
+        )
+        .unwrap();
         assert!(expired.contains("check_valid_until = false"), "{expired}");
         let missing = apt_failure_hint("E: Unable to locate package pyhton3", "sid", "m").unwrap();
         assert!(missing.contains("`pyhton3`"), "{missing}");
@@ -290,8 +369,12 @@ mod tests {
 
     #[test]
     fn host_valid_until_policy_is_read_from_apt_config() {
-        assert!(host_disables_valid_until("Acquire::Check-Valid-Until \"false\";\n"));
-        assert!(!host_disables_valid_until("Acquire::Check-Valid-Until \"true\";\n"));
+        assert!(host_disables_valid_until(
+            "Acquire::Check-Valid-Until \"false\";\n"
+        ));
+        assert!(!host_disables_valid_until(
+            "Acquire::Check-Valid-Until \"true\";\n"
+        ));
         assert!(!host_disables_valid_until(""));
     }
 }

@@ -12,7 +12,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
 pub struct Xtask {
     /// The project config; images and their defaults are declared there.
-    #[arg(long, global = true, env = "ACALSIM_CONFIG", default_value = "acalsim.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "ACALSIM_CONFIG",
+        default_value = "acalsim.toml"
+    )]
     pub config: PathBuf,
     /// Print every external command before it runs.
     #[arg(long, short, global = true)]
@@ -156,16 +161,22 @@ pub enum BootKind {
 }
 
 fn parse_memory(s: &str) -> Result<u64, String> {
-    crate::config::parse_size(s).map(|bytes| bytes >> 20).map_err(|e| format!("{e} (e.g. 4G, 1536M)"))
+    crate::config::parse_size(s)
+        .map(|bytes| bytes >> 20)
+        .map_err(|e| format!("{e} (e.g. 4G, 1536M)"))
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
-    let (name, value) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
     let valid = !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!("`{name}` is not a variable name (letters, digits, '_')"));
+        return Err(format!(
+            "`{name}` is not a variable name (letters, digits, '_')"
+        ));
     }
     Ok((name.to_string(), value.to_string()))
 }
@@ -318,31 +329,59 @@ pub struct Test {
     pub args: Vec<String>,
 }
 
-/// Measure build and boot speed; results go to target/xtask/bench/<time>-SUITE.json and .md.
+/// Measure speed and size; one results file per run: target/xtask/bench/<time>-SUITES.json,
+/// with a Markdown table (.md) and a plot (.svg) beside it.
 ///
-/// Suite `image` (about 20 minutes here): the plain `mmdebstrap` command equivalent
-/// to the image, our cold build with an empty cache, the no-change re-run, and the
-/// image plus one extra package on the cached base layer — in one run, so the
-/// ratios compare like with like. Needs root, like `image`.
-///
-/// Suite `boot` (a few minutes): `cargo xtask run -- true` end to end (fast boot,
-/// full systemd boot, initramfs) and the interactive boot to the login prompt,
-/// each --repeat times (min/median/max). Needs the image built.
-#[derive(clap::Args, Debug)]
+/// Suites (default `image`; `--quick` without suites runs boot, torch and llama):
+///   image    the plain `mmdebstrap` command equivalent to the image, our cold build
+///            with an empty cache, the no-change re-run and one extra package (~20 min,
+///            needs root, like `image`)
+///   boot     `run -- true` end to end (fast, full systemd, initramfs) and the
+///            interactive boot to the login prompt
+///   torch    `import torch` time and fp32 GEMM GFLOP/s at smp 1 and 2
+///            (guest-scripts/gemm_bench.py)
+///   llama    the tiny LLaMA: prefill/decode tokens/s with torch (llama_torch.py) and
+///            llama.cpp (llama_cpp.sh) in the `debian-sid-llama` image
+///   compile  `pytorch build` of one target offloaded to the host and in the guest
+///            only, same compiler; needs the pytorch-build image (~10 min)
+/// Each figure is repeated --repeat times and reported as median, min and max.
+/// Guest suites need their image built (`cargo xtask image NAME`).
+#[derive(clap::Args, Debug, Default)]
 pub struct Bench {
-    /// Suites to run.
-    #[arg(default_values_t = ["image".to_string()])]
+    /// Suites to run: image, boot, torch, llama, compile.
     pub suites: Vec<String>,
-    /// Image to measure (default: the config's default_image).
+    /// Keep every suite to minutes: one repeat, the smallest sizes, and the
+    /// boot, torch and llama suites unless others are named.
+    #[arg(long)]
+    pub quick: bool,
+    /// An earlier results file: print new/old ratios for the figures both have.
+    #[arg(long, value_name = "OLD.json")]
+    pub compare: Option<PathBuf>,
+    /// Image for the image, boot and torch suites (default: the config's default_image).
     #[arg(long)]
     pub image: Option<String>,
+    /// Image for the llama suite.
+    #[arg(long, default_value = "debian-sid-llama")]
+    pub llama_image: String,
     /// Leave out the plain mmdebstrap reference run (saves ~12 minutes).
     #[arg(long)]
     pub skip_plain: bool,
     /// The package added for the add-one-package figure.
     #[arg(long, default_value = "jq")]
     pub extra_package: String,
-    /// Repeats of each timed boot (suite `boot`).
-    #[arg(long, default_value_t = 3)]
-    pub repeat: usize,
+    /// Repeats of each timed figure (default 3, 1 with --quick).
+    #[arg(long)]
+    pub repeat: Option<usize>,
+    /// Source the compile suite builds (as `pytorch build --source`).
+    #[arg(long, default_value = "debian:ninja-build")]
+    pub compile_source: String,
+    /// The CMake target the compile suite builds.
+    #[arg(long, default_value = "ninja")]
+    pub compile_target: String,
+}
+
+impl Bench {
+    pub fn repeats(&self) -> usize {
+        self.repeat.unwrap_or(if self.quick { 1 } else { 3 }).max(1)
+    }
 }

@@ -23,7 +23,8 @@ const BACKPORTS_SUITE: &str = "bookworm-backports";
 const BACKPORTS_LIST: &str = "/etc/apt/sources.list.d/bookworm-backports.list";
 const BACKPORTS_LINE: &str = "deb http://deb.debian.org/debian bookworm-backports main";
 const BPO_NOTE: &str = ", from bookworm-backports on bookworm";
-const APT_INSTALL: &str = "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends";
+const APT_INSTALL: &str =
+    "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends";
 
 /// One host tool the project needs.
 pub struct Tool {
@@ -97,7 +98,11 @@ pub fn probe(sh: &Shell) -> Vec<ToolStatus> {
         .map(|tool| {
             let path = locate(tool.command, &path_var);
             let version = path.as_deref().and_then(|p| version_of(sh, tool, p));
-            ToolStatus { tool, path, version }
+            ToolStatus {
+                tool,
+                path,
+                version,
+            }
         })
         .collect()
 }
@@ -120,7 +125,9 @@ fn locate(command: &str, path_var: &str) -> Option<PathBuf> {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 fn version_of(sh: &Shell, tool: &Tool, path: &Path) -> Option<String> {
@@ -133,18 +140,28 @@ fn version_of(sh: &Shell, tool: &Tool, path: &Path) -> Option<String> {
     };
     // Some tools (mkfs.ext4 -V) print their version on stderr, so read both.
     let out = cmd.quiet().ignore_status().output().ok()?;
-    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     first_version_line(&text)
 }
 
 /// The first line that contains a digit, trimmed: skips banners and blank lines.
 fn first_version_line(output: &str) -> Option<String> {
-    output.lines().map(str::trim).find(|l| l.chars().any(|c| c.is_ascii_digit())).map(String::from)
+    output
+        .lines()
+        .map(str::trim)
+        .find(|l| l.chars().any(|c| c.is_ascii_digit()))
+        .map(String::from)
 }
 
 /// True when the kernel will run riscv64 ELF binaries through qemu.
 pub fn binfmt_riscv64_ok() -> bool {
-    std::fs::read_to_string(BINFMT_ENTRY).map(|s| binfmt_enabled(&s)).unwrap_or(false)
+    std::fs::read_to_string(BINFMT_ENTRY)
+        .map(|s| binfmt_enabled(&s))
+        .unwrap_or(false)
 }
 
 fn binfmt_enabled(entry: &str) -> bool {
@@ -154,7 +171,11 @@ fn binfmt_enabled(entry: &str) -> bool {
 /// Fails naming each missing command and the package that provides it.
 pub fn require(sh: &Shell, commands: &[&str]) -> Result<()> {
     let path_var = sh.var("PATH").unwrap_or_default();
-    let missing: Vec<&str> = commands.iter().copied().filter(|c| locate(c, &path_var).is_none()).collect();
+    let missing: Vec<&str> = commands
+        .iter()
+        .copied()
+        .filter(|c| locate(c, &path_var).is_none())
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -166,7 +187,11 @@ fn require_message(missing: &[&str]) -> String {
     for command in missing {
         msg += &match TOOLS.iter().find(|t| t.command == *command) {
             Some(t) => {
-                format!("  {command} (Debian package {}{})\n", t.package, if t.backports { BPO_NOTE } else { "" })
+                format!(
+                    "  {command} (Debian package {}{})\n",
+                    t.package,
+                    if t.backports { BPO_NOTE } else { "" }
+                )
             }
             None => format!("  {command}\n"),
         };
@@ -179,7 +204,11 @@ fn require_message(missing: &[&str]) -> String {
 pub fn doctor(sh: &Shell, fix: bool) -> Result<()> {
     let statuses = probe(sh);
     println!("{}\n{}", render_table(&statuses), summary(&statuses));
-    let missing: Vec<&'static Tool> = statuses.iter().filter(|s| s.path.is_none()).map(|s| s.tool).collect();
+    let missing: Vec<&'static Tool> = statuses
+        .iter()
+        .filter(|s| s.path.is_none())
+        .map(|s| s.tool)
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -188,14 +217,20 @@ pub fn doctor(sh: &Shell, fix: bool) -> Result<()> {
     let root = is_root()?;
     if !fix || !root {
         let commands = fix_commands(&missing, codename.as_deref().unwrap_or(""), has_source);
-        println!("\nto fix, run{}:", if root { " as root" } else { " with sudo" });
+        println!(
+            "\nto fix, run{}:",
+            if root { " as root" } else { " with sudo" }
+        );
         for c in commands {
             println!("  {}", if root { c } else { with_sudo(&c) });
         }
         if fix {
             bail!("`cargo xtask doctor --fix` must run as root; run the commands above instead");
         }
-        bail!("{} host tools missing; run `cargo xtask doctor --fix` (as root)", missing.len());
+        bail!(
+            "{} host tools missing; run `cargo xtask doctor --fix` (as root)",
+            missing.len()
+        );
     }
     apply(sh, &fix_plan(&missing, &codename?, has_source))?;
     let statuses = probe(sh);
@@ -217,7 +252,8 @@ struct FixPlan {
 }
 
 fn fix_plan(missing: &[&Tool], codename: &str, has_backports_source: bool) -> FixPlan {
-    let mut wanted: Vec<(&'static str, bool)> = missing.iter().map(|t| (t.package, t.backports)).collect();
+    let mut wanted: Vec<(&'static str, bool)> =
+        missing.iter().map(|t| (t.package, t.backports)).collect();
     // Firmware and binfmt registration ship separately from the qemu binaries
     // and must come from the same qemu version.
     if missing.iter().any(|t| t.package.starts_with("qemu-")) {
@@ -250,10 +286,20 @@ fn fix_commands(missing: &[&Tool], codename: &str, has_backports_source: bool) -
         out.push("apt-get update".to_string());
     }
     for (packages, pin) in apt_steps(plan) {
-        out.push([APT_INSTALL].iter().chain(pin).chain(packages).copied().collect::<Vec<_>>().join(" "));
+        out.push(
+            [APT_INSTALL]
+                .iter()
+                .chain(pin)
+                .chain(packages)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
     if plan.binfmt {
-        out.push(format!("[ -e {BINFMT_REGISTER} ] || mount -t binfmt_misc binfmt_misc {BINFMT_DIR}"));
+        out.push(format!(
+            "[ -e {BINFMT_REGISTER} ] || mount -t binfmt_misc binfmt_misc {BINFMT_DIR}"
+        ));
         out.push(format!("if [ -x {SYSTEMD_BINFMT} ]; then {SYSTEMD_BINFMT} {BINFMT_CONF}; else grep ^: {BINFMT_CONF} > {BINFMT_REGISTER}; fi"));
         out.push("arch-test riscv64".to_string());
     }
@@ -262,8 +308,14 @@ fn fix_commands(missing: &[&Tool], codename: &str, has_backports_source: bool) -
 
 /// The `apt-get install` runs of a plan: packages plus the suite pin they need.
 fn apt_steps(plan: &FixPlan) -> Vec<(&[&'static str], &'static [&'static str])> {
-    let steps = [(&plan.apt[..], &[][..]), (&plan.apt_backports[..], &["-t", BACKPORTS_SUITE][..])];
-    steps.into_iter().filter(|(packages, _)| !packages.is_empty()).collect()
+    let steps = [
+        (&plan.apt[..], &[][..]),
+        (&plan.apt_backports[..], &["-t", BACKPORTS_SUITE][..]),
+    ];
+    steps
+        .into_iter()
+        .filter(|(packages, _)| !packages.is_empty())
+        .collect()
 }
 
 /// Prefixes a root command with sudo; shell syntax needs `sh -c` so the
@@ -282,20 +334,43 @@ fn apply(sh: &Shell, plan: &FixPlan) -> Result<()> {
             .with_context(|| format!("writing {BACKPORTS_LIST}"))?;
     }
     if !apt_steps(plan).is_empty() {
-        cmd!(sh, "apt-get update").run().context("`apt-get update` failed")?;
+        cmd!(sh, "apt-get update")
+            .run()
+            .context("`apt-get update` failed")?;
     }
     for (packages, pin) in apt_steps(plan) {
-        cmd!(sh, "apt-get install -y --no-install-recommends {pin...} {packages...}")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .run()
-            .with_context(|| format!("`apt-get install {} {}` failed", pin.join(" "), packages.join(" ")))?;
+        cmd!(
+            sh,
+            "apt-get install -y --no-install-recommends {pin...} {packages...}"
+        )
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()
+        .with_context(|| {
+            format!(
+                "`apt-get install {} {}` failed",
+                pin.join(" "),
+                packages.join(" ")
+            )
+        })?;
     }
     if !binfmt_riscv64_ok() {
         register_binfmt(sh)?;
     }
-    let out = cmd!(sh, "arch-test riscv64").quiet().ignore_status().output().context("running `arch-test riscv64`")?;
+    let out = cmd!(sh, "arch-test riscv64")
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("running `arch-test riscv64`")?;
     let text = String::from_utf8_lossy(&out.stdout);
-    println!("$ arch-test riscv64\n{}{}", text.trim(), if out.status.success() { "" } else { " (arch-test FAILED)" });
+    println!(
+        "$ arch-test riscv64\n{}{}",
+        text.trim(),
+        if out.status.success() {
+            ""
+        } else {
+            " (arch-test FAILED)"
+        }
+    );
     Ok(())
 }
 
@@ -309,15 +384,20 @@ fn register_binfmt(sh: &Shell) -> Result<()> {
     }
     if Path::new(BINFMT_ENTRY).exists() {
         // Registered but disabled: re-registering would fail with EEXIST.
-        sh.write_file(BINFMT_ENTRY, "1").with_context(|| format!("enabling {BINFMT_ENTRY}"))?;
+        sh.write_file(BINFMT_ENTRY, "1")
+            .with_context(|| format!("enabling {BINFMT_ENTRY}"))?;
     } else if Path::new(SYSTEMD_BINFMT).exists() {
         cmd!(sh, "{SYSTEMD_BINFMT} {BINFMT_CONF}")
             .run()
             .with_context(|| format!("`{SYSTEMD_BINFMT} {BINFMT_CONF}` failed"))?;
     } else {
-        let conf = sh.read_file(BINFMT_CONF).with_context(|| format!("reading {BINFMT_CONF}"))?;
-        let rule = binfmt_rule(&conf).with_context(|| format!("no binfmt rule in {BINFMT_CONF}"))?;
-        sh.write_file(BINFMT_REGISTER, rule).with_context(|| format!("writing {BINFMT_REGISTER}"))?;
+        let conf = sh
+            .read_file(BINFMT_CONF)
+            .with_context(|| format!("reading {BINFMT_CONF}"))?;
+        let rule =
+            binfmt_rule(&conf).with_context(|| format!("no binfmt rule in {BINFMT_CONF}"))?;
+        sh.write_file(BINFMT_REGISTER, rule)
+            .with_context(|| format!("writing {BINFMT_REGISTER}"))?;
     }
     if !binfmt_riscv64_ok() {
         bail!("registered riscv64 binfmt handler but {BINFMT_ENTRY} is not enabled");
@@ -327,30 +407,44 @@ fn register_binfmt(sh: &Shell) -> Result<()> {
 
 /// The registration line of a binfmt.d file (comments start with `#` or `;`).
 fn binfmt_rule(conf: &str) -> Option<&str> {
-    conf.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+    conf.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
 }
 
 fn os_codename(sh: &Shell) -> Result<String> {
-    let text = sh.read_file("/etc/os-release").context("reading /etc/os-release")?;
+    let text = sh
+        .read_file("/etc/os-release")
+        .context("reading /etc/os-release")?;
     os_release_codename(&text).context("no VERSION_CODENAME in /etc/os-release")
 }
 
 fn os_release_codename(text: &str) -> Option<String> {
-    let value = text.lines().find_map(|l| l.trim().strip_prefix("VERSION_CODENAME="))?;
+    let value = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("VERSION_CODENAME="))?;
     Some(value.trim_matches(|c| c == '"' || c == '\'').to_string()).filter(|v| !v.is_empty())
 }
 
 /// apt reads only `*.list` and `*.sources` in sources.list.d, so disabled files don't count.
 fn has_backports_source(sh: &Shell) -> Result<bool> {
     let dir = "/etc/apt/sources.list.d";
-    let mut files =
-        if Path::new(dir).is_dir() { sh.read_dir(dir).with_context(|| format!("listing {dir}"))? } else { vec![] };
+    let mut files = if Path::new(dir).is_dir() {
+        sh.read_dir(dir).with_context(|| format!("listing {dir}"))?
+    } else {
+        vec![]
+    };
     files.push(PathBuf::from("/etc/apt/sources.list"));
-    for file in files
-        .iter()
-        .filter(|f| f.is_file() && matches!(f.extension().and_then(|e| e.to_str()), Some("list" | "sources")))
-    {
-        let text = sh.read_file(file).with_context(|| format!("reading {}", file.display()))?;
+    for file in files.iter().filter(|f| {
+        f.is_file()
+            && matches!(
+                f.extension().and_then(|e| e.to_str()),
+                Some("list" | "sources")
+            )
+    }) {
+        let text = sh
+            .read_file(file)
+            .with_context(|| format!("reading {}", file.display()))?;
         if mentions_backports(&text) {
             return Ok(true);
         }
@@ -359,11 +453,13 @@ fn has_backports_source(sh: &Shell) -> Result<bool> {
 }
 
 fn mentions_backports(text: &str) -> bool {
-    text.lines().any(|l| !l.trim_start().starts_with('#') && l.contains(BACKPORTS_SUITE))
+    text.lines()
+        .any(|l| !l.trim_start().starts_with('#') && l.contains(BACKPORTS_SUITE))
 }
 
 pub fn is_root() -> Result<bool> {
-    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
     Ok(effective_uid(&status).context("no Uid: line in /proc/self/status")? == 0)
 }
 
@@ -374,28 +470,52 @@ fn effective_uid(status: &str) -> Option<u32> {
 }
 
 fn status_row(s: &ToolStatus) -> Vec<String> {
-    let package = if s.tool.backports { format!("{} (backports)", s.tool.package) } else { s.tool.package.to_string() };
+    let package = if s.tool.backports {
+        format!("{} (backports)", s.tool.package)
+    } else {
+        s.tool.package.to_string()
+    };
     let status = if s.path.is_some() { "ok" } else { "missing" };
     let version = s.version.clone().unwrap_or_else(|| "-".to_string());
-    vec![s.tool.name.to_string(), status.to_string(), version, package, s.tool.purpose.to_string()]
+    vec![
+        s.tool.name.to_string(),
+        status.to_string(),
+        version,
+        package,
+        s.tool.purpose.to_string(),
+    ]
 }
 
 fn render_table(statuses: &[ToolStatus]) -> String {
-    let header = ["TOOL", "STATUS", "VERSION", "PACKAGE", "PURPOSE"].map(String::from).to_vec();
-    let rows: Vec<Vec<String>> = std::iter::once(header).chain(statuses.iter().map(status_row)).collect();
+    let header = ["TOOL", "STATUS", "VERSION", "PACKAGE", "PURPOSE"]
+        .map(String::from)
+        .to_vec();
+    let rows: Vec<Vec<String>> = std::iter::once(header)
+        .chain(statuses.iter().map(status_row))
+        .collect();
     format_table(&rows)
 }
 
 /// Left-aligned columns two spaces apart; the last column is not padded.
 fn format_table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let lines: Vec<String> = rows
         .iter()
         .map(|r| {
-            let cells: Vec<String> =
-                r.iter().enumerate().map(|(i, cell)| format!("{cell:<w$}", w = widths[i])).collect();
+            let cells: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, cell)| format!("{cell:<w$}", w = widths[i]))
+                .collect();
             cells.join("  ").trim_end().to_string()
         })
         .collect();
@@ -403,11 +523,20 @@ fn format_table(rows: &[Vec<String>]) -> String {
 }
 
 fn summary(statuses: &[ToolStatus]) -> String {
-    let missing: Vec<&str> = statuses.iter().filter(|s| s.path.is_none()).map(|s| s.tool.name).collect();
+    let missing: Vec<&str> = statuses
+        .iter()
+        .filter(|s| s.path.is_none())
+        .map(|s| s.tool.name)
+        .collect();
     if missing.is_empty() {
         format!("all {} host checks ok", statuses.len())
     } else {
-        format!("{} of {} host checks missing: {}", missing.len(), statuses.len(), missing.join(", "))
+        format!(
+            "{} of {} host checks missing: {}",
+            missing.len(),
+            statuses.len(),
+            missing.join(", ")
+        )
     }
 }
 
@@ -416,22 +545,39 @@ mod tests {
     use super::*;
 
     fn tools(commands: &[&str]) -> Vec<&'static Tool> {
-        commands.iter().map(|c| TOOLS.iter().find(|t| t.command == *c || t.name == *c).expect(c)).collect()
+        commands
+            .iter()
+            .map(|c| {
+                TOOLS
+                    .iter()
+                    .find(|t| t.command == *c || t.name == *c)
+                    .expect(c)
+            })
+            .collect()
     }
 
     #[test]
     fn version_line_skips_banners_and_reads_stderr_text() {
         assert_eq!(
-            first_version_line("\n  mke2fs 1.47.0 (5-Feb-2023)\n\tUsing EXT2FS Library version 1.47.0\n"),
+            first_version_line(
+                "\n  mke2fs 1.47.0 (5-Feb-2023)\n\tUsing EXT2FS Library version 1.47.0\n"
+            ),
             Some("mke2fs 1.47.0 (5-Feb-2023)".into())
         );
-        assert_eq!(first_version_line("usage: foo\nfoo 2.1\n"), Some("foo 2.1".into()));
+        assert_eq!(
+            first_version_line("usage: foo\nfoo 2.1\n"),
+            Some("foo 2.1".into())
+        );
         assert_eq!(first_version_line("no version here\n\n"), None);
     }
 
     #[test]
     fn bookworm_qemu_fix_adds_backports_source_and_pins_suite() {
-        let cmds = fix_commands(&tools(&["cpio", "qemu-system-riscv64", "mkfs.ext4", "debugfs"]), "bookworm", false);
+        let cmds = fix_commands(
+            &tools(&["cpio", "qemu-system-riscv64", "mkfs.ext4", "debugfs"]),
+            "bookworm",
+            false,
+        );
         assert_eq!(
             cmds,
             vec![
@@ -478,26 +624,43 @@ mod tests {
     fn sudo_wraps_shell_syntax_in_sh_c() {
         assert_eq!(with_sudo("apt-get update"), "sudo apt-get update");
         assert_eq!(with_sudo("echo \"x\" > /f"), "sudo sh -c 'echo \"x\" > /f'");
-        assert!(with_sudo(&format!("{APT_INSTALL} cpio")).starts_with("sudo sh -c 'DEBIAN_FRONTEND="));
+        assert!(
+            with_sudo(&format!("{APT_INSTALL} cpio")).starts_with("sudo sh -c 'DEBIAN_FRONTEND=")
+        );
         for c in fix_commands(&tools(&["binfmt riscv64", "cpio"]), "bookworm", false) {
-            assert!(!c.contains('\''), "single quote would break sudo sh -c: {c}");
+            assert!(
+                !c.contains('\''),
+                "single quote would break sudo sh -c: {c}"
+            );
         }
     }
 
     #[test]
     fn parsers_for_host_files() {
-        assert!(binfmt_enabled("enabled\ninterpreter /usr/libexec/qemu-binfmt/riscv64-binfmt-P\n"));
+        assert!(binfmt_enabled(
+            "enabled\ninterpreter /usr/libexec/qemu-binfmt/riscv64-binfmt-P\n"
+        ));
         assert!(!binfmt_enabled("disabled\nenabled\n") && !binfmt_enabled(""));
         assert_eq!(
             binfmt_rule("# comment\n\n:qemu-riscv64:M::\\x7f:\\xff:/q:OPF\n"),
             Some(":qemu-riscv64:M::\\x7f:\\xff:/q:OPF")
         );
-        assert_eq!(os_release_codename("NAME=\"Debian\"\nVERSION_CODENAME=bookworm\n"), Some("bookworm".into()));
-        assert_eq!(os_release_codename("VERSION_CODENAME=\"trixie\""), Some("trixie".into()));
+        assert_eq!(
+            os_release_codename("NAME=\"Debian\"\nVERSION_CODENAME=bookworm\n"),
+            Some("bookworm".into())
+        );
+        assert_eq!(
+            os_release_codename("VERSION_CODENAME=\"trixie\""),
+            Some("trixie".into())
+        );
         assert_eq!(os_release_codename("ID=debian\n"), None);
         assert_eq!(effective_uid("Name:\tx\nUid:\t1000\t0\t0\t0\n"), Some(0));
-        assert!(mentions_backports("Types: deb\nSuites: bookworm bookworm-backports\n"));
-        assert!(!mentions_backports("# deb http://deb.debian.org/debian bookworm-backports main\n"));
+        assert!(mentions_backports(
+            "Types: deb\nSuites: bookworm bookworm-backports\n"
+        ));
+        assert!(!mentions_backports(
+            "# deb http://deb.debian.org/debian bookworm-backports main\n"
+        ));
     }
 
     #[test]
@@ -514,13 +677,25 @@ mod tests {
             vec!["TOOL".into(), "STATUS".into(), "V".into()],
             vec!["qemu-img".into(), "missing".into(), "-".into()],
         ];
-        assert_eq!(format_table(&rows), "TOOL      STATUS   V\nqemu-img  missing  -");
-        let statuses: Vec<ToolStatus> =
-            TOOLS.iter().map(|tool| ToolStatus { tool, path: None, version: None }).collect();
+        assert_eq!(
+            format_table(&rows),
+            "TOOL      STATUS   V\nqemu-img  missing  -"
+        );
+        let statuses: Vec<ToolStatus> = TOOLS
+            .iter()
+            .map(|tool| ToolStatus {
+                tool,
+                path: None,
+                version: None,
+            })
+            .collect();
         let table = render_table(&statuses);
         let col = table.lines().next().and_then(|l| l.find("STATUS")).unwrap();
         assert!(table.lines().skip(1).all(|l| &l[col..col + 7] == "missing"));
-        assert_eq!(summary(&statuses[..2]), "2 of 2 host checks missing: mmdebstrap, debootstrap");
+        assert_eq!(
+            summary(&statuses[..2]),
+            "2 of 2 host checks missing: mmdebstrap, debootstrap"
+        );
     }
 
     #[test]
@@ -551,8 +726,14 @@ mod tests {
         ] {
             assert!(commands.contains(&c), "{c} missing from TOOLS");
         }
-        let from_backports = |t: &&Tool| t.package.starts_with("qemu-") || t.package.ends_with("debstrap") || t.package == "debootstrap";
+        let from_backports = |t: &&Tool| {
+            t.package.starts_with("qemu-")
+                || t.package.ends_with("debstrap")
+                || t.package == "debootstrap"
+        };
         assert!(TOOLS.iter().all(|t| from_backports(&t) == t.backports));
-        assert!(tools(&["debootstrap", "arch-test"]).iter().all(|t| t.version_args.is_empty()));
+        assert!(tools(&["debootstrap", "arch-test"])
+            .iter()
+            .all(|t| t.version_args.is_empty()));
     }
 }

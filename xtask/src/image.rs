@@ -20,8 +20,8 @@ use crate::debian::{self, BootstrapPlan};
 use crate::flags;
 use crate::host;
 use crate::initramfs::{self, Compression};
-use crate::native::{self, NativeSpec};
 use crate::manifest::{self, Artifact, BuildInfo, DebianSource, Manifest, StepTime};
+use crate::native::{self, NativeSpec};
 use crate::progress::{human_bytes, human_duration, Step, Steps};
 use crate::project::Project;
 
@@ -40,15 +40,27 @@ pub fn run(project: &Project, flags: &flags::Image) -> Result<()> {
     if !flags.rebuild && !flags.no_cache {
         if let Ok(m) = Manifest::read(&out_dir) {
             if m.config_hash == key && m.artifacts_present(&out_dir) {
-                eprintln!("image `{}` is up to date ({})", image.name, out_dir.display());
+                eprintln!(
+                    "image `{}` is up to date ({})",
+                    image.name,
+                    out_dir.display()
+                );
                 print_summary(&m, &out_dir);
                 return Ok(());
             }
         }
     }
     if let Some(br) = &image.buildroot {
-        host::require(sh, &["make", "g++", "git", "tar", "xz", "rsync", "bc", "cpio", "unzip", "file", "patch", "wget", "qemu-img"])?;
-        let options = crate::buildroot::build::Options { offline: flags.offline };
+        host::require(
+            sh,
+            &[
+                "make", "g++", "git", "tar", "xz", "rsync", "bc", "cpio", "unzip", "file", "patch",
+                "wget", "qemu-img",
+            ],
+        )?;
+        let options = crate::buildroot::build::Options {
+            offline: flags.offline,
+        };
         return crate::buildroot::build::build(project, image, br, &key, &options);
     }
     preflight(sh)?;
@@ -69,7 +81,20 @@ fn preflight(sh: &Shell) -> Result<()> {
     if !host::is_root()? {
         bail!("building Debian images needs root (mmdebstrap --mode=root, chroot, device nodes); run as root or with sudo");
     }
-    host::require(sh, &["mmdebstrap", "unshare", "mkfs.ext4", "dumpe2fs", "qemu-img", "cpio", "zstd", "xz", "tar"])?;
+    host::require(
+        sh,
+        &[
+            "mmdebstrap",
+            "unshare",
+            "mkfs.ext4",
+            "dumpe2fs",
+            "qemu-img",
+            "cpio",
+            "zstd",
+            "xz",
+            "tar",
+        ],
+    )?;
     if !host::binfmt_riscv64_ok() {
         bail!("riscv64 binaries cannot run on this host (binfmt_misc has no enabled qemu-riscv64 entry); run `cargo xtask doctor --fix`");
     }
@@ -87,12 +112,20 @@ impl Inputs {
     pub fn load(project: &Project, image: &Image) -> Result<Inputs> {
         let mut package_sets = BTreeMap::new();
         for name in &image.package_sets {
-            let path = project.root.join("debian/packages").join(format!("{name}.list"));
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let path = project
+                .root
+                .join("debian/packages")
+                .join(format!("{name}.list"));
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
             package_sets.insert(name.clone(), text);
         }
         let base_packages = debian::base_packages(image, &package_sets)?;
-        Ok(Inputs { package_sets, base_packages, root: project.root.clone() })
+        Ok(Inputs {
+            package_sets,
+            base_packages,
+            root: project.root.clone(),
+        })
     }
 }
 
@@ -105,7 +138,10 @@ fn base_layer_key(image: &Image, inputs: &Inputs, check_valid_until: bool) -> Re
         .add("components", image.components.join(",").as_bytes())
         .add("packages", inputs.base_packages.join(",").as_bytes())
         .add("check_valid_until", &[check_valid_until as u8]);
-    key.add_file("path-exclude", &inputs.root.join("debian/dpkg/path-exclude"))?;
+    key.add_file(
+        "path-exclude",
+        &inputs.root.join("debian/dpkg/path-exclude"),
+    )?;
     key.add_dir(&inputs.root.join("debian/hooks"))?;
     Ok(key.hex())
 }
@@ -113,7 +149,12 @@ fn base_layer_key(image: &Image, inputs: &Inputs, check_valid_until: bool) -> Re
 /// Key of the whole image: the resolved config and every file that shapes it.
 fn image_key(image: &Image, inputs: &Inputs) -> Result<String> {
     let mut key = ContentKey::new(BUILD_FORMAT);
-    key.add("image", serde_json::to_string(image).context("serialising image config")?.as_bytes());
+    key.add(
+        "image",
+        serde_json::to_string(image)
+            .context("serialising image config")?
+            .as_bytes(),
+    );
     for (name, text) in &inputs.package_sets {
         key.add(name, text.as_bytes());
     }
@@ -130,7 +171,13 @@ fn image_key(image: &Image, inputs: &Inputs) -> Result<String> {
     Ok(key.hex())
 }
 
-fn build(project: &Project, image: &Image, inputs: &Inputs, key: &str, no_cache: bool) -> Result<()> {
+fn build(
+    project: &Project,
+    image: &Image,
+    inputs: &Inputs,
+    key: &str,
+    no_cache: bool,
+) -> Result<()> {
     let sh = &project.sh;
     let started = Instant::now();
     let work = project.build_dir(&image.name);
@@ -141,7 +188,10 @@ fn build(project: &Project, image: &Image, inputs: &Inputs, key: &str, no_cache:
 
     let log = project.logs_dir().join(format!("image-{}.log", image.name));
     let mut steps = Steps::new(5, log, project.verbose)?;
-    eprintln!("building image `{}` (Debian {} riscv64, {})", image.name, image.suite, image.bootstrapper);
+    eprintln!(
+        "building image `{}` (Debian {} riscv64, {})",
+        image.name, image.suite, image.bootstrapper
+    );
 
     let check_valid_until = debian::check_valid_until(sh, image);
     if !check_valid_until {
@@ -149,7 +199,9 @@ fn build(project: &Project, image: &Image, inputs: &Inputs, key: &str, no_cache:
     }
     let cache = cache::cache_dir()?;
     let layer_key = base_layer_key(image, inputs, check_valid_until)?;
-    let layer = cache.join("layers").join(format!("{}-{}.tar.zst", image.suite, &layer_key[..16]));
+    let layer = cache
+        .join("layers")
+        .join(format!("{}-{}.tar.zst", image.suite, &layer_key[..16]));
     let layer_cached = layer.exists() && !no_cache;
 
     let native_spec = NativeSpec {
@@ -158,42 +210,58 @@ fn build(project: &Project, image: &Image, inputs: &Inputs, key: &str, no_cache:
         components: image.components.clone(),
         check_valid_until,
     };
-    let native_log = project.logs_dir().join(format!("native-{}-amd64.log", image.suite));
-    steps.step(if layer_cached { "unpacking cached base layer" } else { "bootstrapping base layer" }, |step| {
+    let native_log = project
+        .logs_dir()
+        .join(format!("native-{}-amd64.log", image.suite));
+    steps.step(
         if layer_cached {
-            unpack_layer(sh, step, &layer, &rootfs)
+            "unpacking cached base layer"
         } else {
-            // The native helper bootstraps on the core the emulated dpkg leaves idle.
-            let helper = {
-                let (cache, spec, log) = (cache.clone(), native_spec.clone(), native_log.clone());
-                std::thread::spawn(move || native::ensure(&Shell::new()?, &cache, &spec, &log))
-            };
-            let plan = BootstrapPlan {
-                bootstrapper: image.bootstrapper.clone(),
-                suite: image.suite.clone(),
-                mirror: image.mirror.clone(),
-                components: image.components.clone(),
-                packages: inputs.base_packages.clone(),
-                check_valid_until,
-                dpkg_excludes: project.root.join("debian/dpkg/path-exclude"),
-                hooks_dir: project.root.join("debian/hooks"),
-                apt_cache: cache.join("apt").join(format!("{}-riscv64", image.suite)),
-                target: rootfs.clone(),
-            };
-            step.say(&format!("{} {} packages + dependencies", image.bootstrapper, plan.packages.len()));
-            debian::bootstrap(sh, step, &plan)?;
-            let native = match helper.join() {
-                Ok(Ok(dir)) => Some(dir),
-                Ok(Err(e)) => {
-                    step.say(&format!("native helper unavailable, finishing under emulation: {e:#}"));
-                    None
-                }
-                Err(_) => None,
-            };
-            native::finish_deferred(sh, step, &rootfs, native.as_deref())?;
-            save_layer(sh, step, &rootfs, &layer)
-        }
-    })?;
+            "bootstrapping base layer"
+        },
+        |step| {
+            if layer_cached {
+                unpack_layer(sh, step, &layer, &rootfs)
+            } else {
+                // The native helper bootstraps on the core the emulated dpkg leaves idle.
+                let helper = {
+                    let (cache, spec, log) =
+                        (cache.clone(), native_spec.clone(), native_log.clone());
+                    std::thread::spawn(move || native::ensure(&Shell::new()?, &cache, &spec, &log))
+                };
+                let plan = BootstrapPlan {
+                    bootstrapper: image.bootstrapper.clone(),
+                    suite: image.suite.clone(),
+                    mirror: image.mirror.clone(),
+                    components: image.components.clone(),
+                    packages: inputs.base_packages.clone(),
+                    check_valid_until,
+                    dpkg_excludes: project.root.join("debian/dpkg/path-exclude"),
+                    hooks_dir: project.root.join("debian/hooks"),
+                    apt_cache: cache.join("apt").join(format!("{}-riscv64", image.suite)),
+                    target: rootfs.clone(),
+                };
+                step.say(&format!(
+                    "{} {} packages + dependencies",
+                    image.bootstrapper,
+                    plan.packages.len()
+                ));
+                debian::bootstrap(sh, step, &plan)?;
+                let native = match helper.join() {
+                    Ok(Ok(dir)) => Some(dir),
+                    Ok(Err(e)) => {
+                        step.say(&format!(
+                            "native helper unavailable, finishing under emulation: {e:#}"
+                        ));
+                        None
+                    }
+                    Err(_) => None,
+                };
+                native::finish_deferred(sh, step, &rootfs, native.as_deref())?;
+                save_layer(sh, step, &rootfs, &layer)
+            }
+        },
+    )?;
     let release_date = debian::release_date(&rootfs).unwrap_or_else(|| "unknown".into());
 
     steps.step("customising (users, network, extra packages)", |step| {
@@ -209,24 +277,44 @@ fn build(project: &Project, image: &Image, inputs: &Inputs, key: &str, no_cache:
     let (kernel_version, initrd_modules) = steps.step("kernel and minimal initrd", |step| {
         let version = kernel_version(&rootfs)?;
         step.say(&format!("kernel {version}"));
-        std::fs::copy(rootfs.join("boot").join(format!("vmlinux-{version}")), out.join(KERNEL_FILE))
-            .with_context(|| format!("copying the kernel vmlinux-{version} from the rootfs"))?;
-        let n = initramfs::build_minimal(sh, &project.root, &rootfs, &version, &out.join(INITRD_FILE))?;
+        std::fs::copy(
+            rootfs.join("boot").join(format!("vmlinux-{version}")),
+            out.join(KERNEL_FILE),
+        )
+        .with_context(|| format!("copying the kernel vmlinux-{version} from the rootfs"))?;
+        let n =
+            initramfs::build_minimal(sh, &project.root, &rootfs, &version, &out.join(INITRD_FILE))?;
         Ok((version, n))
     })?;
 
     let packages = manifest::installed_packages(
-        &std::fs::read_to_string(rootfs.join("var/lib/dpkg/status")).context("reading the image's dpkg status")?,
+        &std::fs::read_to_string(rootfs.join("var/lib/dpkg/status"))
+            .context("reading the image's dpkg status")?,
     );
-    let (rootfs_files, used_bytes) = steps.step("root filesystem images", |step| write_rootfs_images(sh, step, image, &rootfs, &out))?;
+    let (rootfs_files, used_bytes) = steps.step("root filesystem images", |step| {
+        write_rootfs_images(sh, step, image, &rootfs, &out)
+    })?;
 
     let cmdline = BTreeMap::from([
         // By label: extra disks (`run --drive`) may be probed before the root.
-        ("disk".to_string(), "root=LABEL=acalsim-root rw console=ttyS0 panic=-1".to_string()),
-        ("initramfs".to_string(), "rdinit=/init console=ttyS0 panic=-1".to_string()),
+        (
+            "disk".to_string(),
+            "root=LABEL=acalsim-root rw console=ttyS0 panic=-1".to_string(),
+        ),
+        (
+            "initramfs".to_string(),
+            "rdinit=/init console=ttyS0 panic=-1".to_string(),
+        ),
     ]);
     let out_dir = project.images_dir().join(&image.name);
-    let timings: Vec<StepTime> = steps.timings.iter().map(|(s, t)| StepTime { step: s.clone(), secs: *t }).collect();
+    let timings: Vec<StepTime> = steps
+        .timings
+        .iter()
+        .map(|(s, t)| StepTime {
+            step: s.clone(),
+            secs: *t,
+        })
+        .collect();
     steps.step("manifest, run.sh and install", |step| {
         step.say("hashing artifacts");
         let mut rootfs_artifacts = BTreeMap::new();
@@ -286,7 +374,10 @@ fn build(project: &Project, image: &Image, inputs: &Inputs, key: &str, no_cache:
 
 fn unpack_layer(sh: &Shell, step: &Step, layer: &Path, rootfs: &Path) -> Result<()> {
     std::fs::create_dir_all(rootfs).with_context(|| format!("creating {}", rootfs.display()))?;
-    step.run(cmd!(sh, "tar --numeric-owner --xattrs --xattrs-include=* -I zstd -xpf {layer} -C {rootfs}"))
+    step.run(cmd!(
+        sh,
+        "tar --numeric-owner --xattrs --xattrs-include=* -I zstd -xpf {layer} -C {rootfs}"
+    ))
 }
 
 /// Stores the base layer in the user cache, written under a temporary name
@@ -296,26 +387,46 @@ fn save_layer(sh: &Shell, step: &Step, rootfs: &Path, layer: &Path) -> Result<()
     let dir = layer.parent().context("layer path has no parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp = layer.with_extension("partial");
-    step.run(cmd!(sh, "tar --numeric-owner --xattrs --xattrs-include=* -I 'zstd -T0 -1' -cf {tmp} -C {rootfs} ."))?;
-    std::fs::rename(&tmp, layer).with_context(|| format!("renaming {} to {}", tmp.display(), layer.display()))
+    step.run(cmd!(
+        sh,
+        "tar --numeric-owner --xattrs --xattrs-include=* -I 'zstd -T0 -1' -cf {tmp} -C {rootfs} ."
+    ))?;
+    std::fs::rename(&tmp, layer)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), layer.display()))
 }
 
 /// `extra_packages`, with the slow maintainer scripts still deferred.
-fn install_extra_packages(sh: &Shell, step: &Step, image: &Image, rootfs: &Path, check_valid_until: bool) -> Result<()> {
+fn install_extra_packages(
+    sh: &Shell,
+    step: &Step,
+    image: &Image,
+    rootfs: &Path,
+    check_valid_until: bool,
+) -> Result<()> {
     if !check_valid_until {
         // apt inside the image talks to the same frozen archive.
-        write(rootfs, "etc/apt/apt.conf.d/99acalsim-valid-until", "Acquire::Check-Valid-Until \"false\";\n")?;
+        write(
+            rootfs,
+            "etc/apt/apt.conf.d/99acalsim-valid-until",
+            "Acquire::Check-Valid-Until \"false\";\n",
+        )?;
     }
     step.say(&format!("installing {}", image.extra_packages.join(" ")));
     let mut argv = vec!["apt-get", "install", "-y", "--no-install-recommends"];
     argv.extend(image.extra_packages.iter().map(String::as_str));
     let env = [("DEBIAN_FRONTEND", "noninteractive".to_string())];
-    debian::in_chroot(sh, step, rootfs, &env, &argv).map_err(|e| debian::explain_apt_failure(e, &image.suite, &image.mirror))
+    debian::in_chroot(sh, step, rootfs, &env, &argv)
+        .map_err(|e| debian::explain_apt_failure(e, &image.suite, &image.mirror))
 }
 
 /// `remove_packages` out, then `wheels` in with the image's own pip: a
 /// source-built torch replaces the prebuilt python3-torch this way.
-fn remove_packages_and_install_wheels(project: &Project, step: &Step, image: &Image, rootfs: &Path) -> Result<()> {
+fn remove_packages_and_install_wheels(
+    project: &Project,
+    step: &Step,
+    image: &Image,
+    rootfs: &Path,
+) -> Result<()> {
     let sh = &project.sh;
     let env = [("DEBIAN_FRONTEND", "noninteractive".to_string())];
     if !image.remove_packages.is_empty() {
@@ -328,18 +439,35 @@ fn remove_packages_and_install_wheels(project: &Project, step: &Step, image: &Im
         return Ok(());
     }
     if !rootfs.join("usr/lib/python3/dist-packages/pip").is_dir() {
-        bail!("image `{}` lists wheels but has no pip: add python3-pip to its extra_packages", image.name);
+        bail!(
+            "image `{}` lists wheels but has no pip: add python3-pip to its extra_packages",
+            image.name
+        );
     }
     let dir = "root/.acalsim-wheels";
-    std::fs::create_dir_all(rootfs.join(dir)).with_context(|| format!("creating {dir} in the rootfs"))?;
-    let mut argv = vec!["python3".to_string(), "-m".into(), "pip".into(), "install".into(), "--no-deps".into(), "--no-index".into(), "--break-system-packages".into(), "--root-user-action=ignore".into()];
+    std::fs::create_dir_all(rootfs.join(dir))
+        .with_context(|| format!("creating {dir} in the rootfs"))?;
+    let mut argv = vec![
+        "python3".to_string(),
+        "-m".into(),
+        "pip".into(),
+        "install".into(),
+        "--no-deps".into(),
+        "--no-index".into(),
+        "--break-system-packages".into(),
+        "--root-user-action=ignore".into(),
+    ];
     for wheel in &image.wheels {
         let src = project.root.join(wheel);
         let name = src.file_name().context("wheel path has no file name")?;
-        std::fs::copy(&src, rootfs.join(dir).join(name)).with_context(|| format!("copying {} into the rootfs", src.display()))?;
+        std::fs::copy(&src, rootfs.join(dir).join(name))
+            .with_context(|| format!("copying {} into the rootfs", src.display()))?;
         argv.push(format!("/{dir}/{}", name.to_string_lossy()));
     }
-    step.say(&format!("installing {} wheel(s) with pip", image.wheels.len()));
+    step.say(&format!(
+        "installing {} wheel(s) with pip",
+        image.wheels.len()
+    ));
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let installed = debian::in_chroot(sh, step, rootfs, &env, &argv);
     let _ = std::fs::remove_dir_all(rootfs.join(dir));
@@ -349,19 +477,35 @@ fn remove_packages_and_install_wheels(project: &Project, step: &Step, image: &Im
 fn customise(project: &Project, step: &Step, image: &Image, rootfs: &Path) -> Result<()> {
     let sh = &project.sh;
     let overlay = project.root.join("debian/overlay");
-    fs_extra::dir::copy(&overlay, rootfs, &fs_extra::dir::CopyOptions::new().content_only(true).overwrite(true))
-        .with_context(|| format!("copying {} into the rootfs", overlay.display()))?;
+    fs_extra::dir::copy(
+        &overlay,
+        rootfs,
+        &fs_extra::dir::CopyOptions::new()
+            .content_only(true)
+            .overwrite(true),
+    )
+    .with_context(|| format!("copying {} into the rootfs", overlay.display()))?;
     install_runner(&project.root, rootfs)?;
     let env = [("ACALSIM_USER", image.user.clone())];
     let script = "/root/.acalsim-customize.sh";
-    std::fs::copy(project.root.join("debian/customize.sh"), rootfs.join(script.trim_start_matches('/')))
-        .context("copying debian/customize.sh into the rootfs")?;
+    std::fs::copy(
+        project.root.join("debian/customize.sh"),
+        rootfs.join(script.trim_start_matches('/')),
+    )
+    .context("copying debian/customize.sh into the rootfs")?;
     let ran = debian::in_chroot(sh, step, rootfs, &env, &["/bin/sh", script]);
     let _ = std::fs::remove_file(rootfs.join(script.trim_start_matches('/')));
     ran?;
     // Written from the host: inside the chroot these are the host's own files.
     write(rootfs, "etc/hostname", &format!("{}\n", image.hostname))?;
-    write(rootfs, "etc/hosts", &format!("127.0.0.1\tlocalhost\n127.0.1.1\t{}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n", image.hostname))?;
+    write(
+        rootfs,
+        "etc/hosts",
+        &format!(
+            "127.0.0.1\tlocalhost\n127.0.1.1\t{}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n",
+            image.hostname
+        ),
+    )?;
     let resolv = rootfs.join("etc/resolv.conf");
     let _ = std::fs::remove_file(&resolv);
     std::fs::copy(overlay.join("etc/resolv.conf"), &resolv).context("writing etc/resolv.conf")?;
@@ -375,12 +519,25 @@ fn install_runner(root: &Path, rootfs: &Path) -> Result<()> {
     let runner = root.join("guest-scripts/runner");
     let lib = rootfs.join("usr/lib/acalsim");
     std::fs::create_dir_all(&lib).with_context(|| format!("creating {}", lib.display()))?;
-    for entry in std::fs::read_dir(&runner).with_context(|| format!("listing {}", runner.display()))? {
-        let path = entry.with_context(|| format!("listing {}", runner.display()))?.path();
-        let Some(file) = path.file_name() else { continue };
-        let unit = path.extension().is_some_and(|e| e == "service" || e == "target");
-        let dest = if unit { rootfs.join("etc/systemd/system").join(file) } else { lib.join(file) };
-        std::fs::copy(&path, &dest).with_context(|| format!("copying {} to {}", path.display(), dest.display()))?;
+    for entry in
+        std::fs::read_dir(&runner).with_context(|| format!("listing {}", runner.display()))?
+    {
+        let path = entry
+            .with_context(|| format!("listing {}", runner.display()))?
+            .path();
+        let Some(file) = path.file_name() else {
+            continue;
+        };
+        let unit = path
+            .extension()
+            .is_some_and(|e| e == "service" || e == "target");
+        let dest = if unit {
+            rootfs.join("etc/systemd/system").join(file)
+        } else {
+            lib.join(file)
+        };
+        std::fs::copy(&path, &dest)
+            .with_context(|| format!("copying {} to {}", path.display(), dest.display()))?;
         let mode = if unit { 0o644 } else { 0o755 };
         std::fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(mode))
             .with_context(|| format!("setting the mode of {}", dest.display()))?;
@@ -399,7 +556,12 @@ fn kernel_version(rootfs: &Path) -> Result<String> {
     let mut versions: Vec<String> = std::fs::read_dir(&boot)
         .with_context(|| format!("listing {}", boot.display()))?
         .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("vmlinux-").map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix("vmlinux-")
+                .map(str::to_string)
+        })
         .collect();
     versions.sort();
     match versions.as_slice() {
@@ -415,9 +577,22 @@ pub fn auto_size(content_bytes: u64) -> u64 {
     want.div_ceil(64 << 20) * (64 << 20)
 }
 
-fn write_rootfs_images(sh: &Shell, step: &Step, image: &Image, rootfs: &Path, out: &Path) -> Result<(Vec<(String, String)>, u64)> {
-    let content = cmd!(sh, "du -sx --block-size=1 {rootfs}").quiet().read().context("measuring the rootfs with du")?;
-    let content: u64 = content.split_whitespace().next().and_then(|n| n.parse().ok()).context("parsing du output")?;
+fn write_rootfs_images(
+    sh: &Shell,
+    step: &Step,
+    image: &Image,
+    rootfs: &Path,
+    out: &Path,
+) -> Result<(Vec<(String, String)>, u64)> {
+    let content = cmd!(sh, "du -sx --block-size=1 {rootfs}")
+        .quiet()
+        .read()
+        .context("measuring the rootfs with du")?;
+    let content: u64 = content
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .context("parsing du output")?;
     let size = match image.size {
         Some(size) if size < content + content / 10 => bail!(
             "image `{}`: size = {} cannot hold the {} root filesystem; raise `size` in acalsim.toml or use \"auto\"",
@@ -430,16 +605,26 @@ fn write_rootfs_images(sh: &Shell, step: &Step, image: &Image, rootfs: &Path, ou
     let mut used = 0;
     if image.formats.iter().any(|f| f == "ext4") {
         let ext4 = out.join("rootfs.ext4");
-        step.say(&format!("mkfs.ext4 -d ({} in a {} filesystem)", human_bytes(content), human_bytes(size)));
+        step.say(&format!(
+            "mkfs.ext4 -d ({} in a {} filesystem)",
+            human_bytes(content),
+            human_bytes(size)
+        ));
         let size_k = format!("{}k", size / 1024);
-        step.run(cmd!(sh, "mkfs.ext4 -q -F -L acalsim-root -E root_owner=0:0 -d {rootfs} {ext4} {size_k}"))?;
+        step.run(cmd!(
+            sh,
+            "mkfs.ext4 -q -F -L acalsim-root -E root_owner=0:0 -d {rootfs} {ext4} {size_k}"
+        ))?;
         used = ext4_used_bytes(sh, &ext4)?;
         files.push(("ext4".to_string(), "rootfs.ext4".to_string()));
     }
     if image.formats.iter().any(|f| f == "qcow2") {
         step.say("qemu-img convert to qcow2 (zstd)");
         let (ext4, qcow2) = (out.join("rootfs.ext4"), out.join("rootfs.qcow2"));
-        step.run(cmd!(sh, "qemu-img convert -f raw -O qcow2 -c -o compression_type=zstd {ext4} {qcow2}"))?;
+        step.run(cmd!(
+            sh,
+            "qemu-img convert -f raw -O qcow2 -c -o compression_type=zstd {ext4} {qcow2}"
+        ))?;
         files.push(("qcow2".to_string(), "rootfs.qcow2".to_string()));
     }
     if image.formats.iter().any(|f| f == "initramfs") {
@@ -456,11 +641,22 @@ fn write_rootfs_images(sh: &Shell, step: &Step, image: &Image, rootfs: &Path, ou
 
 /// Blocks in use times block size, from the superblock.
 fn ext4_used_bytes(sh: &Shell, ext4: &Path) -> Result<u64> {
-    let header = cmd!(sh, "dumpe2fs -h {ext4}").quiet().ignore_stderr().read().with_context(|| format!("dumpe2fs -h {}", ext4.display()))?;
+    let header = cmd!(sh, "dumpe2fs -h {ext4}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .with_context(|| format!("dumpe2fs -h {}", ext4.display()))?;
     let field = |name: &str| -> Option<u64> {
-        header.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().trim_start_matches(':').trim().parse().ok()))
+        header.lines().find_map(|l| {
+            l.strip_prefix(name)
+                .and_then(|v| v.trim().trim_start_matches(':').trim().parse().ok())
+        })
     };
-    let (count, free, block) = (field("Block count"), field("Free blocks"), field("Block size"));
+    let (count, free, block) = (
+        field("Block count"),
+        field("Free blocks"),
+        field("Block size"),
+    );
     match (count, free, block) {
         (Some(c), Some(f), Some(b)) => Ok((c - f) * b),
         _ => bail!("unexpected dumpe2fs output for {}", ext4.display()),
@@ -469,8 +665,14 @@ fn ext4_used_bytes(sh: &Shell, ext4: &Path) -> Result<u64> {
 
 fn artifact(dir: &Path, file: &str) -> Result<Artifact> {
     let path = dir.join(file);
-    let size = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?.len();
-    Ok(Artifact { path: file.to_string(), sha256: cache::sha256_file(&path)?, size })
+    let size = std::fs::metadata(&path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    Ok(Artifact {
+        path: file.to_string(),
+        sha256: cache::sha256_file(&path)?,
+        size,
+    })
 }
 
 fn tool_versions(sh: &Shell) -> BTreeMap<String, String> {
@@ -481,18 +683,23 @@ fn tool_versions(sh: &Shell) -> BTreeMap<String, String> {
 }
 
 fn utc_now(sh: &Shell) -> String {
-    cmd!(sh, "date -u +%Y-%m-%dT%H:%M:%SZ").quiet().read().unwrap_or_default()
+    cmd!(sh, "date -u +%Y-%m-%dT%H:%M:%SZ")
+        .quiet()
+        .read()
+        .unwrap_or_default()
 }
 
 /// `run.sh`: boots the image with plain QEMU, no xtask needed (`qemu/run.sh.in`).
 pub fn write_run_script(project: &Project, m: &Manifest, out: &Path) -> Result<()> {
     let template_path = project.root.join("qemu/run.sh.in");
-    let template = std::fs::read_to_string(&template_path).with_context(|| format!("reading {}", template_path.display()))?;
+    let template = std::fs::read_to_string(&template_path)
+        .with_context(|| format!("reading {}", template_path.display()))?;
     let text = render_run_script(&template, m);
     let path = out.join("run.sh");
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).with_context(|| format!("chmod {}", path.display()))
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("chmod {}", path.display()))
 }
 
 pub fn render_run_script(template: &str, m: &Manifest) -> String {
@@ -501,8 +708,20 @@ pub fn render_run_script(template: &str, m: &Manifest) -> String {
     template
         .replace("@NAME@", &m.name)
         .replace("@KERNEL@", &m.kernel.path)
-        .replace("@DISK_INITRD@", &m.initrd.as_ref().map(|a| format!("-initrd \"$here/{}\"", a.path)).unwrap_or_default())
-        .replace("@BIOS@", &m.firmware.as_ref().map(|a| format!("\"$here/{}\"", a.path)).unwrap_or_else(|| "default".into()))
+        .replace(
+            "@DISK_INITRD@",
+            &m.initrd
+                .as_ref()
+                .map(|a| format!("-initrd \"$here/{}\"", a.path))
+                .unwrap_or_default(),
+        )
+        .replace(
+            "@BIOS@",
+            &m.firmware
+                .as_ref()
+                .map(|a| format!("\"$here/{}\"", a.path))
+                .unwrap_or_else(|| "default".into()),
+        )
         .replace("@EXT4@", &rootfs("ext4"))
         .replace("@QCOW2@", &rootfs("qcow2"))
         .replace("@INITRAMFS@", &rootfs("initramfs"))
@@ -517,12 +736,18 @@ pub fn render_run_script(template: &str, m: &Manifest) -> String {
 pub fn install(staged: &Path, dest: &Path) -> Result<()> {
     let parent = dest.parent().context("image dir has no parent")?;
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let old = parent.join(format!(".{}.old", dest.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    let old = parent.join(format!(
+        ".{}.old",
+        dest.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
     remove_dir(&old)?;
     if dest.exists() {
         std::fs::rename(dest, &old).with_context(|| format!("moving {} aside", dest.display()))?;
     }
-    std::fs::rename(staged, dest).with_context(|| format!("renaming {} to {}", staged.display(), dest.display()))?;
+    std::fs::rename(staged, dest)
+        .with_context(|| format!("renaming {} to {}", staged.display(), dest.display()))?;
     remove_dir(&old)
 }
 
@@ -539,7 +764,10 @@ fn print_summary(m: &Manifest, dir: &Path) {
         eprintln!("    {:<18} {:>10}", a.path, human_bytes(a.size));
     }
     if m.build.rootfs_used_bytes > 0 {
-        eprintln!("    ext4 in use        {:>10}", human_bytes(m.build.rootfs_used_bytes));
+        eprintln!(
+            "    ext4 in use        {:>10}",
+            human_bytes(m.build.rootfs_used_bytes)
+        );
     }
     eprintln!("  boot it: {}/run.sh", dir.display());
 }
@@ -547,23 +775,41 @@ fn print_summary(m: &Manifest, dir: &Path) {
 /// `cargo xtask images`: what the config declares and what is built.
 pub fn list(project: &Project) -> Result<()> {
     let config = project.config()?;
-    println!("{:<22} {:<9} {:<10} {:<24} {}", "IMAGE", "FLAVOUR", "RELEASE", "PACKAGES", "STATE");
+    println!(
+        "{:<22} {:<9} {:<10} {:<24} {}",
+        "IMAGE", "FLAVOUR", "RELEASE", "PACKAGES", "STATE"
+    );
     for (name, image) in &config.images {
         let dir = project.images_dir().join(name);
         let state = match Manifest::read(&dir) {
             Ok(m) => {
                 // A missing input (a wheel not built yet) makes it outdated, not the listing fail.
-                let current = key_of(project, image).is_ok_and(|k| k == m.config_hash) && m.artifacts_present(&dir);
-                format!("{} ({})", if current { "built" } else { "outdated" }, m.created)
+                let current = key_of(project, image).is_ok_and(|k| k == m.config_hash)
+                    && m.artifacts_present(&dir);
+                format!(
+                    "{} ({})",
+                    if current { "built" } else { "outdated" },
+                    m.created
+                )
             }
             Err(_) => "not built".to_string(),
         };
-        let default = if *name == config.default_image { " (default)" } else { "" };
+        let default = if *name == config.default_image {
+            " (default)"
+        } else {
+            ""
+        };
         let (suite, sets) = match &image.buildroot {
-            Some(br) => (br.version.clone(), format!("{} packages", br.packages.len())),
+            Some(br) => (
+                br.version.clone(),
+                format!("{} packages", br.packages.len()),
+            ),
             None => (image.suite.clone(), image.package_sets.join("+")),
         };
-        println!("{:<22} {:<9} {:<10} {:<24} {state}{default}", name, image.flavour, suite, sets);
+        println!(
+            "{:<22} {:<9} {:<10} {:<24} {state}{default}",
+            name, image.flavour, suite, sets
+        );
     }
     Ok(())
 }
@@ -582,26 +828,55 @@ mod tests {
 
     #[test]
     fn run_script_fills_every_placeholder_from_the_manifest() {
-        let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../qemu/run.sh.in")).unwrap();
-        let art = |p: &str| Artifact { path: p.into(), sha256: String::new(), size: 1 };
+        let template =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../qemu/run.sh.in"))
+                .unwrap();
+        let art = |p: &str| Artifact {
+            path: p.into(),
+            sha256: String::new(),
+            size: 1,
+        };
         let m = Manifest {
-            cmdline: BTreeMap::from([("disk".into(), "root=/dev/vda rw".into()), ("initramfs".into(), "rdinit=/init".into())]),
-            run: crate::config::RunDefaults { smp: 3, memory_mib: 1536 },
+            cmdline: BTreeMap::from([
+                ("disk".into(), "root=/dev/vda rw".into()),
+                ("initramfs".into(), "rdinit=/init".into()),
+            ]),
+            run: crate::config::RunDefaults {
+                smp: 3,
+                memory_mib: 1536,
+            },
             ..manifest::sample()
         };
         let text = render_run_script(&template, &m);
-        let placeholder = text.match_indices('@').any(|(i, _)| text[i + 1..].starts_with(|c: char| c.is_ascii_uppercase()));
+        let placeholder = text
+            .match_indices('@')
+            .any(|(i, _)| text[i + 1..].starts_with(|c: char| c.is_ascii_uppercase()));
         assert!(!placeholder, "unfilled placeholder:\n{text}");
         assert!(text.contains(r#"-smp "${SMP:-3}""#) && text.contains(r#""${MEMORY_MIB:-1536}M""#));
-        assert!(text.contains(r#"-append "root=/dev/vda rw""#) && text.contains("$here/rootfs.ext4"));
-        assert!(text.contains(r#"if [ -z "" ]; then"#), "no initramfs artifact: --initramfs refuses");
+        assert!(
+            text.contains(r#"-append "root=/dev/vda rw""#) && text.contains("$here/rootfs.ext4")
+        );
+        assert!(
+            text.contains(r#"if [ -z "" ]; then"#),
+            "no initramfs artifact: --initramfs refuses"
+        );
         assert!(text.contains("-bios default") && text.contains("-no-reboot"));
-        assert!(text.contains(r#"-initrd "$here/initrd.img" -append "root=/dev/vda rw""#), "{text}");
+        assert!(
+            text.contains(r#"-initrd "$here/initrd.img" -append "root=/dev/vda rw""#),
+            "{text}"
+        );
         // Buildroot: its own firmware, no initrd before a disk boot.
-        let m = Manifest { initrd: None, firmware: Some(art("fw_jump.elf")), ..m };
+        let m = Manifest {
+            initrd: None,
+            firmware: Some(art("fw_jump.elf")),
+            ..m
+        };
         let text = render_run_script(&template, &m);
         assert!(text.contains(r#"-bios "$here/fw_jump.elf""#), "{text}");
-        assert!(text.contains(r#"exec "$qemu" "$@"  -append "root=/dev/vda rw""#), "{text}");
+        assert!(
+            text.contains(r#"exec "$qemu" "$@"  -append "root=/dev/vda rw""#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -22,11 +22,21 @@ pub fn module_name(path: &str) -> String {
 
 /// Module paths to load, dependencies first, for the `wanted` modules.
 /// Built-in modules need no loading; an unknown module is an error naming the kernel.
-pub fn module_load_order(modules_dep: &str, modules_builtin: &str, wanted: &[String], kernel: &str) -> Result<Vec<String>> {
+pub fn module_load_order(
+    modules_dep: &str,
+    modules_builtin: &str,
+    wanted: &[String],
+    kernel: &str,
+) -> Result<Vec<String>> {
     let deps: Vec<(String, Vec<String>)> = modules_dep
         .lines()
         .filter_map(|l| l.split_once(':'))
-        .map(|(m, d)| (m.trim().to_string(), d.split_whitespace().map(str::to_string).collect()))
+        .map(|(m, d)| {
+            (
+                m.trim().to_string(),
+                d.split_whitespace().map(str::to_string).collect(),
+            )
+        })
         .collect();
     let builtin: BTreeSet<String> = modules_builtin.lines().map(module_name).collect();
     let mut order = Vec::new();
@@ -64,26 +74,46 @@ pub fn parse_module_list(text: &str) -> Vec<String> {
 }
 
 /// Builds the minimal initrd for the kernel `version` in `rootfs` into `out` (gzip cpio).
-pub fn build_minimal(sh: &Shell, project_root: &Path, rootfs: &Path, version: &str, out: &Path) -> Result<usize> {
+pub fn build_minimal(
+    sh: &Shell,
+    project_root: &Path,
+    rootfs: &Path,
+    version: &str,
+    out: &Path,
+) -> Result<usize> {
     let moddir = rootfs.join("usr/lib/modules").join(version);
     let read = |name: &str| {
         let p = moddir.join(name);
         std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))
     };
     let wanted_file = project_root.join("debian/initramfs/modules");
-    let wanted = parse_module_list(&std::fs::read_to_string(&wanted_file).with_context(|| format!("reading {}", wanted_file.display()))?);
-    let order = module_load_order(&read("modules.dep")?, &read("modules.builtin").unwrap_or_default(), &wanted, version)?;
+    let wanted = parse_module_list(
+        &std::fs::read_to_string(&wanted_file)
+            .with_context(|| format!("reading {}", wanted_file.display()))?,
+    );
+    let order = module_load_order(
+        &read("modules.dep")?,
+        &read("modules.builtin").unwrap_or_default(),
+        &wanted,
+        version,
+    )?;
 
-    let staging = tempfile::Builder::new().prefix(".initrd-").tempdir_in(out.parent().unwrap_or(Path::new(".")))
+    let staging = tempfile::Builder::new()
+        .prefix(".initrd-")
+        .tempdir_in(out.parent().unwrap_or(Path::new(".")))
         .context("creating initrd staging dir")?;
     let dir = staging.path();
     for sub in ["bin", "lib/modules", "dev", "proc", "sys", "newroot"] {
-        std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("creating {}/{sub}", dir.display()))?;
+        std::fs::create_dir_all(dir.join(sub))
+            .with_context(|| format!("creating {}/{sub}", dir.display()))?;
     }
     let busybox = ["usr/bin/busybox", "bin/busybox"].iter().map(|p| rootfs.join(p)).find(|p| p.exists())
         .context("busybox-static is not in the image: keep it in debian/packages/base.list, the minimal initrd needs it")?;
     copy(&busybox, &dir.join("bin/busybox"))?;
-    copy(&project_root.join("debian/initramfs/init"), &dir.join("init"))?;
+    copy(
+        &project_root.join("debian/initramfs/init"),
+        &dir.join("init"),
+    )?;
 
     let mut load_order = String::new();
     for path in &order {
@@ -94,7 +124,8 @@ pub fn build_minimal(sh: &Shell, project_root: &Path, rootfs: &Path, version: &s
         load_order.push_str(&file);
         load_order.push('\n');
     }
-    std::fs::write(dir.join("lib/modules/load-order"), load_order).context("writing initrd load-order")?;
+    std::fs::write(dir.join("lib/modules/load-order"), load_order)
+        .context("writing initrd load-order")?;
     pack_cpio(sh, dir, out, Compression::Gzip)?;
     Ok(order.len())
 }
@@ -103,11 +134,23 @@ pub fn build_minimal(sh: &Shell, project_root: &Path, rootfs: &Path, version: &s
 fn decompress_module(sh: &Shell, src: &Path, dst: &Path) -> Result<()> {
     let name = src.to_string_lossy();
     let bytes = if name.ends_with(".xz") {
-        cmd!(sh, "xz -dc {src}").quiet().output().with_context(|| format!("xz -dc {}", src.display()))?.stdout
+        cmd!(sh, "xz -dc {src}")
+            .quiet()
+            .output()
+            .with_context(|| format!("xz -dc {}", src.display()))?
+            .stdout
     } else if name.ends_with(".zst") {
-        cmd!(sh, "zstd -dcq {src}").quiet().output().with_context(|| format!("zstd -dc {}", src.display()))?.stdout
+        cmd!(sh, "zstd -dcq {src}")
+            .quiet()
+            .output()
+            .with_context(|| format!("zstd -dc {}", src.display()))?
+            .stdout
     } else if name.ends_with(".gz") {
-        cmd!(sh, "gzip -dc {src}").quiet().output().with_context(|| format!("gzip -dc {}", src.display()))?.stdout
+        cmd!(sh, "gzip -dc {src}")
+            .quiet()
+            .output()
+            .with_context(|| format!("gzip -dc {}", src.display()))?
+            .stdout
     } else {
         std::fs::read(src).with_context(|| format!("reading {}", src.display()))?
     };
@@ -115,7 +158,8 @@ fn decompress_module(sh: &Shell, src: &Path, dst: &Path) -> Result<()> {
 }
 
 fn copy(src: &Path, dst: &Path) -> Result<()> {
-    std::fs::copy(src, dst).with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
+    std::fs::copy(src, dst)
+        .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
     Ok(())
 }
 
@@ -135,7 +179,10 @@ pub fn pack_cpio(sh: &Shell, dir: &Path, out: &Path, compression: Compression) -
     let script = format!(
         "cd \"$1\" && find . -xdev -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --owner=0:0 --quiet | {compressor} > \"$2\""
     );
-    cmd!(sh, "sh -ec {script} pack-cpio {dir} {out}").quiet().run().with_context(|| format!("packing {} into {}", dir.display(), out.display()))
+    cmd!(sh, "sh -ec {script} pack-cpio {dir} {out}")
+        .quiet()
+        .run()
+        .with_context(|| format!("packing {} into {}", dir.display(), out.display()))
 }
 
 #[cfg(test)]
@@ -154,20 +201,38 @@ kernel/fs/netfs/netfs.ko.xz:\n";
     #[test]
     fn dependencies_load_first_and_once() {
         let wanted = ["virtio_blk", "ext4", "9pnet_virtio", "9p"].map(String::from);
-        let order = module_load_order(DEP, "kernel/drivers/block/virtio_blk.ko\n", &wanted, "7.2").unwrap();
+        let order =
+            module_load_order(DEP, "kernel/drivers/block/virtio_blk.ko\n", &wanted, "7.2").unwrap();
         let names: Vec<_> = order.iter().map(|p| module_name(p)).collect();
-        assert_eq!(names, ["crc16", "mbcache", "jbd2", "ext4", "9pnet", "9pnet_virtio", "netfs", "9p"]);
+        assert_eq!(
+            names,
+            [
+                "crc16",
+                "mbcache",
+                "jbd2",
+                "ext4",
+                "9pnet",
+                "9pnet_virtio",
+                "netfs",
+                "9p"
+            ]
+        );
     }
 
     #[test]
     fn unknown_module_names_the_kernel() {
-        let e = module_load_order(DEP, "", &["nosuch".into()], "7.2.13-riscv64").unwrap_err().to_string();
+        let e = module_load_order(DEP, "", &["nosuch".into()], "7.2.13-riscv64")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("7.2.13-riscv64") && e.contains("nosuch"), "{e}");
     }
 
     #[test]
     fn module_names_normalise_dashes_and_suffixes() {
-        assert_eq!(module_name("kernel/drivers/virtio/virtio-mmio.ko.zst"), "virtio_mmio");
+        assert_eq!(
+            module_name("kernel/drivers/virtio/virtio-mmio.ko.zst"),
+            "virtio_mmio"
+        );
         assert_eq!(module_name("ext4.ko"), "ext4");
     }
 }

@@ -29,8 +29,8 @@ fn main() {
     match try_main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-        // The outermost context says what went wrong and what to do; the
-        // causes below it say where.
+            // The outermost context says what went wrong and what to do; the
+            // causes below it say where.
             eprintln!("error: {e}");
             for cause in e.chain().skip(1) {
                 eprintln!("\ncaused by: {cause}");

@@ -101,7 +101,8 @@ pub struct StepTime {
 impl Manifest {
     pub fn read(image_dir: &Path) -> Result<Manifest> {
         let path = image_dir.join(FILE);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
@@ -112,16 +113,22 @@ impl Manifest {
     }
 
     pub fn artifacts(&self) -> impl Iterator<Item = &Artifact> {
-        [Some(&self.kernel), self.initrd.as_ref(), self.firmware.as_ref()].into_iter().flatten().chain(self.rootfs.values())
+        [
+            Some(&self.kernel),
+            self.initrd.as_ref(),
+            self.firmware.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.rootfs.values())
     }
 
     /// True when every artifact is present with the recorded size. Hashing
     /// gigabytes on every no-op run would break the 2-second promise; sizes
     /// catch truncation and deletion, which is what actually happens.
     pub fn artifacts_present(&self, image_dir: &Path) -> bool {
-        self.artifacts().all(|a| {
-            std::fs::metadata(image_dir.join(&a.path)).is_ok_and(|m| m.len() == a.size)
-        })
+        self.artifacts()
+            .all(|a| std::fs::metadata(image_dir.join(&a.path)).is_ok_and(|m| m.len() == a.size))
     }
 }
 
@@ -131,7 +138,11 @@ pub fn installed_packages(status: &str) -> Vec<Package> {
         .split("\n\n")
         .filter_map(|stanza| {
             let field = |name: &str| {
-                stanza.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')).map(|v| v.trim().to_string()))
+                stanza.lines().find_map(|l| {
+                    l.strip_prefix(name)
+                        .and_then(|v| v.strip_prefix(':'))
+                        .map(|v| v.trim().to_string())
+                })
             };
             let installed = field("Status").is_some_and(|s| s.ends_with(" installed"));
             installed.then(|| Package {
@@ -149,7 +160,11 @@ pub fn installed_packages(status: &str) -> Vec<Package> {
 /// A small Debian manifest for other modules' tests to adjust.
 #[cfg(test)]
 pub fn sample() -> Manifest {
-    let art = |p: &str| Artifact { path: p.into(), sha256: "0".repeat(64), size: 1 };
+    let art = |p: &str| Artifact {
+        path: p.into(),
+        sha256: "0".repeat(64),
+        size: 1,
+    };
     Manifest {
         schema: SCHEMA,
         name: "img".into(),
@@ -163,11 +178,20 @@ pub fn sample() -> Manifest {
         firmware: None,
         rootfs: BTreeMap::from([("ext4".into(), art("rootfs.ext4"))]),
         cmdline: BTreeMap::from([
-            ("disk".into(), "root=/dev/vda rw console=ttyS0 panic=-1".into()),
-            ("initramfs".into(), "rdinit=/init console=ttyS0 panic=-1".into()),
+            (
+                "disk".into(),
+                "root=/dev/vda rw console=ttyS0 panic=-1".into(),
+            ),
+            (
+                "initramfs".into(),
+                "rdinit=/init console=ttyS0 panic=-1".into(),
+            ),
         ]),
         kernel_version: "7.2".into(),
-        run: RunDefaults { smp: 2, memory_mib: 4096 },
+        run: RunDefaults {
+            smp: 2,
+            memory_mib: 4096,
+        },
         debian: Some(DebianSource {
             suite: "sid".into(),
             mirror: "http://deb.debian.org/debian".into(),
@@ -179,7 +203,12 @@ pub fn sample() -> Manifest {
         buildroot: None,
         packages: vec![],
         tools: BTreeMap::new(),
-        build: BuildInfo { total_secs: 0.0, steps: vec![], base_layer_cached: false, rootfs_used_bytes: 0 },
+        build: BuildInfo {
+            total_secs: 0.0,
+            steps: vec![],
+            base_layer_cached: false,
+            rootfs_used_bytes: 0,
+        },
     }
 }
 
@@ -196,8 +225,16 @@ mod tests {
         assert_eq!(
             p,
             vec![
-                Package { name: "apt".into(), version: "3.1.11".into(), arch: "riscv64".into() },
-                Package { name: "zlib1g".into(), version: "1:1.3".into(), arch: "riscv64".into() },
+                Package {
+                    name: "apt".into(),
+                    version: "3.1.11".into(),
+                    arch: "riscv64".into()
+                },
+                Package {
+                    name: "zlib1g".into(),
+                    version: "1:1.3".into(),
+                    arch: "riscv64".into()
+                },
             ]
         );
     }
@@ -207,7 +244,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Image"), b"kernel").unwrap();
         std::fs::write(dir.path().join("initrd"), b"ird").unwrap();
-        let art = |p: &str, size| Artifact { path: p.into(), sha256: "x".into(), size };
+        let art = |p: &str, size| Artifact {
+            path: p.into(),
+            sha256: "x".into(),
+            size,
+        };
         let m = Manifest {
             kernel: art("Image", 6),
             initrd: Some(art("initrd", 3)),

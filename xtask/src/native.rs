@@ -37,7 +37,9 @@ pub fn root_dir(cache: &Path, spec: &NativeSpec) -> PathBuf {
         .add("mirror", spec.mirror.as_bytes())
         .add("components", spec.components.join(",").as_bytes())
         .add("packages", PACKAGES.join(",").as_bytes());
-    cache.join("native").join(format!("{}-amd64-{}", spec.suite, &key.hex()[..16]))
+    cache
+        .join("native")
+        .join(format!("{}-amd64-{}", spec.suite, &key.hex()[..16]))
 }
 
 /// mmdebstrap argv for the helper root (native: no emulation, about half a minute).
@@ -50,8 +52,15 @@ pub fn mmdebstrap_args(spec: &NativeSpec, target: &Path, apt_cache: &Path) -> Ve
         format!("--components={}", spec.components.join(",")),
         format!("--include={}", PACKAGES.join(",")),
     ];
-    args.extend(crate::debian::shared_mmdebstrap_args(apt_cache, spec.check_valid_until));
-    args.extend([spec.suite.clone(), target.display().to_string(), spec.mirror.clone()]);
+    args.extend(crate::debian::shared_mmdebstrap_args(
+        apt_cache,
+        spec.check_valid_until,
+    ));
+    args.extend([
+        spec.suite.clone(),
+        target.display().to_string(),
+        spec.mirror.clone(),
+    ]);
     args
 }
 
@@ -66,19 +75,30 @@ pub fn ensure(sh: &Shell, cache: &Path, spec: &NativeSpec, log: &Path) -> Result
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let partial = dir.with_extension("partial");
     if partial.exists() {
-        std::fs::remove_dir_all(&partial).with_context(|| format!("removing {}", partial.display()))?;
+        std::fs::remove_dir_all(&partial)
+            .with_context(|| format!("removing {}", partial.display()))?;
     }
     let apt_cache = cache.join("apt").join(format!("{}-amd64", spec.suite));
-    std::fs::create_dir_all(&apt_cache).with_context(|| format!("creating {}", apt_cache.display()))?;
+    std::fs::create_dir_all(&apt_cache)
+        .with_context(|| format!("creating {}", apt_cache.display()))?;
     let args = mmdebstrap_args(spec, &partial, &apt_cache);
-    let out = cmd!(sh, "mmdebstrap {args...}").quiet().ignore_status().output().context("starting mmdebstrap (native helper)")?;
+    let out = cmd!(sh, "mmdebstrap {args...}")
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("starting mmdebstrap (native helper)")?;
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     std::fs::write(log, &text).with_context(|| format!("writing {}", log.display()))?;
     if !out.status.success() {
-        anyhow::bail!("mmdebstrap of the native helper root failed ({}); see {}", out.status, log.display());
+        anyhow::bail!(
+            "mmdebstrap of the native helper root failed ({}); see {}",
+            out.status,
+            log.display()
+        );
     }
-    std::fs::rename(&partial, &dir).with_context(|| format!("renaming {} to {}", partial.display(), dir.display()))?;
+    std::fs::rename(&partial, &dir)
+        .with_context(|| format!("renaming {} to {}", partial.display(), dir.display()))?;
     Ok(dir)
 }
 
@@ -96,7 +116,9 @@ fn tool_versions(root: &Path) -> BTreeMap<String, String> {
 /// Whether the helper reproduces the image's tools: each of the image's
 /// versions is present, identical, in the helper.
 pub fn versions_match(image: &BTreeMap<String, String>, helper: &BTreeMap<String, String>) -> bool {
-    image.iter().all(|(name, version)| helper.get(name) == Some(version))
+    image
+        .iter()
+        .all(|(name, version)| helper.get(name) == Some(version))
 }
 
 /// The byte-code magic number of a root's python3, as hex; `None` without python3.
@@ -107,13 +129,23 @@ fn python_magic(sh: &Shell, root: &Path) -> Option<String> {
         return None;
     }
     let code = "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())";
-    cmd!(sh, "chroot {root} python3 -I -c {code}").quiet().ignore_stderr().read().ok().filter(|m| !m.is_empty())
+    cmd!(sh, "chroot {root} python3 -I -c {code}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
+        .filter(|m| !m.is_empty())
 }
 
 /// Runs the deferred depmod, certificate store and byte-compilation: natively
 /// when `helper` reproduces the image's tools, else with the image's own
 /// tools under emulation.
-pub fn finish_deferred(sh: &Shell, step: &Step, rootfs: &Path, helper: Option<&Path>) -> Result<()> {
+pub fn finish_deferred(
+    sh: &Shell,
+    step: &Step,
+    rootfs: &Path,
+    helper: Option<&Path>,
+) -> Result<()> {
     let script = sh.current_dir().join("debian/scripts/finish-deferred.sh");
     // ACALSIM_EMULATE_ONLY=1 forces the slow path: for tests and for doubt.
     let helper = helper.filter(|_| std::env::var_os("ACALSIM_EMULATE_ONLY").is_none());
@@ -134,8 +166,13 @@ pub fn finish_deferred(sh: &Shell, step: &Step, rootfs: &Path, helper: Option<&P
         None => "emulated",
     };
     let helper = helper.unwrap_or(rootfs);
-    step.say(&format!("depmod, certificates and byte-compilation ({mode})"));
-    step.run(cmd!(sh, "unshare --mount --pid --fork --kill-child sh {script} {mode} {helper} {rootfs}"))
+    step.say(&format!(
+        "depmod, certificates and byte-compilation ({mode})"
+    ));
+    step.run(cmd!(
+        sh,
+        "unshare --mount --pid --fork --kill-child sh {script} {mode} {helper} {rootfs}"
+    ))
 }
 
 #[cfg(test)]
@@ -144,24 +181,61 @@ mod tests {
 
     #[test]
     fn versions_must_match_exactly() {
-        let v = |pairs: &[(&str, &str)]| pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<BTreeMap<_, _>>();
+        let v = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
         let img = v(&[("ca-certificates", "20260816"), ("kmod", "34.2-2")]);
         assert!(versions_match(&img, &img));
-        assert!(versions_match(&v(&[("kmod", "34.2-2")]), &img), "an image without certificates needs only kmod");
-        assert!(!versions_match(&img, &v(&[("ca-certificates", "20260901"), ("kmod", "34.2-2")])));
-        assert!(!versions_match(&img, &v(&[("ca-certificates", "20260816")])), "kmod missing");
+        assert!(
+            versions_match(&v(&[("kmod", "34.2-2")]), &img),
+            "an image without certificates needs only kmod"
+        );
+        assert!(!versions_match(
+            &img,
+            &v(&[("ca-certificates", "20260901"), ("kmod", "34.2-2")])
+        ));
+        assert!(
+            !versions_match(&img, &v(&[("ca-certificates", "20260816")])),
+            "kmod missing"
+        );
     }
 
     #[test]
     fn helper_root_is_native_amd64_and_verified() {
-        let spec = NativeSpec { suite: "sid".into(), mirror: "http://m/debian".into(), components: vec!["main".into()], check_valid_until: true };
-        let a = mmdebstrap_args(&spec, Path::new("/c/native/x.partial"), Path::new("/c/apt/sid-amd64"));
-        assert!(a.contains(&"--architectures=amd64".into()) && a.contains(&"--include=python3,kmod,ca-certificates".into()));
-        assert!(!a.iter().any(|x| x.contains("Valid-Until") || x.contains("trusted")));
-        assert_eq!(&a[a.len() - 3..], ["sid", "/c/native/x.partial", "http://m/debian"]);
+        let spec = NativeSpec {
+            suite: "sid".into(),
+            mirror: "http://m/debian".into(),
+            components: vec!["main".into()],
+            check_valid_until: true,
+        };
+        let a = mmdebstrap_args(
+            &spec,
+            Path::new("/c/native/x.partial"),
+            Path::new("/c/apt/sid-amd64"),
+        );
+        assert!(
+            a.contains(&"--architectures=amd64".into())
+                && a.contains(&"--include=python3,kmod,ca-certificates".into())
+        );
+        assert!(!a
+            .iter()
+            .any(|x| x.contains("Valid-Until") || x.contains("trusted")));
+        assert_eq!(
+            &a[a.len() - 3..],
+            ["sid", "/c/native/x.partial", "http://m/debian"]
+        );
         let dir = root_dir(Path::new("/c"), &spec);
         assert!(dir.starts_with("/c/native") && dir.to_string_lossy().contains("sid-amd64-"));
-        let other = root_dir(Path::new("/c"), &NativeSpec { suite: "trixie".into(), ..spec });
+        let other = root_dir(
+            Path::new("/c"),
+            &NativeSpec {
+                suite: "trixie".into(),
+                ..spec
+            },
+        );
         assert_ne!(dir, other);
     }
 }

@@ -34,7 +34,14 @@ impl Steps {
         }
         File::create(&log).with_context(|| format!("creating log {}", log.display()))?;
         eprintln!("    full log: {}", log.display());
-        Ok(Steps { total, done: 0, started: Instant::now(), log, timings: Vec::new(), verbose })
+        Ok(Steps {
+            total,
+            done: 0,
+            started: Instant::now(),
+            log,
+            timings: Vec::new(),
+            verbose,
+        })
     }
 
     /// Runs one step, showing `title` and how long it takes.
@@ -55,7 +62,11 @@ impl Steps {
         }
         append(&self.log, &format!("\n==> {prefix} {title}\n"))?;
         let started = Instant::now();
-        let result = f(&Step { bar: bar.clone(), log: self.log.clone(), verbose: self.verbose });
+        let result = f(&Step {
+            bar: bar.clone(),
+            log: self.log.clone(),
+            verbose: self.verbose,
+        });
         let secs = started.elapsed().as_secs_f64();
         bar.finish_and_clear();
         let status = if result.is_ok() { "done" } else { "FAILED" };
@@ -90,7 +101,11 @@ impl Step {
 
     /// Like [`Step::run`]; lines `milestone` picks out are also reported as
     /// progress where there is no spinner (CI, pipes), stamped with the time.
-    pub fn run_milestones(&self, cmd: xshell::Cmd<'_>, milestone: fn(&str) -> Option<String>) -> Result<()> {
+    pub fn run_milestones(
+        &self,
+        cmd: xshell::Cmd<'_>,
+        milestone: fn(&str) -> Option<String>,
+    ) -> Result<()> {
         let shown = cmd.to_string();
         append(&self.log, &format!("$ {shown}\n"))?;
         if self.verbose {
@@ -98,16 +113,29 @@ impl Step {
         }
         let mut command: std::process::Command = cmd.into();
         command.stdin(std::process::Stdio::null());
-        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-        let mut child = command.spawn().with_context(|| format!("starting `{shown}`"))?;
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting `{shown}`"))?;
         let log = Arc::new(Mutex::new(
-            File::options().append(true).open(&self.log).with_context(|| format!("opening {}", self.log.display()))?,
+            File::options()
+                .append(true)
+                .open(&self.log)
+                .with_context(|| format!("opening {}", self.log.display()))?,
         ));
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let started = Instant::now();
         let readers: Vec<_> = [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -116,13 +144,21 @@ impl Step {
             std::thread::spawn(move || pump(stream, started, &log, &tail, &bar, milestone))
         })
         .collect();
-        let status = child.wait().with_context(|| format!("waiting for `{shown}`"))?;
+        let status = child
+            .wait()
+            .with_context(|| format!("waiting for `{shown}`"))?;
         for r in readers {
             let _ = r.join();
         }
         if !status.success() {
-            let tail = tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default();
-            bail!("`{shown}` failed ({status}); last lines of {}:\n{tail}", self.log.display());
+            let tail = tail
+                .lock()
+                .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
+                .unwrap_or_default();
+            bail!(
+                "`{shown}` failed ({status}); last lines of {}:\n{tail}",
+                self.log.display()
+            );
         }
         Ok(())
     }
@@ -148,7 +184,10 @@ fn pump(
         }
         if bar.is_hidden() {
             if let Some(m) = milestone(&line) {
-                eprintln!("    [{}] {m}", human_duration(started.elapsed().as_secs_f64()));
+                eprintln!(
+                    "    [{}] {m}",
+                    human_duration(started.elapsed().as_secs_f64())
+                );
             }
         }
         if let Ok(mut t) = tail.lock() {
@@ -161,8 +200,12 @@ fn pump(
 }
 
 fn append(log: &Path, text: &str) -> Result<()> {
-    let mut f = File::options().append(true).open(log).with_context(|| format!("opening {}", log.display()))?;
-    f.write_all(text.as_bytes()).with_context(|| format!("writing {}", log.display()))
+    let mut f = File::options()
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", log.display()))
 }
 
 pub fn human_duration(secs: f64) -> String {
@@ -181,7 +224,11 @@ pub fn human_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 #[cfg(test)]
@@ -203,10 +250,17 @@ mod tests {
         let mut steps = Steps::new(1, log.clone(), false).unwrap();
         let sh = xshell::Shell::new().unwrap();
         let err = steps
-            .step("fail", |s| s.run(xshell::cmd!(sh, "sh -c 'echo visible-line; exit 3'")))
+            .step("fail", |s| {
+                s.run(xshell::cmd!(sh, "sh -c 'echo visible-line; exit 3'"))
+            })
             .unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("visible-line") && msg.contains("exit status: 3"), "{msg}");
-        assert!(std::fs::read_to_string(&log).unwrap().contains("visible-line"));
+        assert!(
+            msg.contains("visible-line") && msg.contains("exit status: 3"),
+            "{msg}"
+        );
+        assert!(std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("visible-line"));
     }
 }

@@ -27,7 +27,12 @@ impl Project {
         // Only the shell moves: std::fs keeps the directory the user ran cargo
         // from, so the config path reads (and is reported) as they typed it.
         sh.change_dir(&root);
-        Ok(Project { root, sh, config_path: config_path.to_path_buf(), verbose })
+        Ok(Project {
+            root,
+            sh,
+            config_path: config_path.to_path_buf(),
+            verbose,
+        })
     }
 
     pub fn config(&self) -> Result<Config> {
@@ -38,8 +43,12 @@ impl Project {
     pub fn package_sets(&self) -> Result<Vec<String>> {
         let dir = self.root.join("debian/packages");
         let mut sets = Vec::new();
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
-            let path = entry.with_context(|| format!("listing {}", dir.display()))?.path();
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
+            let path = entry
+                .with_context(|| format!("listing {}", dir.display()))?
+                .path();
             if path.extension().is_some_and(|e| e == "list") {
                 if let Some(stem) = path.file_stem() {
                     sets.push(stem.to_string_lossy().into_owned());

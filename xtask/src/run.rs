@@ -37,11 +37,16 @@ pub fn run(project: &Project, flags: &flags::Run) -> Result<i32> {
 /// (`pytorch build` reads ninja's progress from it).
 pub type StdoutSink = Box<dyn FnMut(&[u8]) + Send>;
 
-pub fn run_with(project: &Project, flags: &flags::Run, stdout_sink: Option<StdoutSink>) -> Result<i32> {
+pub fn run_with(
+    project: &Project,
+    flags: &flags::Run,
+    stdout_sink: Option<StdoutSink>,
+) -> Result<i32> {
     let name = image_name(project, flags.name.as_deref())?;
     let image_dir = project.images_dir().join(&name);
-    let manifest = Manifest::read(&image_dir)
-        .with_context(|| format!("image `{name}` is not built; build it with `cargo xtask image {name}`"))?;
+    let manifest = Manifest::read(&image_dir).with_context(|| {
+        format!("image `{name}` is not built; build it with `cargo xtask image {name}`")
+    })?;
     if !manifest.artifacts_present(&image_dir) {
         bail!("image `{name}` in {} is incomplete; rebuild it with `cargo xtask image {name} --rebuild`", image_dir.display());
     }
@@ -52,16 +57,23 @@ pub fn run_with(project: &Project, flags: &flags::Run, stdout_sink: Option<Stdou
     let _lock = lock_image(project, &name, flags.persist)?;
 
     remove_stale_run_dirs();
-    let tmp = tempfile::Builder::new().prefix(RUN_DIR_PREFIX).tempdir().context("creating a temporary directory for the run")?;
+    let tmp = tempfile::Builder::new()
+        .prefix(RUN_DIR_PREFIX)
+        .tempdir()
+        .context("creating a temporary directory for the run")?;
     let pid_file = tmp.path().join("pid");
-    std::fs::write(&pid_file, std::process::id().to_string()).with_context(|| format!("writing {}", pid_file.display()))?;
+    std::fs::write(&pid_file, std::process::id().to_string())
+        .with_context(|| format!("writing {}", pid_file.display()))?;
     let job_dir = tmp.path().join("job");
     std::fs::create_dir(&job_dir).with_context(|| format!("creating {}", job_dir.display()))?;
     let work_share = match &flags.share {
-        Some(dir) => dir.canonicalize().with_context(|| format!("--share {}: no such directory", dir.display()))?,
+        Some(dir) => dir
+            .canonicalize()
+            .with_context(|| format!("--share {}: no such directory", dir.display()))?,
         None => project.xtask_dir().join("share"),
     };
-    std::fs::create_dir_all(&work_share).with_context(|| format!("creating {}", work_share.display()))?;
+    std::fs::create_dir_all(&work_share)
+        .with_context(|| format!("creating {}", work_share.display()))?;
     if job {
         write_job(&job_dir.join("job.sh"), &flags.command, &flags.envs)?;
     }
@@ -69,9 +81,13 @@ pub fn run_with(project: &Project, flags: &flags::Run, stdout_sink: Option<Stdou
     let mut forwards = flags.forwards.clone();
     let ssh_session = if flags.ssh {
         let port = ssh::free_port()?;
-        forwards.push(qemu::Forward { host: port, guest: 22 });
+        forwards.push(qemu::Forward {
+            host: port,
+            guest: 22,
+        });
         let key = ssh::ensure_key(&project.sh)?;
-        std::fs::copy(key.with_extension("pub"), job_dir.join("authorized_keys")).context("copying the ssh public key")?;
+        std::fs::copy(key.with_extension("pub"), job_dir.join("authorized_keys"))
+            .context("copying the ssh public key")?;
         Some(ssh::Session::start(project, &name, port)?)
     } else {
         None
@@ -100,11 +116,27 @@ pub fn run_with(project: &Project, flags: &flags::Run, stdout_sink: Option<Stdou
         job,
         net: !flags.no_net,
         ssh: flags.ssh,
-        console: if job { Console::Socket(sockets.console_path.clone()) } else { Console::Terminal },
+        console: if job {
+            Console::Socket(sockets.console_path.clone())
+        } else {
+            Console::Terminal
+        },
         shares: vec![
-            Share { name: "job".into(), host: job_dir.clone(), readonly: false },
-            Share { name: "scripts".into(), host: project.root.join("guest-scripts"), readonly: true },
-            Share { name: "share".into(), host: work_share, readonly: false },
+            Share {
+                name: "job".into(),
+                host: job_dir.clone(),
+                readonly: false,
+            },
+            Share {
+                name: "scripts".into(),
+                host: project.root.join("guest-scripts"),
+                readonly: true,
+            },
+            Share {
+                name: "share".into(),
+                host: work_share,
+                readonly: false,
+            },
         ],
         forwards,
         ports: sockets.ports.iter().map(|(port, _)| port.clone()).collect(),
@@ -113,14 +145,19 @@ pub fn run_with(project: &Project, flags: &flags::Run, stdout_sink: Option<Stdou
         drives: flags
             .drives
             .iter()
-            .map(|d| d.canonicalize().with_context(|| format!("--drive {}: no such file", d.display())))
+            .map(|d| {
+                d.canonicalize()
+                    .with_context(|| format!("--drive {}: no such file", d.display()))
+            })
             .collect::<Result<_>>()?,
     };
     let machine = qemu::plan(&manifest, &image_dir, &options)?;
     let argv = qemu::argv(&machine);
     let log_path = project.logs_dir().join(format!("run-{name}.log"));
-    std::fs::create_dir_all(project.logs_dir()).with_context(|| format!("creating {}", project.logs_dir().display()))?;
-    let mut log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    std::fs::create_dir_all(project.logs_dir())
+        .with_context(|| format!("creating {}", project.logs_dir().display()))?;
+    let mut log =
+        File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
     let q = &machine.qemu;
     let args = &argv;
     let shown = cmd!(project.sh, "{q} {args...}").to_string();
@@ -138,7 +175,16 @@ pub fn run_with(project: &Project, flags: &flags::Run, stdout_sink: Option<Stdou
     command.current_dir(&project.root);
     let outcome = if job {
         let timeout = (flags.timeout > 0).then(|| Duration::from_secs(flags.timeout));
-        headless(command, sockets, log, flags.console, timeout, &signals, &job_dir, stdout_sink)
+        headless(
+            command,
+            sockets,
+            log,
+            flags.console,
+            timeout,
+            &signals,
+            &job_dir,
+            stdout_sink,
+        )
     } else {
         interactive(command, &signals)
     };
@@ -152,7 +198,10 @@ pub fn run_with(project: &Project, flags: &flags::Run, stdout_sink: Option<Stdou
             Ok(code)
         }
         Outcome::Interrupted(signal) => {
-            eprintln!("interrupted: QEMU stopped after {secs:.1}s (boot log: {})", log_path.display());
+            eprintln!(
+                "interrupted: QEMU stopped after {secs:.1}s (boot log: {})",
+                log_path.display()
+            );
             Ok(128 + signal)
         }
         Outcome::TimedOut => {
@@ -163,8 +212,15 @@ pub fn run_with(project: &Project, flags: &flags::Run, stdout_sink: Option<Stdou
             );
             Ok(EXIT_TIMEOUT)
         }
-        Outcome::NoStatus { qemu, console_tail, qemu_stderr } => {
-            let panic = console_tail.lines().find(|l| l.contains("Kernel panic")).map(str::trim);
+        Outcome::NoStatus {
+            qemu,
+            console_tail,
+            qemu_stderr,
+        } => {
+            let panic = console_tail
+                .lines()
+                .find(|l| l.contains("Kernel panic"))
+                .map(str::trim);
             let mut msg = match panic {
                 Some(line) => format!("the guest kernel panicked: {line}"),
                 None => format!("QEMU exited ({qemu}) before the command reported its exit status"),
@@ -175,7 +231,9 @@ pub fn run_with(project: &Project, flags: &flags::Run, stdout_sink: Option<Stdou
             let tail: Vec<&str> = console_tail.lines().rev().take(20).collect();
             if !tail.is_empty() {
                 msg.push_str("\nlast console lines:\n");
-                msg.push_str(&indent(&tail.into_iter().rev().collect::<Vec<_>>().join("\n")));
+                msg.push_str(&indent(
+                    &tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+                ));
             }
             bail!("{msg}\nfull boot log: {}", log_path.display())
         }
@@ -187,12 +245,19 @@ const RUN_DIR_PREFIX: &str = "acalsim-run-";
 /// Run directories are removed on every exit we get to see; one whose owner
 /// was SIGKILLed (its QEMU died with it) is removed by the next run.
 fn remove_stale_run_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
     for dir in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
-        if !dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with(RUN_DIR_PREFIX)) {
+        if !dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(RUN_DIR_PREFIX))
+        {
             continue;
         }
-        let owner = std::fs::read_to_string(dir.join("pid")).ok().and_then(|p| p.trim().parse::<u32>().ok());
+        let owner = std::fs::read_to_string(dir.join("pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok());
         if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -202,7 +267,12 @@ fn remove_stale_run_dirs() {
 /// The config's default image, or NAME if it is in the config or built.
 fn image_name(project: &Project, name: Option<&str>) -> Result<String> {
     if let Some(name) = name {
-        if project.images_dir().join(name).join(crate::manifest::FILE).is_file() {
+        if project
+            .images_dir()
+            .join(name)
+            .join(crate::manifest::FILE)
+            .is_file()
+        {
             return Ok(name.to_string());
         }
     }
@@ -216,7 +286,11 @@ fn lock_image(project: &Project, name: &str, persist: bool) -> Result<File> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(format!("{name}.lock"));
     let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    let locked = if persist { file.try_lock() } else { file.try_lock_shared() };
+    let locked = if persist {
+        file.try_lock()
+    } else {
+        file.try_lock_shared()
+    };
     match locked {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) if persist => {
@@ -225,7 +299,9 @@ fn lock_image(project: &Project, name: &str, persist: bool) -> Result<File> {
         Err(std::fs::TryLockError::WouldBlock) => {
             bail!("image `{name}` is in use by a `cargo xtask run --persist`; wait for it to finish (lock: {})", path.display())
         }
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
     }
 }
 
@@ -251,7 +327,8 @@ fn require_sst_device(project: &Project, qemu: &Path, socket: &Path) -> Result<(
 /// The job script: exactly the argv given (no shell word splitting), in the
 /// work share, with the extra environment.
 pub fn job_script(command: &[String], envs: &[(String, String)]) -> String {
-    let mut s = String::from("# written by `cargo xtask run`\ncd /mnt/share 2>/dev/null || cd /root\n");
+    let mut s =
+        String::from("# written by `cargo xtask run`\ncd /mnt/share 2>/dev/null || cd /root\n");
     for (name, value) in envs {
         s.push_str(&format!("export {name}={}\n", shell_quote(value)));
     }
@@ -265,7 +342,8 @@ pub fn job_script(command: &[String], envs: &[(String, String)]) -> String {
 }
 
 fn write_job(path: &Path, command: &[String], envs: &[(String, String)]) -> Result<()> {
-    std::fs::write(path, job_script(command, envs)).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, job_script(command, envs))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 pub fn shell_quote(word: &str) -> String {
@@ -273,7 +351,10 @@ pub fn shell_quote(word: &str) -> String {
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Unix sockets QEMU connects to: the serial console and, for a job, the
@@ -288,19 +369,35 @@ impl Sockets {
     fn new(dir: &Path, job: bool) -> Result<Sockets> {
         let bind = |file: &str| -> Result<(PathBuf, UnixListener)> {
             let path = dir.join(file);
-            let listener = UnixListener::bind(&path).with_context(|| format!("listening on {}", path.display()))?;
-            listener.set_nonblocking(true).context("making a socket non-blocking")?;
+            let listener = UnixListener::bind(&path)
+                .with_context(|| format!("listening on {}", path.display()))?;
+            listener
+                .set_nonblocking(true)
+                .context("making a socket non-blocking")?;
             Ok((path, listener))
         };
         let (console_path, console) = bind("console.sock")?;
         let mut ports = Vec::new();
         if job {
-            for (name, file) in [("acalsim.stdout", "stdout.sock"), ("acalsim.stderr", "stderr.sock")] {
+            for (name, file) in [
+                ("acalsim.stdout", "stdout.sock"),
+                ("acalsim.stderr", "stderr.sock"),
+            ] {
                 let (socket, listener) = bind(file)?;
-                ports.push((Port { name: name.into(), socket }, listener));
+                ports.push((
+                    Port {
+                        name: name.into(),
+                        socket,
+                    },
+                    listener,
+                ));
             }
         }
-        Ok(Sockets { console_path, console, ports })
+        Ok(Sockets {
+            console_path,
+            console,
+            ports,
+        })
     }
 }
 
@@ -308,7 +405,11 @@ enum Outcome {
     Exited(i32),
     Interrupted(i32),
     TimedOut,
-    NoStatus { qemu: String, console_tail: String, qemu_stderr: String },
+    NoStatus {
+        qemu: String,
+        console_tail: String,
+        qemu_stderr: String,
+    },
 }
 
 /// SIGINT, SIGTERM and SIGHUP: remembered, acted on by the supervisor loop.
@@ -317,7 +418,11 @@ struct Signals(Arc<AtomicUsize>);
 impl Signals {
     fn register() -> Result<Signals> {
         let caught = Arc::new(AtomicUsize::new(0));
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        for signal in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
             signal_hook::flag::register_usize(signal, Arc::clone(&caught), signal as usize)
                 .with_context(|| format!("installing a handler for signal {signal}"))?;
         }
@@ -358,7 +463,11 @@ fn spawn(mut command: Command, own_group: bool) -> Result<Child> {
 }
 
 /// Waits for QEMU, stopping it on a signal or at the deadline.
-fn supervise(child: &mut Child, signals: &Signals, deadline: Option<Instant>) -> Result<(ExitStatus, Option<Outcome>)> {
+fn supervise(
+    child: &mut Child,
+    signals: &Signals,
+    deadline: Option<Instant>,
+) -> Result<(ExitStatus, Option<Outcome>)> {
     loop {
         if let Some(status) = child.try_wait().context("waiting for QEMU")? {
             return Ok((status, None));
@@ -410,7 +519,10 @@ fn headless(
     job_dir: &Path,
     mut stdout_sink: Option<StdoutSink>,
 ) -> Result<Outcome> {
-    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut child = spawn(command, true)?;
     let deadline = timeout.map(|t| Instant::now() + t);
     let qemu_done = Arc::new(AtomicBool::new(false));
@@ -420,13 +532,17 @@ fn headless(
     let mut pumps: Vec<JoinHandle<()>> = Vec::new();
     {
         let (tail, log) = (Arc::clone(&console_tail), Arc::clone(&log));
-        pumps.push(pump(sockets.console, Arc::clone(&qemu_done), move |bytes| {
-            tail.lock().map(|mut t| t.push(bytes)).ok();
-            log.lock().map(|mut l| l.write_all(bytes)).ok();
-            if show_console {
-                let _ = io::stderr().write_all(bytes);
-            }
-        }));
+        pumps.push(pump(
+            sockets.console,
+            Arc::clone(&qemu_done),
+            move |bytes| {
+                tail.lock().map(|mut t| t.push(bytes)).ok();
+                log.lock().map(|mut l| l.write_all(bytes)).ok();
+                if show_console {
+                    let _ = io::stderr().write_all(bytes);
+                }
+            },
+        ));
     }
     for (port, listener) in sockets.ports {
         let to_stdout = port.name.ends_with("stdout");
@@ -449,7 +565,9 @@ fn headless(
         std::thread::spawn(move || {
             let mut text = String::new();
             let _ = pipe.read_to_string(&mut text);
-            log.lock().map(|mut l| l.write_all(format!("\n[QEMU stderr]\n{text}").as_bytes())).ok();
+            log.lock()
+                .map(|mut l| l.write_all(format!("\n[QEMU stderr]\n{text}").as_bytes()))
+                .ok();
             text
         })
     };
@@ -467,18 +585,31 @@ fn headless(
     let status_file = job_dir.join("status");
     match std::fs::read_to_string(&status_file) {
         Ok(text) => {
-            let code = text.trim().parse().with_context(|| format!("{}: `{}` is not an exit status", status_file.display(), text.trim()))?;
+            let code = text.trim().parse().with_context(|| {
+                format!(
+                    "{}: `{}` is not an exit status",
+                    status_file.display(),
+                    text.trim()
+                )
+            })?;
             Ok(Outcome::Exited(code))
         }
         Err(_) => {
             let console_tail = console_tail.lock().map(|t| t.text()).unwrap_or_default();
-            Ok(Outcome::NoStatus { qemu: describe(status), console_tail, qemu_stderr })
+            Ok(Outcome::NoStatus {
+                qemu: describe(status),
+                console_tail,
+                qemu_stderr,
+            })
         }
     }
 }
 
 fn describe(status: ExitStatus) -> String {
-    match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
+    match (
+        status.code(),
+        std::os::unix::process::ExitStatusExt::signal(&status),
+    ) {
         (Some(code), _) => format!("exit status {code}"),
         (None, Some(signal)) => format!("killed by signal {signal}"),
         _ => "unknown status".into(),
@@ -487,12 +618,19 @@ fn describe(status: ExitStatus) -> String {
 
 /// Accepts QEMU's connection on `listener` and feeds everything it sends to
 /// `sink` until QEMU closes it. Gives up waiting once QEMU has exited.
-fn pump(listener: UnixListener, qemu_done: Arc<AtomicBool>, mut sink: impl FnMut(&[u8]) + Send + 'static) -> JoinHandle<()> {
+fn pump(
+    listener: UnixListener,
+    qemu_done: Arc<AtomicBool>,
+    mut sink: impl FnMut(&[u8]) + Send + 'static,
+) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut stream = loop {
             match listener.accept() {
                 Ok((stream, _)) => break stream,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !qemu_done.load(Ordering::SeqCst) => {
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        && !qemu_done.load(Ordering::SeqCst) =>
+                {
                     std::thread::sleep(Duration::from_millis(10))
                 }
                 Err(_) => return,
@@ -534,7 +672,10 @@ mod tests {
 
     #[test]
     fn job_script_keeps_every_argument_whole() {
-        let s = job_script(&["sh".into(), "-c".into(), "echo 'it''s' $HOME".into()], &[("A_B".into(), "x y".into())]);
+        let s = job_script(
+            &["sh".into(), "-c".into(), "echo 'it''s' $HOME".into()],
+            &[("A_B".into(), "x y".into())],
+        );
         assert_eq!(
             s,
             "# written by `cargo xtask run`\ncd /mnt/share 2>/dev/null || cd /root\nexport A_B='x y'\nexec 'sh' '-c' 'echo '\\''it'\\'''\\''s'\\'' $HOME'\n"
@@ -544,7 +685,11 @@ mod tests {
     #[test]
     fn shell_quote_survives_a_real_shell() {
         let word = "a 'b' \"c\" $d `e` \\f\n";
-        let out = Command::new("sh").arg("-c").arg(format!("printf %s {}", shell_quote(word))).output().unwrap();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf %s {}", shell_quote(word)))
+            .output()
+            .unwrap();
         assert_eq!(String::from_utf8(out.stdout).unwrap(), word);
     }
 

@@ -19,8 +19,12 @@ use crate::project::Project;
 
 /// A port nobody listens on right now (QEMU binds it a moment later).
 pub fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port on 127.0.0.1")?;
-    Ok(listener.local_addr().context("reading the free port")?.port())
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port on 127.0.0.1")?;
+    Ok(listener
+        .local_addr()
+        .context("reading the free port")?
+        .port())
 }
 
 /// The project's ssh key, made on first use; returns the private key's path.
@@ -32,10 +36,18 @@ pub fn ensure_key(sh: &Shell) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let _ = std::fs::remove_file(&key);
-    cmd!(sh, "ssh-keygen -q -t ed25519 -N '' -C acalsim-guest -f {key}")
-        .quiet()
-        .run()
-        .with_context(|| format!("making the ssh key {} (needs openssh-client: `cargo xtask doctor --fix`)", key.display()))?;
+    cmd!(
+        sh,
+        "ssh-keygen -q -t ed25519 -N '' -C acalsim-guest -f {key}"
+    )
+    .quiet()
+    .run()
+    .with_context(|| {
+        format!(
+            "making the ssh key {} (needs openssh-client: `cargo xtask doctor --fix`)",
+            key.display()
+        )
+    })?;
     Ok(key)
 }
 
@@ -67,7 +79,10 @@ impl Session {
                 );
             }
         }
-        let state = State { port, pid: std::process::id() };
+        let state = State {
+            port,
+            pid: std::process::id(),
+        };
         let text = serde_json::to_string(&state).context("serialising the ssh state")?;
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         Ok(Session { path, port })
@@ -81,7 +96,8 @@ impl Drop for Session {
 }
 
 fn read_state(path: &std::path::Path) -> Result<State> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -109,7 +125,9 @@ pub fn run(project: &Project, flags: &flags::Ssh) -> Result<i32> {
         project.sh,
         "ssh -i {key} -p {port} {tty...} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@127.0.0.1 {command...}"
     );
-    let status = std::process::Command::from(ssh).status().context("running ssh (needs openssh-client)")?;
+    let status = std::process::Command::from(ssh)
+        .status()
+        .context("running ssh (needs openssh-client)")?;
     Ok(status.code().unwrap_or(255))
 }
 
@@ -126,7 +144,10 @@ fn wait_for_sshd(port: u16, wait: Duration) -> Result<()> {
             }
         }
         if Instant::now() >= deadline {
-            bail!("the guest's sshd did not answer on 127.0.0.1:{port} within {}s (--wait)", wait.as_secs());
+            bail!(
+                "the guest's sshd did not answer on 127.0.0.1:{port} within {}s (--wait)",
+                wait.as_secs()
+            );
         }
         std::thread::sleep(Duration::from_millis(500));
     }

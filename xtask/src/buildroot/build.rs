@@ -32,7 +32,12 @@ pub fn dl_dir() -> Result<PathBuf> {
 /// Key over everything that shapes a Buildroot image.
 pub fn image_key(project: &Project, image: &Image) -> Result<String> {
     let mut key = ContentKey::new(BUILD_FORMAT);
-    key.add("image", serde_json::to_string(image).context("serialising image config")?.as_bytes());
+    key.add(
+        "image",
+        serde_json::to_string(image)
+            .context("serialising image config")?
+            .as_bytes(),
+    );
     for dir in ["buildroot-external", "guest-scripts/runner", "qemu"] {
         key.add_dir(&project.root.join(dir))?;
     }
@@ -44,18 +49,28 @@ pub struct Options {
     pub offline: bool,
 }
 
-pub fn build(project: &Project, image: &Image, br: &Buildroot, key: &str, options: &Options) -> Result<()> {
+pub fn build(
+    project: &Project,
+    image: &Image,
+    br: &Buildroot,
+    key: &str,
+    options: &Options,
+) -> Result<()> {
     let sh = &project.sh;
     let started = Instant::now();
     let defconfig_file = defconfig_path(project, br);
     let wanted = defconfig::render(image, br);
     if std::fs::read_to_string(&defconfig_file).ok().as_deref() != Some(wanted.as_str()) {
-        bail!("{} is missing or differs from acalsim.toml; run `cargo xtask buildroot defconfig`", defconfig_file.display());
+        bail!(
+            "{} is missing or differs from acalsim.toml; run `cargo xtask buildroot defconfig`",
+            defconfig_file.display()
+        );
     }
     let out = project.xtask_dir().join("buildroot").join(&image.name);
     let staged = project.build_dir(&image.name);
     if staged.exists() {
-        std::fs::remove_dir_all(&staged).with_context(|| format!("removing {}", staged.display()))?;
+        std::fs::remove_dir_all(&staged)
+            .with_context(|| format!("removing {}", staged.display()))?;
     }
     std::fs::create_dir_all(&staged).with_context(|| format!("creating {}", staged.display()))?;
     let dl = dl_dir()?;
@@ -64,7 +79,12 @@ pub fn build(project: &Project, image: &Image, br: &Buildroot, key: &str, option
 
     let log = project.logs_dir().join(format!("image-{}.log", image.name));
     let mut steps = Steps::new(5, log, project.verbose)?;
-    eprintln!("building image `{}` (Buildroot {}, {} packages asked)", image.name, br.version, br.packages.len());
+    eprintln!(
+        "building image `{}` (Buildroot {}, {} packages asked)",
+        image.name,
+        br.version,
+        br.packages.len()
+    );
 
     let tree = steps.step("Buildroot source", |step| {
         let tree = source::tree(sh, br)?;
@@ -86,7 +106,12 @@ pub fn build(project: &Project, image: &Image, br: &Buildroot, key: &str, option
     })?;
     steps.step("downloads present or reachable", |step| {
         let missing = missing_downloads(&info, |dir, file| dl.join(dir).join(file).is_file());
-        step.say(&format!("{} of {} source files already in {}", count_downloads(&info) - missing.len(), count_downloads(&info), dl.display()));
+        step.say(&format!(
+            "{} of {} source files already in {}",
+            count_downloads(&info) - missing.len(),
+            count_downloads(&info),
+            dl.display()
+        ));
         if missing.is_empty() {
             return Ok(());
         }
@@ -96,24 +121,48 @@ pub fn build(project: &Project, image: &Image, br: &Buildroot, key: &str, option
         }
         Ok(())
     })?;
-    steps.step("make (hours on the first build; ccache and downloads are reused)", |step| {
-        let tree = &tree.path;
-        let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).to_string();
-        step.run_milestones(
-            cmd!(sh, "make -C {tree} O={out} BR2_JLEVEL={jobs}").env("BR2_DL_DIR", &dl).env("BR2_CCACHE_DIR", &ccache),
-            milestone,
-        )
-    })?;
+    steps.step(
+        "make (hours on the first build; ccache and downloads are reused)",
+        |step| {
+            let tree = &tree.path;
+            let jobs = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .to_string();
+            step.run_milestones(
+                cmd!(sh, "make -C {tree} O={out} BR2_JLEVEL={jobs}")
+                    .env("BR2_DL_DIR", &dl)
+                    .env("BR2_CCACHE_DIR", &ccache),
+                milestone,
+            )
+        },
+    )?;
     let built = out.join("images");
     let timings = steps.timings.clone();
     steps.step("manifest, run.sh and install", |step| {
         step.say("collecting images");
-        let m = collect(project, image, br, key, &built, &staged, &info, &tree.verified, &wanted, &timings, started)?;
+        let m = collect(
+            project,
+            image,
+            br,
+            key,
+            &built,
+            &staged,
+            &info,
+            &tree.verified,
+            &wanted,
+            &timings,
+            started,
+        )?;
         crate::image::write_run_script(project, &m, &staged)?;
         m.write(&staged)?;
         crate::image::install(&staged, &project.images_dir().join(&image.name))
     })?;
-    eprintln!("built image `{}` in {}", image.name, human_duration(started.elapsed().as_secs_f64()));
+    eprintln!(
+        "built image `{}` in {}",
+        image.name,
+        human_duration(started.elapsed().as_secs_f64())
+    );
     Ok(())
 }
 
@@ -136,28 +185,60 @@ fn collect(
     let copy = |from: &str, to: &str| -> Result<Artifact> {
         let src = built.join(from);
         let dest = staged.join(to);
-        std::fs::copy(&src, &dest).with_context(|| format!("copying {} (did Buildroot build it?)", src.display()))?;
+        std::fs::copy(&src, &dest)
+            .with_context(|| format!("copying {} (did Buildroot build it?)", src.display()))?;
         let sha256 = cache::sha256_file(&dest)?;
-        let size = std::fs::metadata(&dest).with_context(|| format!("reading {}", dest.display()))?.len();
-        Ok(Artifact { path: to.into(), sha256, size })
+        let size = std::fs::metadata(&dest)
+            .with_context(|| format!("reading {}", dest.display()))?
+            .len();
+        Ok(Artifact {
+            path: to.into(),
+            sha256,
+            size,
+        })
     };
     let kernel = copy("Image", "Image")?;
-    let firmware = if br.opensbi { Some(copy("fw_jump.elf", "fw_jump.elf")?) } else { None };
+    let firmware = if br.opensbi {
+        Some(copy("fw_jump.elf", "fw_jump.elf")?)
+    } else {
+        None
+    };
     let mut rootfs = BTreeMap::new();
     if image.formats.iter().any(|f| f == "initramfs") {
-        rootfs.insert("initramfs".to_string(), copy("rootfs.cpio.gz", "rootfs.cpio.gz")?);
+        rootfs.insert(
+            "initramfs".to_string(),
+            copy("rootfs.cpio.gz", "rootfs.cpio.gz")?,
+        );
     }
     if image.formats.iter().any(|f| f == "ext4" || f == "qcow2") {
         rootfs.insert("ext4".to_string(), copy("rootfs.ext2", "rootfs.ext4")?);
     }
     if image.formats.iter().any(|f| f == "qcow2") {
         let (ext4, qcow2) = (staged.join("rootfs.ext4"), staged.join("rootfs.qcow2"));
-        cmd!(sh, "qemu-img convert -f raw -O qcow2 -c -o compression_type=zstd {ext4} {qcow2}").quiet().run()?;
+        cmd!(
+            sh,
+            "qemu-img convert -f raw -O qcow2 -c -o compression_type=zstd {ext4} {qcow2}"
+        )
+        .quiet()
+        .run()?;
         let sha256 = cache::sha256_file(&qcow2)?;
-        let size = std::fs::metadata(&qcow2).with_context(|| format!("reading {}", qcow2.display()))?.len();
-        rootfs.insert("qcow2".to_string(), Artifact { path: "rootfs.qcow2".into(), sha256, size });
+        let size = std::fs::metadata(&qcow2)
+            .with_context(|| format!("reading {}", qcow2.display()))?
+            .len();
+        rootfs.insert(
+            "qcow2".to_string(),
+            Artifact {
+                path: "rootfs.qcow2".into(),
+                sha256,
+                size,
+            },
+        );
     }
-    let kernel_version = info.get("linux").and_then(|l| l["version"].as_str()).unwrap_or(&br.kernel_version).to_string();
+    let kernel_version = info
+        .get("linux")
+        .and_then(|l| l["version"].as_str())
+        .unwrap_or(&br.kernel_version)
+        .to_string();
     Ok(Manifest {
         schema: manifest::SCHEMA,
         name: image.name.clone(),
@@ -165,7 +246,10 @@ fn collect(
         arch: "riscv64".into(),
         description: image.description.clone(),
         config_hash: key.to_string(),
-        created: cmd!(sh, "date -u +%Y-%m-%dT%H:%M:%SZ").quiet().read().unwrap_or_default(),
+        created: cmd!(sh, "date -u +%Y-%m-%dT%H:%M:%SZ")
+            .quiet()
+            .read()
+            .unwrap_or_default(),
         kernel,
         initrd: None,
         firmware,
@@ -183,7 +267,13 @@ fn collect(
         tools: BTreeMap::new(),
         build: BuildInfo {
             total_secs: started.elapsed().as_secs_f64(),
-            steps: timings.iter().map(|(s, t)| StepTime { step: s.clone(), secs: *t }).collect(),
+            steps: timings
+                .iter()
+                .map(|(s, t)| StepTime {
+                    step: s.clone(),
+                    secs: *t,
+                })
+                .collect(),
             base_layer_cached: false,
             rootfs_used_bytes: 0,
         },
@@ -193,14 +283,23 @@ fn collect(
 /// Kernel command lines: the drivers are built in, so no initrd before the disk.
 pub fn cmdlines() -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("disk".to_string(), "root=/dev/vda rw rootwait console=ttyS0 panic=-1".to_string()),
-        ("initramfs".to_string(), "rdinit=/init console=ttyS0 panic=-1".to_string()),
+        (
+            "disk".to_string(),
+            "root=/dev/vda rw rootwait console=ttyS0 panic=-1".to_string(),
+        ),
+        (
+            "initramfs".to_string(),
+            "rdinit=/init console=ttyS0 panic=-1".to_string(),
+        ),
     ])
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The image's packages from `make show-info`: target packages with a version.
@@ -210,7 +309,11 @@ pub fn packages(info: &BTreeMap<String, Value>) -> Vec<Package> {
         .filter(|(_, v)| v["type"] == "target" && v["virtual"] != true)
         .filter_map(|(name, v)| {
             let version = v["version"].as_str()?;
-            Some(Package { name: name.clone(), version: version.to_string(), arch: "riscv64".into() })
+            Some(Package {
+                name: name.clone(),
+                version: version.to_string(),
+                arch: "riscv64".into(),
+            })
         })
         .collect();
     out.sort();
@@ -228,17 +331,28 @@ pub struct Missing {
 }
 
 fn count_downloads(info: &BTreeMap<String, Value>) -> usize {
-    info.values().map(|v| v["downloads"].as_array().map_or(0, Vec::len)).sum()
+    info.values()
+        .map(|v| v["downloads"].as_array().map_or(0, Vec::len))
+        .sum()
 }
 
 /// Every download of `show-info` for which `present(dl_dir, file)` is false.
-pub fn missing_downloads(info: &BTreeMap<String, Value>, present: impl Fn(&str, &str) -> bool) -> Vec<Missing> {
+pub fn missing_downloads(
+    info: &BTreeMap<String, Value>,
+    present: impl Fn(&str, &str) -> bool,
+) -> Vec<Missing> {
     let mut missing = Vec::new();
     for (package, v) in info {
         let dl_dir = v["dl_dir"].as_str().unwrap_or(package);
         for d in v["downloads"].as_array().into_iter().flatten() {
-            let Some(file) = d["source"].as_str() else { continue };
-            if present(dl_dir, file) || missing.iter().any(|m: &Missing| m.dl_dir == dl_dir && m.file == file) {
+            let Some(file) = d["source"].as_str() else {
+                continue;
+            };
+            if present(dl_dir, file)
+                || missing
+                    .iter()
+                    .any(|m: &Missing| m.dl_dir == dl_dir && m.file == file)
+            {
                 continue;
             }
             let urls = d["uris"]
@@ -248,7 +362,12 @@ pub fn missing_downloads(info: &BTreeMap<String, Value>, present: impl Fn(&str, 
                 .filter_map(|u| u.as_str())
                 .map(|u| format!("{}/{file}", plain_url(u).trim_end_matches('/')))
                 .collect();
-            missing.push(Missing { package: package.clone(), dl_dir: dl_dir.into(), file: file.into(), urls });
+            missing.push(Missing {
+                package: package.clone(),
+                dl_dir: dl_dir.into(),
+                file: file.into(),
+                urls,
+            });
         }
     }
     missing
@@ -260,7 +379,11 @@ fn plain_url(uri: &str) -> &str {
 }
 
 fn offline_message(missing: &[Missing], dl: &Path, forced: bool) -> String {
-    let why = if forced { "--offline was given" } else { "sources.buildroot.net is not reachable from here" };
+    let why = if forced {
+        "--offline was given"
+    } else {
+        "sources.buildroot.net is not reachable from here"
+    };
     let mut msg = format!(
         "{} source file(s) Buildroot needs are not in {} and {why}, so the build would fail after hours. Missing:\n",
         missing.len(),
@@ -268,7 +391,12 @@ fn offline_message(missing: &[Missing], dl: &Path, forced: bool) -> String {
     );
     // All of them: an offline user has to fetch each one elsewhere.
     for m in missing {
-        msg.push_str(&format!("  {}/{}  ({})\n", m.dl_dir, m.file, m.urls.first().map_or("no URL", String::as_str)));
+        msg.push_str(&format!(
+            "  {}/{}  ({})\n",
+            m.dl_dir,
+            m.file,
+            m.urls.first().map_or("no URL", String::as_str)
+        ));
     }
     msg.push_str(&format!(
         "Offline: copy them into {}/<dir>/<file> as listed (on a machine with internet, `make source` with the \
@@ -280,8 +408,12 @@ fn offline_message(missing: &[Missing], dl: &Path, forced: bool) -> String {
 
 fn reachable(host: &str, port: u16) -> bool {
     use std::net::ToSocketAddrs;
-    let Ok(addrs) = (host, port).to_socket_addrs() else { return false };
-    addrs.into_iter().any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(5)).is_ok())
+    let Ok(addrs) = (host, port).to_socket_addrs() else {
+        return false;
+    };
+    addrs
+        .into_iter()
+        .any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(5)).is_ok())
 }
 
 /// Buildroot announces each package step as `>>> pkg version Step`.
@@ -313,9 +445,15 @@ mod tests {
 
     #[test]
     fn missing_downloads_are_listed_once_with_plain_urls() {
-        let missing = missing_downloads(&info(), |dir, file| dir == "linux" && file == "linux-6.1.44.tar.xz");
+        let missing = missing_downloads(&info(), |dir, file| {
+            dir == "linux" && file == "linux-6.1.44.tar.xz"
+        });
         let files: Vec<&str> = missing.iter().map(|m| m.file.as_str()).collect();
-        assert_eq!(files, ["gcc-12.4.0.tar.xz", "numpy-1.25.0.tar.gz"], "gcc once, linux present");
+        assert_eq!(
+            files,
+            ["gcc-12.4.0.tar.xz", "numpy-1.25.0.tar.gz"],
+            "gcc once, linux present"
+        );
         let numpy = &missing[1];
         assert_eq!(numpy.dl_dir, "python-numpy");
         assert_eq!(
@@ -326,8 +464,14 @@ mod tests {
             ]
         );
         let msg = offline_message(&missing, Path::new("/cache/dl"), true);
-        assert!(msg.contains("2 source file(s)") && msg.contains("--offline"), "{msg}");
-        assert!(msg.contains("  python-numpy/numpy-1.25.0.tar.gz  (https://github.com/"), "{msg}");
+        assert!(
+            msg.contains("2 source file(s)") && msg.contains("--offline"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("  python-numpy/numpy-1.25.0.tar.gz  (https://github.com/"),
+            "{msg}"
+        );
         assert!(msg.contains("/cache/dl/<dir>/<file>"), "{msg}");
     }
 
@@ -341,7 +485,10 @@ mod tests {
 
     #[test]
     fn milestones_are_buildroots_step_lines() {
-        assert_eq!(milestone(">>> python-numpy 1.25.0 Building").as_deref(), Some("python-numpy 1.25.0 Building"));
+        assert_eq!(
+            milestone(">>> python-numpy 1.25.0 Building").as_deref(),
+            Some("python-numpy 1.25.0 Building")
+        );
         assert_eq!(milestone("gcc -O2 -c foo.c"), None);
     }
 }

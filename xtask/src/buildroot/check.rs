@@ -24,28 +24,56 @@ impl Report {
     /// Requested settings lost: dropped or changed symbols, plus kept
     /// package symbols that `show-info` still does not list.
     pub fn problems(&self) -> usize {
-        let lost = self.asked.iter().filter(|(_, _, f)| *f != Finding::Kept).count();
+        let lost = self
+            .asked
+            .iter()
+            .filter(|(_, _, f)| *f != Finding::Kept)
+            .count();
         let unlisted = self
             .packages
             .iter()
-            .filter(|(p, ok)| !ok && self.asked.iter().any(|(s, _, f)| *f == Finding::Kept && package_of(s) == *p))
+            .filter(|(p, ok)| {
+                !ok && self
+                    .asked
+                    .iter()
+                    .any(|(s, _, f)| *f == Finding::Kept && package_of(s) == *p)
+            })
             .count();
         lost + unlisted
     }
 
     pub fn render(&self, what: &str) -> String {
-        let kept = self.asked.iter().filter(|(_, _, f)| *f == Finding::Kept).count();
-        let mut s = format!("{what}: {} symbols asked, {kept} kept by Kconfig\n", self.asked.len());
+        let kept = self
+            .asked
+            .iter()
+            .filter(|(_, _, f)| *f == Finding::Kept)
+            .count();
+        let mut s = format!(
+            "{what}: {} symbols asked, {kept} kept by Kconfig\n",
+            self.asked.len()
+        );
         for (symbol, wanted, finding) in &self.asked {
             match finding {
                 Finding::Kept => {}
-                Finding::Changed { got } => s.push_str(&format!("  CHANGED  {symbol}={wanted} -> {got}\n")),
-                Finding::Dropped { reason } => s.push_str(&format!("  DROPPED  {symbol}={wanted}: {reason}\n")),
+                Finding::Changed { got } => {
+                    s.push_str(&format!("  CHANGED  {symbol}={wanted} -> {got}\n"))
+                }
+                Finding::Dropped { reason } => {
+                    s.push_str(&format!("  DROPPED  {symbol}={wanted}: {reason}\n"))
+                }
             }
         }
         let listed = self.packages.iter().filter(|(_, ok)| *ok).count();
-        s.push_str(&format!("packages: {listed} of {} requested are selected (make show-info)", self.packages.len()));
-        let missing: Vec<&str> = self.packages.iter().filter(|(_, ok)| !ok).map(|(p, _)| p.as_str()).collect();
+        s.push_str(&format!(
+            "packages: {listed} of {} requested are selected (make show-info)",
+            self.packages.len()
+        ));
+        let missing: Vec<&str> = self
+            .packages
+            .iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(p, _)| p.as_str())
+            .collect();
         if !missing.is_empty() {
             s.push_str(&format!("; not selected: {}", missing.join(", ")));
         }
@@ -56,11 +84,19 @@ impl Report {
 
 /// `make defconfig` with `defconfig_file` into `out`, then compare and explain.
 /// `external`: the BR2_EXTERNAL tree, or None for plain Buildroot.
-pub fn run(sh: &Shell, tree: &Path, external: Option<&Path>, out: &Path, defconfig_file: &Path) -> Result<Report> {
+pub fn run(
+    sh: &Shell,
+    tree: &Path,
+    external: Option<&Path>,
+    out: &Path,
+    defconfig_file: &Path,
+) -> Result<Report> {
     configure(sh, tree, external, out, defconfig_file)?;
-    let wanted_text = std::fs::read_to_string(defconfig_file).with_context(|| format!("reading {}", defconfig_file.display()))?;
+    let wanted_text = std::fs::read_to_string(defconfig_file)
+        .with_context(|| format!("reading {}", defconfig_file.display()))?;
     let config_path = out.join(".config");
-    let config_text = std::fs::read_to_string(&config_path).with_context(|| format!("reading {}", config_path.display()))?;
+    let config_text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
     let values: Values = defconfig::parse(&config_text).into_iter().collect();
 
     let k = load_kconfig(tree, external, out);
@@ -73,7 +109,12 @@ pub fn run(sh: &Shell, tree: &Path, external: Option<&Path>, out: &Path, defconf
         .collect();
 
     let info = show_info(sh, tree, out)?;
-    let known = package_names(&[Some(tree), external].into_iter().flatten().collect::<Vec<_>>());
+    let known = package_names(
+        &[Some(tree), external]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>(),
+    );
     let packages = asked
         .iter()
         .filter(|(_, wanted, _)| wanted == "y")
@@ -86,23 +127,40 @@ pub fn run(sh: &Shell, tree: &Path, external: Option<&Path>, out: &Path, defconf
     Ok(Report { asked, packages })
 }
 
-pub fn configure(sh: &Shell, tree: &Path, external: Option<&Path>, out: &Path, defconfig_file: &Path) -> Result<()> {
+pub fn configure(
+    sh: &Shell,
+    tree: &Path,
+    external: Option<&Path>,
+    out: &Path,
+    defconfig_file: &Path,
+) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let external = external.map(|e| format!("BR2_EXTERNAL={}", e.display()));
-    cmd!(sh, "make -C {tree} O={out} {external...} BR2_DEFCONFIG={defconfig_file} defconfig")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .with_context(|| format!("Buildroot's `make defconfig` on {} failed", defconfig_file.display()))
+    cmd!(
+        sh,
+        "make -C {tree} O={out} {external...} BR2_DEFCONFIG={defconfig_file} defconfig"
+    )
+    .quiet()
+    .ignore_stdout()
+    .run()
+    .with_context(|| {
+        format!(
+            "Buildroot's `make defconfig` on {} failed",
+            defconfig_file.display()
+        )
+    })
 }
 
 /// `make show-info`: every selected package with its version and downloads.
 pub fn show_info(sh: &Shell, tree: &Path, out: &Path) -> Result<BTreeMap<String, Value>> {
     // The output directory remembers the external tree from `defconfig`.
-    let text = cmd!(sh, "make -C {tree} O={out} --no-print-directory -s show-info")
-        .quiet()
-        .read()
-        .context("Buildroot's `make show-info` failed")?;
+    let text = cmd!(
+        sh,
+        "make -C {tree} O={out} --no-print-directory -s show-info"
+    )
+    .quiet()
+    .read()
+    .context("Buildroot's `make show-info` failed")?;
     serde_json::from_str(&text).context("parsing the JSON of `make show-info`")
 }
 
@@ -111,14 +169,20 @@ pub fn show_info(sh: &Shell, tree: &Path, out: &Path) -> Result<BTreeMap<String,
 fn load_kconfig(tree: &Path, external: Option<&Path>, out: &Path) -> kconfig::Kconfig {
     let tree_s = tree.to_string_lossy().into_owned();
     let out_s = out.to_string_lossy().into_owned();
-    let ext_s = external.map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext_s = external
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let expand = move |arg: &str| -> String {
         let p = arg
             .replace("$(BR2_BASE_DIR)", &out_s)
             .replace("$BR2_BASE_DIR", &out_s)
             .replace("$(BR2_EXTERNAL_ACALSIM_PATH)", &ext_s)
             .replace("$BR2_EXTERNAL_ACALSIM_PATH", &ext_s);
-        if p.starts_with('/') { p } else { format!("{tree_s}/{p}") }
+        if p.starts_with('/') {
+            p
+        } else {
+            format!("{tree_s}/{p}")
+        }
     };
     let read = |p: &str| std::fs::read_to_string(p).ok();
     let root = format!("{}/Config.in", tree.to_string_lossy());
@@ -142,14 +206,20 @@ fn package_name(symbol: &str, known: &std::collections::BTreeSet<String>) -> Opt
 }
 
 fn package_of(symbol: &str) -> String {
-    symbol.strip_prefix("BR2_PACKAGE_").unwrap_or(symbol).to_ascii_lowercase().replace('_', "-")
+    symbol
+        .strip_prefix("BR2_PACKAGE_")
+        .unwrap_or(symbol)
+        .to_ascii_lowercase()
+        .replace('_', "-")
 }
 
 /// Every package a tree defines: `package/**/NAME/NAME.mk` (llvm lives in
 /// package/llvm-project/llvm/).
 fn package_names(roots: &[&Path]) -> std::collections::BTreeSet<String> {
     fn walk(dir: &Path, depth: usize, names: &mut std::collections::BTreeSet<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.filter_map(|e| e.ok()) {
             let path = entry.path();
             if !path.is_dir() {

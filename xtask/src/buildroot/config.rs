@@ -40,7 +40,11 @@ pub struct Buildroot {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Source {
     /// A git tag, verified against its commit id.
-    Git { url: String, tag: String, commit: String },
+    Git {
+        url: String,
+        tag: String,
+        commit: String,
+    },
     /// A release tarball, verified against its sha256.
     Tarball { url: String, sha256: String },
 }
@@ -94,26 +98,46 @@ pub fn resolve(image: &str, r: RawBuildroot, at: &At) -> Result<Buildroot> {
     let version_span = r.version.as_ref().map_or(0..0, Spanned::span);
     let version = match r.version {
         Some(v) if !is_version(v.get_ref()) => {
-            return Err(at(v.span(), format!("version `{}`: expected a Buildroot release such as \"2024.02.13\"", v.get_ref())))
+            return Err(at(
+                v.span(),
+                format!(
+                    "version `{}`: expected a Buildroot release such as \"2024.02.13\"",
+                    v.get_ref()
+                ),
+            ))
         }
         Some(v) => v.into_inner(),
         None => DEFAULT_VERSION.to_string(),
     };
     let source = match (r.git, r.tarball) {
         (Some(g), Some(t)) => {
-            return Err(at(t.span(), format!("give either `git` ({}) or `tarball`, not both", g.get_ref())));
+            return Err(at(
+                t.span(),
+                format!("give either `git` ({}) or `tarball`, not both", g.get_ref()),
+            ));
         }
         (None, Some(t)) => {
             let Some(sha) = r.sha256 else {
-                return Err(at(t.span(), "`tarball` needs `sha256` (the tarball's checksum, 64 hex digits)".into()));
+                return Err(at(
+                    t.span(),
+                    "`tarball` needs `sha256` (the tarball's checksum, 64 hex digits)".into(),
+                ));
             };
             if !is_hex(sha.get_ref(), 64) {
-                return Err(at(sha.span(), format!("sha256 `{}`: expected 64 hex digits", sha.get_ref())));
+                return Err(at(
+                    sha.span(),
+                    format!("sha256 `{}`: expected 64 hex digits", sha.get_ref()),
+                ));
             }
-            Source::Tarball { url: t.into_inner(), sha256: sha.into_inner().to_lowercase() }
+            Source::Tarball {
+                url: t.into_inner(),
+                sha256: sha.into_inner().to_lowercase(),
+            }
         }
         (git, None) => {
-            let url = git.map(Spanned::into_inner).unwrap_or_else(|| DEFAULT_GIT.to_string());
+            let url = git
+                .map(Spanned::into_inner)
+                .unwrap_or_else(|| DEFAULT_GIT.to_string());
             let commit = match r.commit {
                 Some(c) if !is_hex(c.get_ref(), 40) => {
                     return Err(at(c.span(), format!("commit `{}`: expected a full 40-hex-digit commit id", c.get_ref())))
@@ -129,26 +153,49 @@ pub fn resolve(image: &str, r: RawBuildroot, at: &At) -> Result<Buildroot> {
                     ))
                 }
             };
-            Source::Git { url, tag: version.clone(), commit }
+            Source::Git {
+                url,
+                tag: version.clone(),
+                commit,
+            }
         }
     };
     let defconfig = match r.defconfig {
         Some(d) if !is_symbolish(d.get_ref()) => {
-            return Err(at(d.span(), format!("defconfig `{}`: lowercase letters, digits and '_' (without _defconfig)", d.get_ref())))
+            return Err(at(
+                d.span(),
+                format!(
+                    "defconfig `{}`: lowercase letters, digits and '_' (without _defconfig)",
+                    d.get_ref()
+                ),
+            ))
         }
         Some(d) => d.into_inner(),
         None => image.replace('-', "_"),
     };
     let libc = match r.libc {
         Some(l) if !LIBCS.contains(&l.get_ref().as_str()) => {
-            return Err(at(l.span(), format!("libc `{}` is not valid; valid: {}", l.get_ref(), LIBCS.join(", "))))
+            return Err(at(
+                l.span(),
+                format!(
+                    "libc `{}` is not valid; valid: {}",
+                    l.get_ref(),
+                    LIBCS.join(", ")
+                ),
+            ))
         }
         Some(l) => l.into_inner(),
         None => "glibc".into(),
     };
     let kernel_version = match r.kernel_version {
         Some(k) if kernel_series(k.get_ref()).is_none() => {
-            return Err(at(k.span(), format!("kernel_version `{}`: expected a Linux version such as \"6.1.44\"", k.get_ref())))
+            return Err(at(
+                k.span(),
+                format!(
+                    "kernel_version `{}`: expected a Linux version such as \"6.1.44\"",
+                    k.get_ref()
+                ),
+            ))
         }
         Some(k) => k.into_inner(),
         None => DEFAULT_KERNEL.into(),
@@ -164,7 +211,12 @@ pub fn resolve(image: &str, r: RawBuildroot, at: &At) -> Result<Buildroot> {
     };
     let symbols = match r.symbols {
         Some(s) => {
-            if let Some(bad) = s.get_ref().keys().find(|k| !k.starts_with("BR2_") || !k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')) {
+            if let Some(bad) = s.get_ref().keys().find(|k| {
+                !k.starts_with("BR2_")
+                    || !k
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            }) {
                 return Err(at(s.span(), format!("symbols: `{bad}` is not a Buildroot symbol (BR2_ followed by A-Z, 0-9, '_')")));
             }
             s.into_inner()
@@ -178,7 +230,9 @@ pub fn resolve(image: &str, r: RawBuildroot, at: &At) -> Result<Buildroot> {
         libc,
         cxx: r.cxx.unwrap_or(true),
         kernel_version,
-        kernel_fragments: r.kernel_fragments.unwrap_or_else(|| vec!["board/acalsim/linux.fragment".into()]),
+        kernel_fragments: r
+            .kernel_fragments
+            .unwrap_or_else(|| vec!["board/acalsim/linux.fragment".into()]),
         opensbi: r.opensbi.unwrap_or(true),
         packages,
         symbols,
@@ -198,7 +252,10 @@ pub fn kernel_series(version: &str) -> Option<(u32, u32)> {
 
 fn is_version(s: &str) -> bool {
     let parts: Vec<&str> = s.split('.').collect();
-    (2..=3).contains(&parts.len()) && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
@@ -206,9 +263,14 @@ fn is_hex(s: &str, len: usize) -> bool {
 }
 
 fn is_symbolish(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn is_package(s: &str) -> bool {
-    !s.is_empty() && !s.starts_with('-') && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }

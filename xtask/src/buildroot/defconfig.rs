@@ -10,7 +10,10 @@ const EXT: &str = "$(BR2_EXTERNAL_ACALSIM_PATH)";
 
 /// `python-numpy` -> `BR2_PACKAGE_PYTHON_NUMPY`.
 pub fn package_symbol(package: &str) -> String {
-    format!("BR2_PACKAGE_{}", package.to_ascii_uppercase().replace('-', "_"))
+    format!(
+        "BR2_PACKAGE_{}",
+        package.to_ascii_uppercase().replace('-', "_")
+    )
 }
 
 /// The defconfig text for `image`.
@@ -38,7 +41,9 @@ pub fn render(image: &Image, br: &Buildroot) -> String {
     }
     if let Some((major, minor)) = kernel_series(&br.kernel_version) {
         d.y("BR2_KERNEL_HEADERS_AS_KERNEL");
-        d.y(&format!("BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_{major}_{minor}"));
+        d.y(&format!(
+            "BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_{major}_{minor}"
+        ));
     }
     // The cache directory comes from BR2_CCACHE_DIR in the environment
     // (`cargo xtask image` points it at the user cache).
@@ -46,22 +51,41 @@ pub fn render(image: &Image, br: &Buildroot) -> String {
 
     d.section("System");
     d.string("BR2_TARGET_GENERIC_HOSTNAME", &image.hostname);
-    d.string("BR2_TARGET_GENERIC_ISSUE", &format!("ACALSim guest `{}` (Buildroot {})", image.name, br.version));
+    d.string(
+        "BR2_TARGET_GENERIC_ISSUE",
+        &format!("ACALSim guest `{}` (Buildroot {})", image.name, br.version),
+    );
     d.y("BR2_TARGET_ENABLE_ROOT_LOGIN");
     d.string("BR2_TARGET_GENERIC_ROOT_PASSWD", "");
     d.string("BR2_TARGET_GENERIC_GETTY_PORT", "ttyS0");
     d.string("BR2_SYSTEM_DHCP", "eth0");
-    d.string("BR2_ROOTFS_OVERLAY", &format!("{EXT}/board/acalsim/rootfs-overlay"));
-    d.string("BR2_ROOTFS_POST_BUILD_SCRIPT", &format!("{EXT}/board/acalsim/post-build.sh"));
-    d.string("BR2_ROOTFS_POST_IMAGE_SCRIPT", &format!("{EXT}/board/acalsim/post-image.sh"));
+    d.string(
+        "BR2_ROOTFS_OVERLAY",
+        &format!("{EXT}/board/acalsim/rootfs-overlay"),
+    );
+    d.string(
+        "BR2_ROOTFS_POST_BUILD_SCRIPT",
+        &format!("{EXT}/board/acalsim/post-build.sh"),
+    );
+    d.string(
+        "BR2_ROOTFS_POST_IMAGE_SCRIPT",
+        &format!("{EXT}/board/acalsim/post-image.sh"),
+    );
 
     d.section("Kernel: the riscv defconfig plus what every ACALSim guest needs");
     d.y("BR2_LINUX_KERNEL");
     d.y("BR2_LINUX_KERNEL_CUSTOM_VERSION");
     d.string("BR2_LINUX_KERNEL_CUSTOM_VERSION_VALUE", &br.kernel_version);
     d.y("BR2_LINUX_KERNEL_USE_ARCH_DEFAULT_CONFIG");
-    let fragments: Vec<String> = br.kernel_fragments.iter().map(|f| format!("{EXT}/{f}")).collect();
-    d.string("BR2_LINUX_KERNEL_CONFIG_FRAGMENT_FILES", &fragments.join(" "));
+    let fragments: Vec<String> = br
+        .kernel_fragments
+        .iter()
+        .map(|f| format!("{EXT}/{f}"))
+        .collect();
+    d.string(
+        "BR2_LINUX_KERNEL_CONFIG_FRAGMENT_FILES",
+        &fragments.join(" "),
+    );
     d.y("BR2_LINUX_KERNEL_IMAGE");
 
     if br.opensbi {
@@ -98,7 +122,9 @@ pub fn render(image: &Image, br: &Buildroot) -> String {
             match value.as_str() {
                 "y" | "m" => d.line(&format!("{symbol}={value}")),
                 "n" => d.line(&format!("# {symbol} is not set")),
-                v if v.parse::<i64>().is_ok() || v.starts_with("0x") => d.line(&format!("{symbol}={v}")),
+                v if v.parse::<i64>().is_ok() || v.starts_with("0x") => {
+                    d.line(&format!("{symbol}={v}"))
+                }
                 v => d.string(symbol, v),
             }
         }
@@ -138,8 +164,13 @@ pub fn parse(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|line| {
             let line = line.trim();
-            if let Some(rest) = line.strip_prefix("# ").and_then(|r| r.strip_suffix(" is not set")) {
-                return rest.starts_with("BR2_").then(|| (rest.to_string(), "n".to_string()));
+            if let Some(rest) = line
+                .strip_prefix("# ")
+                .and_then(|r| r.strip_suffix(" is not set"))
+            {
+                return rest
+                    .starts_with("BR2_")
+                    .then(|| (rest.to_string(), "n".to_string()));
             }
             if line.starts_with('#') {
                 return None;
@@ -163,7 +194,11 @@ mod tests {
     fn sample(formats: &[&str], packages: &[&str]) -> (Image, Buildroot) {
         let br = Buildroot {
             version: "2024.02.13".into(),
-            source: Source::Git { url: "u".into(), tag: "2024.02.13".into(), commit: "0".repeat(40) },
+            source: Source::Git {
+                url: "u".into(),
+                tag: "2024.02.13".into(),
+                commit: "0".repeat(40),
+            },
             defconfig: "acalsim_riscv64".into(),
             libc: "glibc".into(),
             cxx: true,
@@ -171,7 +206,11 @@ mod tests {
             kernel_fragments: vec!["board/acalsim/linux.fragment".into()],
             opensbi: true,
             packages: packages.iter().map(|p| p.to_string()).collect(),
-            symbols: [("BR2_PACKAGE_PYTHON3_SQLITE".to_string(), "y".to_string()), ("BR2_JLEVEL".into(), "2".into())].into(),
+            symbols: [
+                ("BR2_PACKAGE_PYTHON3_SQLITE".to_string(), "y".to_string()),
+                ("BR2_JLEVEL".into(), "2".into()),
+            ]
+            .into(),
         };
         let image = Image {
             name: "br".into(),
@@ -191,7 +230,10 @@ mod tests {
             hostname: "acalsim-br".into(),
             user: "acalsim".into(),
             check_valid_until: None,
-            run: RunDefaults { smp: 2, memory_mib: 2048 },
+            run: RunDefaults {
+                smp: 2,
+                memory_mib: 2048,
+            },
             buildroot: Some(br.clone()),
         };
         (image, br)
@@ -202,33 +244,59 @@ mod tests {
     }
 
     fn value(text: &str, symbol: &str) -> Option<String> {
-        symbols(text).into_iter().find(|(s, _)| s == symbol).map(|(_, v)| v)
+        symbols(text)
+            .into_iter()
+            .find(|(s, _)| s == symbol)
+            .map(|(_, v)| v)
     }
 
     #[test]
     fn toolchain_kernel_and_firmware_follow_the_config() {
         let (image, br) = sample(&["initramfs"], &[]);
         let text = render(&image, &br);
-        for y in ["BR2_riscv", "BR2_RISCV_64", "BR2_TOOLCHAIN_BUILDROOT_GLIBC", "BR2_TOOLCHAIN_BUILDROOT_CXX", "BR2_CCACHE"] {
+        for y in [
+            "BR2_riscv",
+            "BR2_RISCV_64",
+            "BR2_TOOLCHAIN_BUILDROOT_GLIBC",
+            "BR2_TOOLCHAIN_BUILDROOT_CXX",
+            "BR2_CCACHE",
+        ] {
             assert_eq!(value(&text, y).as_deref(), Some("y"), "{y}");
         }
-        assert_eq!(value(&text, "BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_6_1").as_deref(), Some("y"));
-        assert_eq!(value(&text, "BR2_LINUX_KERNEL_CUSTOM_VERSION_VALUE").as_deref(), Some("6.1.44"));
+        assert_eq!(
+            value(&text, "BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_6_1").as_deref(),
+            Some("y")
+        );
+        assert_eq!(
+            value(&text, "BR2_LINUX_KERNEL_CUSTOM_VERSION_VALUE").as_deref(),
+            Some("6.1.44")
+        );
         assert_eq!(
             value(&text, "BR2_LINUX_KERNEL_CONFIG_FRAGMENT_FILES").as_deref(),
             Some("$(BR2_EXTERNAL_ACALSIM_PATH)/board/acalsim/linux.fragment")
         );
         assert_eq!(value(&text, "BR2_TARGET_OPENSBI").as_deref(), Some("y"));
-        assert_eq!(value(&text, "BR2_TARGET_GENERIC_HOSTNAME").as_deref(), Some("acalsim-br"));
-        assert_eq!(value(&text, "BR2_TARGET_GENERIC_ROOT_PASSWD").as_deref(), Some(""));
-        assert!(text.starts_with("# Generated by `cargo xtask buildroot defconfig` from [images.br]"));
+        assert_eq!(
+            value(&text, "BR2_TARGET_GENERIC_HOSTNAME").as_deref(),
+            Some("acalsim-br")
+        );
+        assert_eq!(
+            value(&text, "BR2_TARGET_GENERIC_ROOT_PASSWD").as_deref(),
+            Some("")
+        );
+        assert!(
+            text.starts_with("# Generated by `cargo xtask buildroot defconfig` from [images.br]")
+        );
 
         let (image, mut br) = sample(&["initramfs"], &[]);
         br.libc = "musl".into();
         br.cxx = false;
         br.opensbi = false;
         let text = render(&image, &br);
-        assert_eq!(value(&text, "BR2_TOOLCHAIN_BUILDROOT_MUSL").as_deref(), Some("y"));
+        assert_eq!(
+            value(&text, "BR2_TOOLCHAIN_BUILDROOT_MUSL").as_deref(),
+            Some("y")
+        );
         assert_eq!(value(&text, "BR2_TOOLCHAIN_BUILDROOT_CXX"), None);
         assert_eq!(value(&text, "BR2_TARGET_OPENSBI"), None);
     }
@@ -237,21 +305,35 @@ mod tests {
     fn formats_choose_cpio_and_ext4() {
         let (image, br) = sample(&["initramfs"], &[]);
         let text = render(&image, &br);
-        assert_eq!(value(&text, "BR2_TARGET_ROOTFS_CPIO_GZIP").as_deref(), Some("y"));
+        assert_eq!(
+            value(&text, "BR2_TARGET_ROOTFS_CPIO_GZIP").as_deref(),
+            Some("y")
+        );
         assert_eq!(value(&text, "BR2_TARGET_ROOTFS_EXT2"), None);
         assert_eq!(value(&text, "BR2_TARGET_ROOTFS_TAR").as_deref(), Some("n"));
         let (image, br) = sample(&["ext4"], &[]);
         let text = render(&image, &br);
         assert_eq!(value(&text, "BR2_TARGET_ROOTFS_CPIO"), None);
-        assert_eq!(value(&text, "BR2_TARGET_ROOTFS_EXT2_4").as_deref(), Some("y"));
-        assert_eq!(value(&text, "BR2_TARGET_ROOTFS_EXT2_SIZE").as_deref(), Some("1024M"));
+        assert_eq!(
+            value(&text, "BR2_TARGET_ROOTFS_EXT2_4").as_deref(),
+            Some("y")
+        );
+        assert_eq!(
+            value(&text, "BR2_TARGET_ROOTFS_EXT2_SIZE").as_deref(),
+            Some("1024M")
+        );
     }
 
     #[test]
     fn packages_and_raw_symbols_become_lines() {
         let (image, br) = sample(&["initramfs"], &["python3", "python-numpy", "cmake-ctest"]);
         let text = render(&image, &br);
-        for y in ["BR2_PACKAGE_PYTHON3", "BR2_PACKAGE_PYTHON_NUMPY", "BR2_PACKAGE_CMAKE_CTEST", "BR2_PACKAGE_PYTHON3_SQLITE"] {
+        for y in [
+            "BR2_PACKAGE_PYTHON3",
+            "BR2_PACKAGE_PYTHON_NUMPY",
+            "BR2_PACKAGE_CMAKE_CTEST",
+            "BR2_PACKAGE_PYTHON3_SQLITE",
+        ] {
             assert_eq!(value(&text, y).as_deref(), Some("y"), "{y}");
         }
         assert_eq!(value(&text, "BR2_JLEVEL").as_deref(), Some("2"));

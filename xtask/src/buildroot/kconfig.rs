@@ -29,7 +29,11 @@ pub struct Kconfig {
 
 /// Reads a tree of Kconfig files. `read(path)` returns a file's text (or
 /// None), `expand` turns a `source` argument into a path.
-pub fn load(root: &str, read: &dyn Fn(&str) -> Option<String>, expand: &dyn Fn(&str) -> String) -> Kconfig {
+pub fn load(
+    root: &str,
+    read: &dyn Fn(&str) -> Option<String>,
+    expand: &dyn Fn(&str) -> String,
+) -> Kconfig {
     let mut k = Kconfig::default();
     let mut conditions = Vec::new();
     let mut seen = Vec::new();
@@ -72,7 +76,9 @@ fn parse_file(
             continue;
         }
         in_help = false;
-        let (keyword, rest) = line.split_once(char::is_whitespace).map_or((line, ""), |(k, r)| (k, r.trim()));
+        let (keyword, rest) = line
+            .split_once(char::is_whitespace)
+            .map_or((line, ""), |(k, r)| (k, r.trim()));
         match keyword {
             "config" | "menuconfig" => {
                 finish(&mut current, k);
@@ -86,7 +92,10 @@ fn parse_file(
                 };
                 current = Some((rest.to_string(), entry));
             }
-            "bool" | "tristate" | "string" | "int" | "hex" | "prompt" | "def_bool" | "def_tristate" if current.is_some() => {
+            "bool" | "tristate" | "string" | "int" | "hex" | "prompt" | "def_bool"
+            | "def_tristate"
+                if current.is_some() =>
+            {
                 let prompt_given = rest.starts_with('"') && !keyword.starts_with("def_");
                 if let Some((_, e)) = current.as_mut() {
                     e.prompt |= prompt_given;
@@ -105,7 +114,10 @@ fn parse_file(
             "select" => {
                 if let Some((symbol, _)) = &current {
                     let target = rest.split_whitespace().next().unwrap_or("").to_string();
-                    k.selected_by.entry(target).or_default().push(symbol.clone());
+                    k.selected_by
+                        .entry(target)
+                        .or_default()
+                        .push(symbol.clone());
                 }
             }
             "help" | "---help---" => in_help = true,
@@ -206,7 +218,11 @@ pub type Values = BTreeMap<String, String>;
 /// Evaluates a Kconfig expression to n (0), m (1) or y (2).
 pub fn eval(expr: &str, values: &Values) -> u8 {
     let tokens = tokenize(expr);
-    let mut p = Parser { tokens: &tokens, pos: 0, values };
+    let mut p = Parser {
+        tokens: &tokens,
+        pos: 0,
+        values,
+    };
     p.or()
 }
 
@@ -226,14 +242,23 @@ fn tokenize(expr: &str) -> Vec<Token> {
         let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
         if c.is_whitespace() {
             i += 1;
-        } else if let Some(op) = ["&&", "||", "!=", "<=", ">="].into_iter().find(|op| *op == two) {
+        } else if let Some(op) = ["&&", "||", "!=", "<=", ">="]
+            .into_iter()
+            .find(|op| *op == two)
+        {
             tokens.push(Token::Op(op));
             i += 2;
-        } else if let Some(op) = ["!", "(", ")", "=", "<", ">"].into_iter().find(|op| op.starts_with(c)) {
+        } else if let Some(op) = ["!", "(", ")", "=", "<", ">"]
+            .into_iter()
+            .find(|op| op.starts_with(c))
+        {
             tokens.push(Token::Op(op));
             i += 1;
         } else if c == '"' || c == '\'' {
-            let end = chars[i + 1..].iter().position(|&d| d == c).map_or(chars.len(), |p| i + 1 + p);
+            let end = chars[i + 1..]
+                .iter()
+                .position(|&d| d == c)
+                .map_or(chars.len(), |p| i + 1 + p);
             tokens.push(Token::Quoted(chars[i + 1..end].iter().collect()));
             i = end + 1;
         } else {
@@ -262,14 +287,16 @@ impl Parser<'_> {
         self.tokens.get(self.pos)
     }
     fn eat(&mut self, op: &str) -> bool {
-        if self.peek() == Some(&Token::Op(match op {
-            "&&" => "&&",
-            "||" => "||",
-            "!" => "!",
-            "(" => "(",
-            ")" => ")",
-            _ => return false,
-        })) {
+        if self.peek()
+            == Some(&Token::Op(match op {
+                "&&" => "&&",
+                "||" => "||",
+                "!" => "!",
+                "(" => "(",
+                ")" => ")",
+                _ => return false,
+            }))
+        {
             self.pos += 1;
             return true;
         }
@@ -320,7 +347,11 @@ impl Parser<'_> {
             "<=" => ordering.is_le(),
             _ => ordering.is_ge(),
         };
-        if holds { 2 } else { 0 }
+        if holds {
+            2
+        } else {
+            0
+        }
     }
     /// A symbol's value, or a constant.
     fn operand(&mut self) -> String {
@@ -360,8 +391,12 @@ pub fn symbols_in(expr: &str) -> Vec<String> {
 pub enum Finding {
     Kept,
     /// Set, but to another value.
-    Changed { got: String },
-    Dropped { reason: String },
+    Changed {
+        got: String,
+    },
+    Dropped {
+        reason: String,
+    },
 }
 
 /// Compares a requested symbol with the resulting `.config` and explains a loss.
@@ -374,23 +409,36 @@ pub fn explain(symbol: &str, wanted: &str, values: &Values, k: &Kconfig) -> Find
         return Finding::Changed { got };
     }
     let Some(entries) = k.entries.get(symbol) else {
-        return Finding::Dropped { reason: unknown_symbol(symbol, k) };
+        return Finding::Dropped {
+            reason: unknown_symbol(symbol, k),
+        };
     };
     if entries.iter().all(|e| e.file.ends_with("Config.in.legacy")) {
         return Finding::Dropped {
-            reason: format!("a legacy option: removed or renamed in this Buildroot (see {})", entries[0].file),
+            reason: format!(
+                "a legacy option: removed or renamed in this Buildroot (see {})",
+                entries[0].file
+            ),
         };
     }
     // The entry whose conditions hold decides; report the first unmet one.
     let mut unmet = Vec::new();
-    for e in entries.iter().filter(|e| !e.file.ends_with("Config.in.legacy")) {
+    for e in entries
+        .iter()
+        .filter(|e| !e.file.ends_with("Config.in.legacy"))
+    {
         for cond in &e.depends {
             if eval(cond, values) == 0 {
                 let state: Vec<String> = symbols_in(cond)
                     .into_iter()
                     .map(|s| format!("{s}={}", values.get(&s).map_or("n", String::as_str)))
                     .collect();
-                unmet.push(format!("unmet `depends on {cond}` ({}) at {}:{}", state.join(", "), e.file, e.line));
+                unmet.push(format!(
+                    "unmet `depends on {cond}` ({}) at {}:{}",
+                    state.join(", "),
+                    e.file,
+                    e.line
+                ));
             }
         }
     }
@@ -398,17 +446,34 @@ pub fn explain(symbol: &str, wanted: &str, values: &Values, k: &Kconfig) -> Find
         return Finding::Dropped { reason: first };
     }
     if !entries.iter().any(|e| e.prompt) {
-        let by = k.selected_by.get(symbol).map(|v| dedup(v)).unwrap_or_default();
-        let hint = if by.is_empty() { String::new() } else { format!("; selected by {}", by.join(", ")) };
-        return Finding::Dropped { reason: format!("no prompt: a defconfig cannot set it, only another option's `select` can{hint}") };
+        let by = k
+            .selected_by
+            .get(symbol)
+            .map(|v| dedup(v))
+            .unwrap_or_default();
+        let hint = if by.is_empty() {
+            String::new()
+        } else {
+            format!("; selected by {}", by.join(", "))
+        };
+        return Finding::Dropped {
+            reason: format!(
+                "no prompt: a defconfig cannot set it, only another option's `select` can{hint}"
+            ),
+        };
     }
     if entries.iter().any(|e| e.in_choice) {
-        return Finding::Dropped { reason: "in a choice where another option was chosen".into() };
+        return Finding::Dropped {
+            reason: "in a choice where another option was chosen".into(),
+        };
     }
     if got != "n" {
         return Finding::Changed { got };
     }
-    Finding::Dropped { reason: "Kconfig did not keep it (no unmet dependency found; check `make menuconfig`)".into() }
+    Finding::Dropped {
+        reason: "Kconfig did not keep it (no unmet dependency found; check `make menuconfig`)"
+            .into(),
+    }
 }
 
 fn unknown_symbol(symbol: &str, k: &Kconfig) -> String {
@@ -416,7 +481,9 @@ fn unknown_symbol(symbol: &str, k: &Kconfig) -> String {
     if let Some(name) = symbol.strip_prefix("BR2_PACKAGE_") {
         let host = format!("BR2_PACKAGE_HOST_{name}");
         if k.entries.contains_key(&host) {
-            reason.push_str(&format!(" (only the host tool {host} exists; Buildroot builds it when a package needs it)"));
+            reason.push_str(&format!(
+                " (only the host tool {host} exists; Buildroot builds it when a package needs it)"
+            ));
         } else {
             reason.push_str(" (there is no target package of that name)");
         }
@@ -439,7 +506,10 @@ mod tests {
     use super::*;
 
     fn values(pairs: &[(&str, &str)]) -> Values {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -498,12 +568,22 @@ config BR2_MUSL
 endchoice
 "#;
     const HOST: &str = "config BR2_PACKAGE_HOST_PATCHELF\n\tbool \"host patchelf\"\n";
-    const LEGACY: &str = "config BR2_PACKAGE_OLDTHING\n\tbool \"oldthing has been removed\"\n\tselect BR2_LEGACY\n";
+    const LEGACY: &str =
+        "config BR2_PACKAGE_OLDTHING\n\tbool \"oldthing has been removed\"\n\tselect BR2_LEGACY\n";
 
     fn tree() -> Kconfig {
-        let files: BTreeMap<&str, &str> =
-            [("Config.in", ROOT), ("pkg/Config.in", PKG), ("pkg/Config.in.host", HOST), ("Config.in.legacy", LEGACY)].into();
-        load("Config.in", &|p| files.get(p).map(|t| t.to_string()), &|a| a.to_string())
+        let files: BTreeMap<&str, &str> = [
+            ("Config.in", ROOT),
+            ("pkg/Config.in", PKG),
+            ("pkg/Config.in.host", HOST),
+            ("Config.in.legacy", LEGACY),
+        ]
+        .into();
+        load(
+            "Config.in",
+            &|p| files.get(p).map(|t| t.to_string()),
+            &|a| a.to_string(),
+        )
     }
 
     #[test]
@@ -513,34 +593,71 @@ endchoice
         assert_eq!(numpy.file, "pkg/Config.in");
         assert_eq!(numpy.line, 7);
         assert!(numpy.prompt);
-        assert_eq!(numpy.depends, ["BR2_PACKAGE_PYTHON3", "BR2_PACKAGE_PYTHON_NUMPY_ARCH_SUPPORTS", "BR2_INSTALL_LIBSTDCPP"]);
+        assert_eq!(
+            numpy.depends,
+            [
+                "BR2_PACKAGE_PYTHON3",
+                "BR2_PACKAGE_PYTHON_NUMPY_ARCH_SUPPORTS",
+                "BR2_INSTALL_LIBSTDCPP"
+            ]
+        );
         assert!(!k.entries["BR2_PACKAGE_CMAKE"][0].prompt);
-        assert_eq!(k.entries["BR2_PACKAGE_CMAKE_CTEST"][0].depends, ["BR2_USE_MMU && BR2_INSTALL_LIBSTDCPP"]);
-        assert_eq!(k.selected_by["BR2_PACKAGE_CMAKE"], ["BR2_PACKAGE_CMAKE_CTEST"]);
+        assert_eq!(
+            k.entries["BR2_PACKAGE_CMAKE_CTEST"][0].depends,
+            ["BR2_USE_MMU && BR2_INSTALL_LIBSTDCPP"]
+        );
+        assert_eq!(
+            k.selected_by["BR2_PACKAGE_CMAKE"],
+            ["BR2_PACKAGE_CMAKE_CTEST"]
+        );
         assert!(k.entries["BR2_MUSL"][0].in_choice);
-        assert!(!k.entries.contains_key("nothing"), "help text is not parsed");
+        assert!(
+            !k.entries.contains_key("nothing"),
+            "help text is not parsed"
+        );
     }
 
     #[test]
     fn each_kind_of_loss_is_explained() {
         let k = tree();
-        let v = values(&[("BR2_PACKAGE_PYTHON3", "y"), ("BR2_INSTALL_LIBSTDCPP", "y"), ("BR2_GLIBC", "y"), ("BR2_PACKAGE_X", "y")]);
+        let v = values(&[
+            ("BR2_PACKAGE_PYTHON3", "y"),
+            ("BR2_INSTALL_LIBSTDCPP", "y"),
+            ("BR2_GLIBC", "y"),
+            ("BR2_PACKAGE_X", "y"),
+        ]);
         let reason = |s: &str| match explain(s, "y", &v, &k) {
             Finding::Dropped { reason } => reason,
             other => panic!("{s}: {other:?}"),
         };
         let numpy = reason("BR2_PACKAGE_PYTHON_NUMPY");
-        assert!(numpy.contains("unmet `depends on BR2_PACKAGE_PYTHON_NUMPY_ARCH_SUPPORTS`"), "{numpy}");
-        assert!(numpy.contains("BR2_PACKAGE_PYTHON_NUMPY_ARCH_SUPPORTS=n") && numpy.contains("pkg/Config.in:7"), "{numpy}");
+        assert!(
+            numpy.contains("unmet `depends on BR2_PACKAGE_PYTHON_NUMPY_ARCH_SUPPORTS`"),
+            "{numpy}"
+        );
+        assert!(
+            numpy.contains("BR2_PACKAGE_PYTHON_NUMPY_ARCH_SUPPORTS=n")
+                && numpy.contains("pkg/Config.in:7"),
+            "{numpy}"
+        );
         let cmake = reason("BR2_PACKAGE_CMAKE");
-        assert!(cmake.contains("no prompt") && cmake.contains("selected by BR2_PACKAGE_CMAKE_CTEST"), "{cmake}");
+        assert!(
+            cmake.contains("no prompt") && cmake.contains("selected by BR2_PACKAGE_CMAKE_CTEST"),
+            "{cmake}"
+        );
         let patchelf = reason("BR2_PACKAGE_PATCHELF");
-        assert!(patchelf.contains("unknown symbol") && patchelf.contains("BR2_PACKAGE_HOST_PATCHELF"), "{patchelf}");
+        assert!(
+            patchelf.contains("unknown symbol") && patchelf.contains("BR2_PACKAGE_HOST_PATCHELF"),
+            "{patchelf}"
+        );
         let ninja = reason("BR2_PACKAGE_NINJA");
         assert!(ninja.contains("no target package"), "{ninja}");
         assert!(reason("BR2_PACKAGE_OLDTHING").contains("legacy option"));
         assert!(reason("BR2_MUSL").contains("choice"));
         assert_eq!(explain("BR2_PACKAGE_X", "y", &v, &k), Finding::Kept);
-        assert_eq!(explain("BR2_GLIBC", "n", &v, &k), Finding::Changed { got: "y".into() });
+        assert_eq!(
+            explain("BR2_GLIBC", "n", &v, &k),
+            Finding::Changed { got: "y".into() }
+        );
     }
 }

@@ -29,7 +29,9 @@ pub fn external_dir(project: &Project) -> PathBuf {
 
 /// `buildroot-external/configs/NAME_defconfig` of a Buildroot image.
 pub fn defconfig_path(project: &Project, br: &config::Buildroot) -> PathBuf {
-    external_dir(project).join("configs").join(format!("{}_defconfig", br.defconfig))
+    external_dir(project)
+        .join("configs")
+        .join(format!("{}_defconfig", br.defconfig))
 }
 
 /// The Buildroot images of the config, with their tables.
@@ -48,7 +50,10 @@ fn buildroot_image(project: &Project, name: Option<&str>) -> Result<(Image, conf
         Some(n) => n.to_string(),
         None => match config.images.values().find(|i| i.buildroot.is_some()) {
             Some(i) => i.name.clone(),
-            None => bail!("{}: no image has flavour = \"buildroot\"", project.config_path.display()),
+            None => bail!(
+                "{}: no image has flavour = \"buildroot\"",
+                project.config_path.display()
+            ),
         },
     };
     let image = config.image(Some(&name))?.clone();
@@ -62,7 +67,10 @@ fn buildroot_image(project: &Project, name: Option<&str>) -> Result<(Image, conf
 fn write_defconfigs(project: &Project, check_only: bool) -> Result<()> {
     let images = buildroot_images(project)?;
     if images.is_empty() {
-        bail!("{}: no image has flavour = \"buildroot\"", project.config_path.display());
+        bail!(
+            "{}: no image has flavour = \"buildroot\"",
+            project.config_path.display()
+        );
     }
     let mut stale = Vec::new();
     for (image, br) in &images {
@@ -96,28 +104,48 @@ fn write_defconfigs(project: &Project, check_only: bool) -> Result<()> {
 fn check_image(project: &Project, flags: &flags::BuildrootCheck) -> Result<()> {
     let (image, br) = buildroot_image(project, flags.name.as_deref())?;
     let defconfig_file = match &flags.defconfig {
-        Some(file) => file.canonicalize().with_context(|| format!("--defconfig {}: no such file", file.display()))?,
+        Some(file) => file
+            .canonicalize()
+            .with_context(|| format!("--defconfig {}: no such file", file.display()))?,
         None => {
             let path = defconfig_path(project, &br);
             let text = defconfig::render(&image, &br);
             if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-                bail!("{} is missing or stale; run `cargo xtask buildroot defconfig` first", path.display());
+                bail!(
+                    "{} is missing or stale; run `cargo xtask buildroot defconfig` first",
+                    path.display()
+                );
             }
             path
         }
     };
     let tree = source::tree(&project.sh, &br)?;
     eprintln!("Buildroot {}: {}", br.version, tree.verified);
-    let out = tempfile::Builder::new().prefix("acalsim-br-check-").tempdir().context("creating a Kconfig output dir")?;
+    let out = tempfile::Builder::new()
+        .prefix("acalsim-br-check-")
+        .tempdir()
+        .context("creating a Kconfig output dir")?;
     let external = external_dir(project);
     let external = (!flags.no_external).then_some(external.as_path());
-    let report = check::run(&project.sh, &tree.path, external, out.path(), &defconfig_file)?;
+    let report = check::run(
+        &project.sh,
+        &tree.path,
+        external,
+        out.path(),
+        &defconfig_file,
+    )?;
     print!("{}", report.render(&defconfig_file.display().to_string()));
     match report.problems() {
         0 => {
-            println!("ok: Kconfig of Buildroot {} keeps every requested symbol", br.version);
+            println!(
+                "ok: Kconfig of Buildroot {} keeps every requested symbol",
+                br.version
+            );
             Ok(())
         }
-        n => bail!("{n} requested setting(s) did not survive Buildroot {}'s Kconfig (listed above)", br.version),
+        n => bail!(
+            "{n} requested setting(s) did not survive Buildroot {}'s Kconfig (listed above)",
+            br.version
+        ),
     }
 }

@@ -38,10 +38,18 @@ fn src_cache() -> Result<PathBuf> {
 fn local_tree(sh: &Shell, br: &Buildroot, local: &Path) -> Result<Tree> {
     if local.is_dir() {
         if !local.join("Config.in").is_file() || !local.join("Makefile").is_file() {
-            bail!("{ENV}={}: not a Buildroot tree (no Config.in and Makefile there)", local.display());
+            bail!(
+                "{ENV}={}: not a Buildroot tree (no Config.in and Makefile there)",
+                local.display()
+            );
         }
-        let path = local.canonicalize().with_context(|| format!("resolving {}", local.display()))?;
-        return Ok(Tree { path, verified: format!("local tree {} (used as is, not verified)", local.display()) });
+        let path = local
+            .canonicalize()
+            .with_context(|| format!("resolving {}", local.display()))?;
+        return Ok(Tree {
+            path,
+            verified: format!("local tree {} (used as is, not verified)", local.display()),
+        });
     }
     if !local.is_file() {
         bail!("{ENV}={}: no such file or directory (give a Buildroot checkout or a buildroot-VERSION.tar.xz/.tar.gz)", local.display());
@@ -66,14 +74,21 @@ fn local_tree(sh: &Shell, br: &Buildroot, local: &Path) -> Result<Tree> {
     if !dest.join("Makefile").is_file() {
         unpack(sh, local, &dest)?;
     }
-    Ok(Tree { path: dest, verified })
+    Ok(Tree {
+        path: dest,
+        verified,
+    })
 }
 
 /// The commit id `git archive` records in a tarball's pax header, if any.
 fn archive_commit(sh: &Shell, tarball: &Path) -> Result<Option<String>> {
     let decompress = decompressor(tarball);
     let script = format!("{decompress} < \"$1\" | git get-tar-commit-id");
-    let out = cmd!(sh, "sh -c {script} sh {tarball}").quiet().ignore_status().read().unwrap_or_default();
+    let out = cmd!(sh, "sh -c {script} sh {tarball}")
+        .quiet()
+        .ignore_status()
+        .read()
+        .unwrap_or_default();
     let id = out.trim();
     Ok((id.len() == 40 && id.chars().all(|c| c.is_ascii_hexdigit())).then(|| id.to_string()))
 }
@@ -95,7 +110,10 @@ fn decompressor(tarball: &Path) -> &'static str {
 fn unpack(sh: &Shell, tarball: &Path, dest: &Path) -> Result<()> {
     let parent = dest.parent().context("cache path has no parent")?;
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let tmp = tempfile::Builder::new().prefix(".unpack-").tempdir_in(parent).context("creating an unpack dir")?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".unpack-")
+        .tempdir_in(parent)
+        .context("creating an unpack dir")?;
     let into = tmp.path();
     eprintln!("unpacking {} ...", tarball.display());
     cmd!(sh, "tar -xf {tarball} -C {into} --strip-components=1")
@@ -113,11 +131,17 @@ fn git_tree(sh: &Shell, url: &str, tag: &str, commit: &str) -> Result<Tree> {
     let dest = src_cache()?.join(format!("git-{commit}"));
     let verified = format!("git {url} tag {tag} = commit {commit}");
     if dest.join("Makefile").is_file() {
-        return Ok(Tree { path: dest, verified });
+        return Ok(Tree {
+            path: dest,
+            verified,
+        });
     }
     let parent = src_cache()?;
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let tmp = tempfile::Builder::new().prefix(".clone-").tempdir_in(&parent).context("creating a clone dir")?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".clone-")
+        .tempdir_in(&parent)
+        .context("creating a clone dir")?;
     let into = tmp.path().join("buildroot");
     eprintln!("fetching Buildroot {tag} from {url} ...");
     cmd!(sh, "git clone --quiet --depth 1 --branch {tag} {url} {into}").quiet().run().map_err(|e| {
@@ -126,22 +150,33 @@ fn git_tree(sh: &Shell, url: &str, tag: &str, commit: &str) -> Result<Tree> {
              (e.g. buildroot-{tag}.tar.xz) on this machine and set {ENV} to its path"
         )
     })?;
-    let head = cmd!(sh, "git -C {into} rev-parse HEAD").quiet().read().context("reading the cloned commit")?;
+    let head = cmd!(sh, "git -C {into} rev-parse HEAD")
+        .quiet()
+        .read()
+        .context("reading the cloned commit")?;
     if head.trim() != commit {
         bail!("Buildroot tag {tag} at {url} is commit {}, but the config pins {commit}: refusing an unverified tree", head.trim());
     }
-    std::fs::rename(&into, &dest).with_context(|| format!("moving the clone to {}", dest.display()))?;
-    Ok(Tree { path: dest, verified })
+    std::fs::rename(&into, &dest)
+        .with_context(|| format!("moving the clone to {}", dest.display()))?;
+    Ok(Tree {
+        path: dest,
+        verified,
+    })
 }
 
 fn tarball_tree(sh: &Shell, url: &str, sha256: &str) -> Result<Tree> {
     let dest = src_cache()?.join(format!("tarball-{}", &sha256[..16]));
     let verified = format!("{url} (sha256 {sha256})");
     if dest.join("Makefile").is_file() {
-        return Ok(Tree { path: dest, verified });
+        return Ok(Tree {
+            path: dest,
+            verified,
+        });
     }
     let downloads = cache::cache_dir()?.join("buildroot/downloads");
-    std::fs::create_dir_all(&downloads).with_context(|| format!("creating {}", downloads.display()))?;
+    std::fs::create_dir_all(&downloads)
+        .with_context(|| format!("creating {}", downloads.display()))?;
     let file = downloads.join(url.rsplit('/').next().unwrap_or("buildroot.tar"));
     if !file.is_file() || cache::sha256_file(&file)? != sha256 {
         let partial = file.with_extension("partial");
@@ -154,8 +189,12 @@ fn tarball_tree(sh: &Shell, url: &str, sha256: &str) -> Result<Tree> {
             let _ = std::fs::remove_file(&partial);
             bail!("{url}: sha256 {got} differs from the config's {sha256}; refusing it");
         }
-        std::fs::rename(&partial, &file).with_context(|| format!("moving the download to {}", file.display()))?;
+        std::fs::rename(&partial, &file)
+            .with_context(|| format!("moving the download to {}", file.display()))?;
     }
     unpack(sh, &file, &dest)?;
-    Ok(Tree { path: dest, verified })
+    Ok(Tree {
+        path: dest,
+        verified,
+    })
 }

@@ -31,26 +31,43 @@ pub fn run(project: &Project, flags: &flags::Pytorch) -> Result<i32> {
 fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
     let sh = &project.sh;
     let image_dir = project.images_dir().join(&flags.image);
-    let manifest = Manifest::read(&image_dir)
-        .with_context(|| format!("image `{0}` is not built; build it with `cargo xtask image {0}`", flags.image))?;
-    let debian = manifest.debian.clone().context("`pytorch build` needs a Debian image (Buildroot images have no native compiler)")?;
+    let manifest = Manifest::read(&image_dir).with_context(|| {
+        format!(
+            "image `{0}` is not built; build it with `cargo xtask image {0}`",
+            flags.image
+        )
+    })?;
+    let debian = manifest.debian.clone().context(
+        "`pytorch build` needs a Debian image (Buildroot images have no native compiler)",
+    )?;
 
     let source = resolve_source(sh, &flags.source, &debian)?;
     let disk = build_disk(project, &source, flags.fresh)?;
     let log = project.logs_dir().join("pytorch-build.log");
-    std::fs::create_dir_all(project.logs_dir()).with_context(|| format!("creating {}", project.logs_dir().display()))?;
+    std::fs::create_dir_all(project.logs_dir())
+        .with_context(|| format!("creating {}", project.logs_dir().display()))?;
     eprintln!("source {}; build disk {}", source.display(), disk.display());
 
     // Offload: the newest g++ the host's cross compiler matches exactly.
     let majors = toolchain::guest_gcc_majors(&manifest.packages);
     if majors.is_empty() {
-        bail!("image `{}` has no g++-N; use an image with the pytorch-build package set", flags.image);
+        bail!(
+            "image `{}` has no g++-N; use an image with the pytorch-build package set",
+            flags.image
+        );
     }
     let mut gcc_major = flags.gcc.unwrap_or(majors[0]);
     let mut distccd = None;
     if !flags.no_offload {
         let toolchain_log = project.logs_dir().join("pytorch-toolchain.log");
-        let root = toolchain::ensure_root(sh, &cache::cache_dir()?, &debian, &majors, flags.refresh_toolchain, &toolchain_log)?;
+        let root = toolchain::ensure_root(
+            sh,
+            &cache::cache_dir()?,
+            &debian,
+            &majors,
+            flags.refresh_toolchain,
+            &toolchain_log,
+        )?;
         let pairings = toolchain::pairings(&manifest.packages, &toolchain::root_packages(&root)?);
         for p in &pairings {
             eprintln!("offload: {}", p.describe());
@@ -76,16 +93,32 @@ fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
     let jobs = match (&distccd, flags.jobs) {
         (_, Some(j)) => j,
         // Remote slots: the host's cores, plus one to keep the pipeline full.
-        (Some(_), None) => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) + 1,
+        (Some(_), None) => {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                + 1
+        }
         // cc1plus on PyTorch sources needs up to ~1.5 GiB each.
-        (None, None) => ((flags.memory.unwrap_or(manifest.run.memory_mib) / 1536) as usize).clamp(1, 8),
+        (None, None) => {
+            ((flags.memory.unwrap_or(manifest.run.memory_mib) / 1536) as usize).clamp(1, 8)
+        }
     };
 
     let mut envs = vec![
         ("GCC_MAJOR".to_string(), gcc_major.to_string()),
         ("JOBS".into(), jobs.to_string()),
-        ("OFFLOAD".into(), distccd.as_ref().map(|d| format!("10.0.2.2:{}", d.port)).unwrap_or_default()),
-        ("BUILD_TARGET".into(), flags.target.clone().unwrap_or_default()),
+        (
+            "OFFLOAD".into(),
+            distccd
+                .as_ref()
+                .map(|d| format!("10.0.2.2:{}", d.port))
+                .unwrap_or_default(),
+        ),
+        (
+            "BUILD_TARGET".into(),
+            flags.target.clone().unwrap_or_default(),
+        ),
     ];
     if flags.clean {
         envs.push(("CLEAN".into(), "1".into()));
@@ -110,7 +143,9 @@ fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
         forwards: vec![],
         envs,
         sst_socket: None,
-        qemu: std::env::var_os("ACALSIM_QEMU").map(PathBuf::from).unwrap_or_else(|| "qemu-system-riscv64".into()),
+        qemu: std::env::var_os("ACALSIM_QEMU")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "qemu-system-riscv64".into()),
         append: String::new(),
         drives: vec![disk.clone()],
         console: false,
@@ -138,7 +173,11 @@ fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
 
 /// `--source`: a directory, a tarball, or `debian:PACKAGE` (default
 /// `debian:pytorch`, Debian's signed source package of the image's suite).
-fn resolve_source(sh: &xshell::Shell, source: &Option<String>, debian: &crate::manifest::DebianSource) -> Result<PathBuf> {
+fn resolve_source(
+    sh: &xshell::Shell,
+    source: &Option<String>,
+    debian: &crate::manifest::DebianSource,
+) -> Result<PathBuf> {
     let spec = source.clone().unwrap_or_else(|| "debian:pytorch".into());
     if let Some(package) = source::debian_package(&spec) {
         return source::fetch(sh, &cache::cache_dir()?, &debian.suite, &debian.mirror, package, debian.check_valid_until).with_context(|| {
@@ -150,7 +189,9 @@ fn resolve_source(sh: &xshell::Shell, source: &Option<String>, debian: &crate::m
         });
     }
     let path = PathBuf::from(&spec);
-    path.canonicalize().with_context(|| format!("--source {spec}: no such file or directory (or use debian:PACKAGE)"))
+    path.canonicalize().with_context(|| {
+        format!("--source {spec}: no such file or directory (or use debian:PACKAGE)")
+    })
 }
 
 /// The persistent build disk for `source`: made once (the tree copied in
@@ -165,36 +206,52 @@ fn build_disk(project: &Project, source: &Path, fresh: bool) -> Result<PathBuf> 
         return Ok(disk);
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let staging = tempfile::Builder::new().prefix(".staging-").tempdir_in(&dir).context("creating a staging dir")?;
+    let staging = tempfile::Builder::new()
+        .prefix(".staging-")
+        .tempdir_in(&dir)
+        .context("creating a staging dir")?;
     let src = staging.path().join("src");
     std::fs::create_dir(&src).with_context(|| format!("creating {}", src.display()))?;
     if source.is_dir() {
-        cmd!(sh, "cp -a {source}/. {src}/").quiet().run().with_context(|| format!("copying {}", source.display()))?;
+        cmd!(sh, "cp -a {source}/. {src}/")
+            .quiet()
+            .run()
+            .with_context(|| format!("copying {}", source.display()))?;
     } else {
-        cmd!(sh, "tar -xf {source} -C {src} --strip-components=1").quiet().run().with_context(|| format!("unpacking {}", source.display()))?;
+        cmd!(sh, "tar -xf {source} -C {src} --strip-components=1")
+            .quiet()
+            .run()
+            .with_context(|| format!("unpacking {}", source.display()))?;
     }
     let partial = dir.join("build.ext4.partial");
     let root = staging.path();
     // Sparse: 64 GiB of room for PyTorch's build tree and ccache, a few GiB used.
-    cmd!(sh, "mkfs.ext4 -q -F -L acalsim-build -E root_owner=0:0 -d {root} {partial} 64G")
-        .quiet()
-        .run()
-        .with_context(|| format!("making the build disk {}", partial.display()))?;
-    std::fs::rename(&partial, &disk).with_context(|| format!("renaming {} to {}", partial.display(), disk.display()))?;
+    cmd!(
+        sh,
+        "mkfs.ext4 -q -F -L acalsim-build -E root_owner=0:0 -d {root} {partial} 64G"
+    )
+    .quiet()
+    .run()
+    .with_context(|| format!("making the build disk {}", partial.display()))?;
+    std::fs::rename(&partial, &disk)
+        .with_context(|| format!("renaming {} to {}", partial.display(), disk.display()))?;
     Ok(disk)
 }
 
 /// Wheels the guest left in the work share go to target/xtask/wheels/.
 fn collect_wheels(project: &Project) -> Result<()> {
     let from = project.xtask_dir().join("share/wheels");
-    let Ok(entries) = std::fs::read_dir(&from) else { return Ok(()) };
+    let Ok(entries) = std::fs::read_dir(&from) else {
+        return Ok(());
+    };
     let to = project.xtask_dir().join("wheels");
     std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
     for entry in entries.filter_map(|e| e.ok()) {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "whl") {
             let dest = to.join(entry.file_name());
-            std::fs::rename(&path, &dest).with_context(|| format!("moving {} to {}", path.display(), dest.display()))?;
+            std::fs::rename(&path, &dest)
+                .with_context(|| format!("moving {} to {}", path.display(), dest.display()))?;
             eprintln!("wheel: {}", dest.display());
         }
     }

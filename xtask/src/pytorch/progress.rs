@@ -37,8 +37,19 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(log: &Path) -> Result<Tracker> {
-        let log = File::options().create(true).append(true).open(log).with_context(|| format!("opening {}", log.display()))?;
-        Ok(Tracker { log, started: Instant::now(), first: None, last_report: None, partial: Vec::new(), tty: std::io::stderr().is_terminal() })
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("opening {}", log.display()))?;
+        Ok(Tracker {
+            log,
+            started: Instant::now(),
+            first: None,
+            last_report: None,
+            partial: Vec::new(),
+            tty: std::io::stderr().is_terminal(),
+        })
     }
 
     pub fn feed(&mut self, bytes: &[u8]) {
@@ -47,7 +58,11 @@ impl Tracker {
             let line: Vec<u8> = self.partial.drain(..=end).collect();
             let line = String::from_utf8_lossy(&line).trim_end().to_string();
             // Stamped with the seconds since the build started: where the time goes.
-            let _ = writeln!(self.log, "[{:8.1}s] {line}", self.started.elapsed().as_secs_f64());
+            let _ = writeln!(
+                self.log,
+                "[{:8.1}s] {line}",
+                self.started.elapsed().as_secs_f64()
+            );
             self.line(&line);
         }
     }
@@ -56,21 +71,32 @@ impl Tracker {
         let now = self.started.elapsed().as_secs_f64();
         let Some((done, total)) = ninja_step(line) else {
             // Our script's own lines and errors are worth seeing as they come.
-            if line.starts_with("build.sh:") || line.contains("error") || line.starts_with("FAILED") {
+            if line.starts_with("build.sh:") || line.contains("error") || line.starts_with("FAILED")
+            {
                 self.clear();
                 eprintln!("{line}");
             }
             return;
         };
         let first = *self.first.get_or_insert((done, now));
-        let eta = eta_secs(first, (done, now), total).map(|s| format!(", ETA {}", human_duration(s))).unwrap_or_default();
-        let text = format!("[{done}/{total}] {:.0}% after {}{eta}", done as f64 * 100.0 / total as f64, human_duration(now));
+        let eta = eta_secs(first, (done, now), total)
+            .map(|s| format!(", ETA {}", human_duration(s)))
+            .unwrap_or_default();
+        let text = format!(
+            "[{done}/{total}] {:.0}% after {}{eta}",
+            done as f64 * 100.0 / total as f64,
+            human_duration(now)
+        );
         if self.tty {
             let what = line.split_once(']').map_or("", |(_, w)| w.trim());
             let mut shown = format!("{text} {what}");
             shown.truncate(150);
             eprint!("\r\x1b[K{shown}");
-        } else if self.last_report.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) || done == total {
+        } else if self
+            .last_report
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(30))
+            || done == total
+        {
             eprintln!("    {text}");
             self.last_report = Some(Instant::now());
         }
@@ -85,7 +111,11 @@ impl Tracker {
     pub fn finish(&mut self) {
         if !self.partial.is_empty() {
             let rest = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
-            let _ = writeln!(self.log, "[{:8.1}s] {rest}", self.started.elapsed().as_secs_f64());
+            let _ = writeln!(
+                self.log,
+                "[{:8.1}s] {rest}",
+                self.started.elapsed().as_secs_f64()
+            );
             self.line(&rest);
         }
         if self.tty {
@@ -100,8 +130,14 @@ mod tests {
 
     #[test]
     fn ninja_lines_are_read_and_others_ignored() {
-        assert_eq!(ninja_step("[12/345] Building CXX object c10/CMakeFiles/c10.dir/core/Allocator.cpp.o"), Some((12, 345)));
-        assert_eq!(ninja_step("  [1/1] Linking CXX shared library lib/libc10.so"), Some((1, 1)));
+        assert_eq!(
+            ninja_step("[12/345] Building CXX object c10/CMakeFiles/c10.dir/core/Allocator.cpp.o"),
+            Some((12, 345))
+        );
+        assert_eq!(
+            ninja_step("  [1/1] Linking CXX shared library lib/libc10.so"),
+            Some((1, 1))
+        );
         assert_eq!(ninja_step("[0/0] nothing"), None);
         assert_eq!(ninja_step("-- Configuring done"), None);
         assert_eq!(ninja_step("[a/b] x"), None);
@@ -111,6 +147,10 @@ mod tests {
     fn eta_uses_only_this_runs_rate() {
         // Resumed at 100 of 300; 10 steps in 20 s -> 190 left at 2 s each.
         assert_eq!(eta_secs((100, 5.0), (110, 25.0), 300), Some(380.0));
-        assert_eq!(eta_secs((100, 5.0), (100, 9.0), 300), None, "no step done yet");
+        assert_eq!(
+            eta_secs((100, 5.0), (100, 9.0), 300),
+            None,
+            "no step done yet"
+        );
     }
 }

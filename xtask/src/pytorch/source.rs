@@ -10,7 +10,8 @@ use xshell::{cmd, Shell};
 
 /// `debian:NAME` -> NAME.
 pub fn debian_package(spec: &str) -> Option<&str> {
-    spec.strip_prefix("debian:").filter(|p| crate::config::is_package_name(p))
+    spec.strip_prefix("debian:")
+        .filter(|p| crate::config::is_package_name(p))
 }
 
 /// apt options that keep all of apt's state in `dir`, away from the host's.
@@ -29,25 +30,52 @@ pub fn apt_options(dir: &Path, check_valid_until: bool) -> Vec<String> {
     if !check_valid_until {
         o.push("Acquire::Check-Valid-Until=false".into());
     }
-    o.into_iter().flat_map(|opt| ["-o".to_string(), opt]).collect()
+    o.into_iter()
+        .flat_map(|opt| ["-o".to_string(), opt])
+        .collect()
 }
 
 /// The unpacked source of Debian package `package` from `suite` at `mirror`.
-pub fn fetch(sh: &Shell, cache: &Path, suite: &str, mirror: &str, package: &str, check_valid_until: bool) -> Result<PathBuf> {
+pub fn fetch(
+    sh: &Shell,
+    cache: &Path,
+    suite: &str,
+    mirror: &str,
+    package: &str,
+    check_valid_until: bool,
+) -> Result<PathBuf> {
     let base = cache.join("sources").join(suite).join(package);
     let tree = base.join("tree");
     if tree.is_dir() {
         return Ok(tree);
     }
     let apt = base.join("apt");
-    for d in ["state/lists/partial", "cache/archives/partial", "sources.list.d", "preferences.d", "download"] {
-        std::fs::create_dir_all(apt.join(d)).with_context(|| format!("creating {}", apt.join(d).display()))?;
+    for d in [
+        "state/lists/partial",
+        "cache/archives/partial",
+        "sources.list.d",
+        "preferences.d",
+        "download",
+    ] {
+        std::fs::create_dir_all(apt.join(d))
+            .with_context(|| format!("creating {}", apt.join(d).display()))?;
     }
-    std::fs::write(apt.join("sources.list"), format!("deb-src {mirror} {suite} main\n")).context("writing the apt source list")?;
+    std::fs::write(
+        apt.join("sources.list"),
+        format!("deb-src {mirror} {suite} main\n"),
+    )
+    .context("writing the apt source list")?;
     let opts = &apt_options(&apt, check_valid_until);
-    let updated = cmd!(sh, "apt-get {opts...} update").quiet().ignore_status().output().context("running apt-get update")?;
+    let updated = cmd!(sh, "apt-get {opts...} update")
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("running apt-get update")?;
     if !updated.status.success() {
-        bail!("apt-get update of {suite}'s sources at {mirror} failed:\n{}", String::from_utf8_lossy(&updated.stderr).trim());
+        bail!(
+            "apt-get update of {suite}'s sources at {mirror} failed:\n{}",
+            String::from_utf8_lossy(&updated.stderr).trim()
+        );
     }
     let download = apt.join("download");
     let in_download = sh.push_dir(&download);
@@ -59,8 +87,15 @@ pub fn fetch(sh: &Shell, cache: &Path, suite: &str, mirror: &str, package: &str,
     drop(in_download);
     if !fetched.status.success() {
         let err = String::from_utf8_lossy(&fetched.stderr);
-        let missing = err.lines().find(|l| l.contains("404") || l.contains("Unable to find")).unwrap_or("").trim();
-        bail!("cannot fetch Debian's `{package}` source from {mirror} ({suite}): {missing}\n{}", err.trim());
+        let missing = err
+            .lines()
+            .find(|l| l.contains("404") || l.contains("Unable to find"))
+            .unwrap_or("")
+            .trim();
+        bail!(
+            "cannot fetch Debian's `{package}` source from {mirror} ({suite}): {missing}\n{}",
+            err.trim()
+        );
     }
     let dsc = std::fs::read_dir(&download)
         .with_context(|| format!("listing {}", download.display()))?
@@ -69,16 +104,26 @@ pub fn fetch(sh: &Shell, cache: &Path, suite: &str, mirror: &str, package: &str,
         .with_context(|| format!("apt-get source left no .dsc in {}", download.display()))?;
     let partial = base.join("tree.partial");
     if partial.exists() {
-        std::fs::remove_dir_all(&partial).with_context(|| format!("removing {}", partial.display()))?;
+        std::fs::remove_dir_all(&partial)
+            .with_context(|| format!("removing {}", partial.display()))?;
     }
     // apt checked the .dsc against the signed Sources index and every tarball
     // against the .dsc; dpkg-source repeats the checksums (the uploader's own
     // signature needs debian-keyring, which the host need not have).
-    let unpacked = cmd!(sh, "dpkg-source -x {dsc} {partial}").quiet().ignore_status().output().context("running dpkg-source (needs dpkg-dev)")?;
+    let unpacked = cmd!(sh, "dpkg-source -x {dsc} {partial}")
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("running dpkg-source (needs dpkg-dev)")?;
     if !unpacked.status.success() {
-        bail!("dpkg-source -x {} failed:\n{}", dsc.display(), String::from_utf8_lossy(&unpacked.stderr).trim());
+        bail!(
+            "dpkg-source -x {} failed:\n{}",
+            dsc.display(),
+            String::from_utf8_lossy(&unpacked.stderr).trim()
+        );
     }
-    std::fs::rename(&partial, &tree).with_context(|| format!("renaming {} to {}", partial.display(), tree.display()))?;
+    std::fs::rename(&partial, &tree)
+        .with_context(|| format!("renaming {} to {}", partial.display(), tree.display()))?;
     Ok(tree)
 }
 
@@ -94,8 +139,16 @@ mod tests {
         let o = apt_options(Path::new("/c/apt"), true);
         assert!(o.contains(&"Dir::Etc::SourceList=/c/apt/sources.list".to_string()));
         assert!(o.chunks(2).all(|c| c[0] == "-o"));
-        assert!(!o.iter().any(|x| x.contains("Valid-Until")), "the host's policy unless told");
-        assert!(!o.iter().any(|x| x.contains("AllowUnauthenticated") || x.contains("trusted")), "signatures always checked");
-        assert!(apt_options(Path::new("/c"), false).contains(&"Acquire::Check-Valid-Until=false".to_string()));
+        assert!(
+            !o.iter().any(|x| x.contains("Valid-Until")),
+            "the host's policy unless told"
+        );
+        assert!(
+            !o.iter()
+                .any(|x| x.contains("AllowUnauthenticated") || x.contains("trusted")),
+            "signatures always checked"
+        );
+        assert!(apt_options(Path::new("/c"), false)
+            .contains(&"Acquire::Check-Valid-Until=false".to_string()));
     }
 }

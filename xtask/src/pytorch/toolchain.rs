@@ -48,14 +48,24 @@ impl Pairing {
     /// Exactly the same compiler build: the cross version is the native one
     /// plus Debian's `crossN` suffix.
     pub fn exact(&self) -> bool {
-        self.cross.as_deref().is_some_and(|c| strip_cross_suffix(c) == self.guest)
+        self.cross
+            .as_deref()
+            .is_some_and(|c| strip_cross_suffix(c) == self.guest)
     }
 
     pub fn describe(&self) -> String {
         match &self.cross {
-            Some(c) if self.exact() => format!("g++-{}: guest {} = cross {c}", self.major, self.guest),
-            Some(c) => format!("g++-{}: guest {} but cross {c}: versions differ, not used", self.major, self.guest),
-            None => format!("g++-{}: guest {}, no cross compiler", self.major, self.guest),
+            Some(c) if self.exact() => {
+                format!("g++-{}: guest {} = cross {c}", self.major, self.guest)
+            }
+            Some(c) => format!(
+                "g++-{}: guest {} but cross {c}: versions differ, not used",
+                self.major, self.guest
+            ),
+            None => format!(
+                "g++-{}: guest {}, no cross compiler",
+                self.major, self.guest
+            ),
         }
     }
 }
@@ -73,9 +83,20 @@ pub fn pairings(guest: &[Package], host: &[Package]) -> Vec<Pairing> {
     guest_gcc_majors(guest)
         .into_iter()
         .filter_map(|major| {
-            let guest_version = guest.iter().find(|p| p.name == format!("g++-{major}"))?.version.clone();
-            let cross = host.iter().find(|p| p.name == cross_package(major)).map(|p| p.version.clone());
-            Some(Pairing { major, guest: guest_version, cross })
+            let guest_version = guest
+                .iter()
+                .find(|p| p.name == format!("g++-{major}"))?
+                .version
+                .clone();
+            let cross = host
+                .iter()
+                .find(|p| p.name == cross_package(major))
+                .map(|p| p.version.clone());
+            Some(Pairing {
+                major,
+                guest: guest_version,
+                cross,
+            })
         })
         .collect()
 }
@@ -88,16 +109,26 @@ pub fn choose(pairings: &[Pairing]) -> Option<&Pairing> {
 /// Where the toolchain root for these majors lives in the cache.
 pub fn root_dir(cache: &Path, suite: &str, mirror: &str, majors: &[u32]) -> PathBuf {
     let mut key = ContentKey::new("distcc-toolchain-v1");
-    key.add("suite", suite.as_bytes()).add("mirror", mirror.as_bytes());
+    key.add("suite", suite.as_bytes())
+        .add("mirror", mirror.as_bytes());
     let names: Vec<String> = majors.iter().map(|m| cross_package(*m)).collect();
     key.add("packages", names.join(",").as_bytes());
-    cache.join("toolchains").join(format!("distcc-{suite}-amd64-{}", &key.hex()[..16]))
+    cache
+        .join("toolchains")
+        .join(format!("distcc-{suite}-amd64-{}", &key.hex()[..16]))
 }
 
 /// Builds (once) the amd64 root with distcc and the cross compilers.
 /// `check_valid_until` follows the image's manifest (a frozen mirror's
 /// Release may be past its date; signatures are checked either way).
-pub fn ensure_root(sh: &Shell, cache: &Path, source: &crate::manifest::DebianSource, majors: &[u32], refresh: bool, log: &Path) -> Result<PathBuf> {
+pub fn ensure_root(
+    sh: &Shell,
+    cache: &Path,
+    source: &crate::manifest::DebianSource,
+    majors: &[u32],
+    refresh: bool,
+    log: &Path,
+) -> Result<PathBuf> {
     let (suite, mirror) = (source.suite.as_str(), source.mirror.as_str());
     let dir = root_dir(cache, suite, mirror, majors);
     if dir.join("usr/bin/distccd").exists() && !refresh {
@@ -112,16 +143,25 @@ pub fn ensure_root(sh: &Shell, cache: &Path, source: &crate::manifest::DebianSou
         }
     }
     let apt_cache = cache.join("apt").join(format!("{suite}-amd64"));
-    std::fs::create_dir_all(&apt_cache).with_context(|| format!("creating {}", apt_cache.display()))?;
+    std::fs::create_dir_all(&apt_cache)
+        .with_context(|| format!("creating {}", apt_cache.display()))?;
     let mut args = vec![
         "--mode=root".to_string(),
         "--variant=apt".into(),
         "--architectures=amd64".into(),
         "--include=distcc".into(),
     ];
-    args.extend(crate::debian::shared_mmdebstrap_args(&apt_cache, source.check_valid_until));
-    args.extend([suite.to_string(), partial.display().to_string(), mirror.to_string()]);
-    run_logged(sh, cmd!(sh, "mmdebstrap {args...}"), log).context("bootstrapping the distcc toolchain root (amd64)")?;
+    args.extend(crate::debian::shared_mmdebstrap_args(
+        &apt_cache,
+        source.check_valid_until,
+    ));
+    args.extend([
+        suite.to_string(),
+        partial.display().to_string(),
+        mirror.to_string(),
+    ]);
+    run_logged(sh, cmd!(sh, "mmdebstrap {args...}"), log)
+        .context("bootstrapping the distcc toolchain root (amd64)")?;
     // Cross compilers second: those of the guest's majors this suite has.
     let wanted: Vec<String> = majors.iter().map(|m| cross_package(*m)).collect();
     let script = sh.current_dir().join("debian/scripts/chroot.sh");
@@ -131,9 +171,22 @@ pub fn ensure_root(sh: &Shell, cache: &Path, source: &crate::manifest::DebianSou
          DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $have && update-distcc-symlinks",
         wanted.join(" ")
     );
-    run_logged(sh, cmd!(sh, "unshare --mount --pid --fork --kill-child sh {script} {partial} sh -c {install}"), log)
-        .with_context(|| format!("installing {} in the toolchain root (host offload)", wanted.join(" or ")))?;
-    std::fs::rename(&partial, &dir).with_context(|| format!("renaming {} to {}", partial.display(), dir.display()))?;
+    run_logged(
+        sh,
+        cmd!(
+            sh,
+            "unshare --mount --pid --fork --kill-child sh {script} {partial} sh -c {install}"
+        ),
+        log,
+    )
+    .with_context(|| {
+        format!(
+            "installing {} in the toolchain root (host offload)",
+            wanted.join(" or ")
+        )
+    })?;
+    std::fs::rename(&partial, &dir)
+        .with_context(|| format!("renaming {} to {}", partial.display(), dir.display()))?;
     Ok(dir)
 }
 
@@ -142,8 +195,13 @@ fn run_logged(sh: &Shell, command: xshell::Cmd<'_>, log: &Path) -> Result<()> {
     let out = command.quiet().ignore_status().output()?;
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("opening {}", log.display()))?;
-    std::io::Write::write_all(&mut f, text.as_bytes()).with_context(|| format!("writing {}", log.display()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    std::io::Write::write_all(&mut f, text.as_bytes())
+        .with_context(|| format!("writing {}", log.display()))?;
     if !out.status.success() {
         bail!("failed ({}); see {}", out.status, log.display());
     }
@@ -153,7 +211,10 @@ fn run_logged(sh: &Shell, command: xshell::Cmd<'_>, log: &Path) -> Result<()> {
 /// The packages installed in the toolchain root.
 pub fn root_packages(root: &Path) -> Result<Vec<Package>> {
     let status = root.join("var/lib/dpkg/status");
-    Ok(installed_packages(&std::fs::read_to_string(&status).with_context(|| format!("reading {}", status.display()))?))
+    Ok(installed_packages(
+        &std::fs::read_to_string(&status)
+            .with_context(|| format!("reading {}", status.display()))?,
+    ))
 }
 
 /// distccd serving the cross compilers on 127.0.0.1:`port` only; killed
@@ -166,19 +227,26 @@ pub struct Distccd {
 impl Distccd {
     pub fn start(sh: &Shell, root: &Path, port: u16, jobs: usize, log: &Path) -> Result<Distccd> {
         let script = sh.current_dir().join("debian/scripts/chroot.sh");
-        let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let log_file =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let (port_s, jobs_s) = (port.to_string(), jobs.to_string());
         let mut command: Command = cmd!(
             sh,
             "unshare --mount --pid --fork --kill-child sh {script} {root} distccd --no-detach --daemon --log-stderr --log-level info --listen 127.0.0.1 --allow 127.0.0.1/32 --port {port_s} --jobs {jobs_s}"
         )
         .into();
-        command.stdin(Stdio::null()).stdout(log_file.try_clone()?).stderr(log_file);
+        command
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file);
         let child = command.spawn().context("starting distccd")?;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if std::time::Instant::now() > deadline {
-                bail!("distccd did not listen on 127.0.0.1:{port} within 20 s; see {}", log.display());
+                bail!(
+                    "distccd did not listen on 127.0.0.1:{port} within 20 s; see {}",
+                    log.display()
+                );
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
@@ -198,19 +266,39 @@ mod tests {
     use super::*;
 
     fn pkg(name: &str, version: &str) -> Package {
-        Package { name: name.into(), version: version.into(), arch: String::new() }
+        Package {
+            name: name.into(),
+            version: version.into(),
+            arch: String::new(),
+        }
     }
 
     #[test]
     fn cross_versions_match_only_the_same_debian_build() {
         assert_eq!(strip_cross_suffix("16.2.0-3cross1"), "16.2.0-3");
         assert_eq!(strip_cross_suffix("15.3.0-4"), "15.3.0-4");
-        let guest = [pkg("g++-16", "16.2.0-4"), pkg("g++-15", "15.3.0-4"), pkg("g++", "4:16.1.0-3"), pkg("gcc-16", "16.2.0-4")];
-        let host = [pkg("g++-16-riscv64-linux-gnu", "16.2.0-3cross1"), pkg("g++-15-riscv64-linux-gnu", "15.3.0-4cross1")];
+        let guest = [
+            pkg("g++-16", "16.2.0-4"),
+            pkg("g++-15", "15.3.0-4"),
+            pkg("g++", "4:16.1.0-3"),
+            pkg("gcc-16", "16.2.0-4"),
+        ];
+        let host = [
+            pkg("g++-16-riscv64-linux-gnu", "16.2.0-3cross1"),
+            pkg("g++-15-riscv64-linux-gnu", "15.3.0-4cross1"),
+        ];
         let p = pairings(&guest, &host);
-        assert_eq!(p.iter().map(|p| p.major).collect::<Vec<_>>(), [16, 15], "newest first, only g++-N");
+        assert_eq!(
+            p.iter().map(|p| p.major).collect::<Vec<_>>(),
+            [16, 15],
+            "newest first, only g++-N"
+        );
         assert!(!p[0].exact(), "16.2.0-4 vs 16.2.0-3cross1");
-        assert!(p[0].describe().contains("versions differ, not used"), "{}", p[0].describe());
+        assert!(
+            p[0].describe().contains("versions differ, not used"),
+            "{}",
+            p[0].describe()
+        );
         assert!(p[1].exact());
         assert_eq!(choose(&p).map(|p| p.major), Some(15));
         assert_eq!(choose(&pairings(&guest, &host[..1])), None);

@@ -1,0 +1,280 @@
+//! End-to-end, real guest: the tiny LLaMA workloads run in the
+//! `debian-sid-llama` image at their smallest size; torch is deterministic,
+//! llama.cpp runs the same model exported to GGUF and greedily picks the same
+//! tokens; the GEMM benchmark checks its results; `cargo xtask bench --quick`
+//! writes a results file whose schema is checked here.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use tests::{build_lock, root, stderr, xtask};
+
+const IMAGE: &str = "debian-sid-llama";
+
+fn config() -> PathBuf {
+    root().join("acalsim.toml")
+}
+
+fn ensure_built(name: &str) {
+    let out = xtask(&config(), &["image", name]);
+    assert!(
+        out.status.success(),
+        "building {name} failed:\n{}",
+        stderr(&out)
+    );
+}
+
+/// The one JSON object a guest script printed with --json.
+fn guest_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["run", IMAGE, "--"];
+    all.extend_from_slice(args);
+    let out: Output = xtask(&config(), &all);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("{args:?} printed no JSON:\n{text}"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{args:?}: {e}: {line}"))
+}
+
+fn ids(v: &serde_json::Value) -> Vec<u64> {
+    v["token_ids"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no token_ids: {v}"))
+        .iter()
+        .map(|i| i.as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let torch_cmd = [
+        "python3",
+        "/mnt/scripts/llama/llama_torch.py",
+        "--size",
+        "tiny",
+        "--tokens",
+        "12",
+        "--json",
+    ];
+    let first = guest_json(&torch_cmd);
+    let second = guest_json(&torch_cmd);
+    assert_eq!(first["engine"], "torch");
+    assert_eq!(ids(&first).len(), 12, "{first}");
+    assert_eq!(first["generated_tokens"], 12);
+    assert_eq!(
+        ids(&first),
+        ids(&second),
+        "same seed, same tokens:\n{first}\n{second}"
+    );
+    // Every generated token is a printable character: the logits were finite
+    // (the script exits non-zero otherwise) and EOS/<unk>/<s> never won.
+    assert!(ids(&first).iter().all(|&i| (3..98).contains(&i)), "{first}");
+    assert_eq!(first["text"].as_str().unwrap().len(), 12, "{first}");
+    for key in [
+        "prefill_tokens_per_s",
+        "decode_tokens_per_s",
+        "ms_per_token",
+        "peak_rss_mib",
+    ] {
+        assert!(
+            first[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key}: {first}"
+        );
+    }
+    // A different seed is a different model: different tokens.
+    let other = guest_json(&[
+        "python3",
+        "/mnt/scripts/llama/llama_torch.py",
+        "--size",
+        "tiny",
+        "--tokens",
+        "12",
+        "--seed",
+        "7",
+        "--json",
+    ]);
+    assert_ne!(ids(&first), ids(&other), "{first}\n{other}");
+
+    let cpp = guest_json(&[
+        "python3",
+        "/mnt/scripts/llama/llama_cpp.py",
+        "--size",
+        "tiny",
+        "--tokens",
+        "12",
+        "--json",
+    ]);
+    assert_eq!(cpp["engine"], "llama.cpp");
+    assert!(
+        cpp["llama_cpp"].as_str().unwrap().starts_with("version"),
+        "{cpp}"
+    );
+    assert_eq!(
+        cpp["prompt_tokens"], first["prompt_tokens"],
+        "same prompt tokenisation: {cpp}\n{first}"
+    );
+    assert_eq!(
+        ids(&cpp),
+        ids(&first),
+        "llama.cpp and torch greedy tokens differ (torch's smallest top-2 logit margin {}):\n{cpp}\n{first}",
+        first["min_top2_margin"]
+    );
+    assert!(
+        cpp["decode_tokens_per_s"].as_f64().is_some_and(|v| v > 0.0),
+        "{cpp}"
+    );
+}
+
+#[test]
+fn gemm_bench_checks_every_size() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    let v = guest_json(&[
+        "python3",
+        "/mnt/scripts/gemm_bench.py",
+        "--sizes",
+        "64,128",
+        "--repeats",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(v["ok"], true, "{v}");
+    let gemm = v["gemm"].as_array().unwrap();
+    assert_eq!(
+        gemm.iter()
+            .map(|g| g["size"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [64, 128]
+    );
+    for g in gemm {
+        assert_eq!(g["gflops"].as_array().unwrap().len(), 2, "{g}");
+        assert!(
+            g["median_gflops"].as_f64().unwrap() > 0.0 && g["max_abs_err"].as_f64().unwrap() < 1e-2,
+            "{g}"
+        );
+    }
+}
+
+#[test]
+fn bench_quick_writes_results_with_the_documented_schema() {
+    let _lock = build_lock();
+    ensure_built(IMAGE);
+    ensure_built("debian-sid-torch");
+    let dir = root().join("target/xtask/bench");
+    let before: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let out = xtask(&config(), &["bench", "--quick"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json") && !before.contains(p))
+        .collect();
+    assert_eq!(json.len(), 1, "one new results file: {json:?}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json[0]).unwrap()).unwrap();
+    assert_eq!(r["schema"], 1);
+    assert_eq!(r["quick"], true);
+    for key in ["cpu", "host_kernel", "qemu", "mmdebstrap"] {
+        assert!(
+            r["machine"][key].as_str().is_some_and(|s| !s.is_empty()),
+            "machine.{key}: {r}"
+        );
+    }
+    assert!(r["machine"]["cores"].as_u64().unwrap() >= 1);
+    let suites: Vec<&str> = r["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["suite"].as_str().unwrap())
+        .collect();
+    assert_eq!(suites, ["boot", "torch", "llama"]);
+    for s in r["suites"].as_array().unwrap() {
+        assert!(
+            s["guest"]["kernel"].as_str().is_some_and(|k| !k.is_empty()),
+            "{s}"
+        );
+        assert!(
+            s["guest"]["smp"].as_u64().unwrap() >= 1
+                && s["guest"]["memory_mib"].as_u64().unwrap() > 0,
+            "{s}"
+        );
+        let figures = s["figures"].as_array().unwrap();
+        assert!(!figures.is_empty(), "{s}");
+        for f in figures {
+            let (min, value, max) = (
+                f["min"].as_f64().unwrap(),
+                f["value"].as_f64().unwrap(),
+                f["max"].as_f64().unwrap(),
+            );
+            assert!(min > 0.0 && min <= value && value <= max, "{f}");
+            assert_eq!(
+                f["samples"].as_array().unwrap().len(),
+                1,
+                "--quick repeats once: {f}"
+            );
+            assert!(f["unit"].as_str().is_some_and(|u| !u.is_empty()), "{f}");
+            assert_eq!(f["goal"].is_null(), f["met"].is_null(), "{f}");
+        }
+    }
+    let names: Vec<&str> = r["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["figures"].as_array().unwrap())
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "boot → headless `true` (fast boot)",
+        "import torch (smp 2)",
+        "fp32 GEMM 256², smp 2",
+        "torch decode (tiny model, 16 tokens)",
+        "llama.cpp decode (tiny model, 16 tokens)",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let md = std::fs::read_to_string(json[0].with_extension("md")).unwrap();
+    assert!(
+        md.contains("| figure | median | min | max | n | goal |")
+            && md.contains("llama.cpp decode"),
+        "{md}"
+    );
+    let svg = std::fs::read_to_string(json[0].with_extension("svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("llama.cpp decode"),
+        "{svg}"
+    );
+
+    // --compare against the file just written: every ratio is 1.00x.
+    let out = xtask(
+        &config(),
+        &[
+            "bench",
+            "boot",
+            "--quick",
+            "--compare",
+            json[0].to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("| boot | boot → headless `true` (fast boot) |") && text.contains("x |"),
+        "{text}"
+    );
+}

@@ -1,0 +1,155 @@
+//! The results as an SVG bar chart: one row per figure, grouped by suite. A
+//! bar is the median, the whisker spans min..max, and a red tick marks the
+//! goal. Figures with different units cannot share an axis, so each bar is
+//! scaled against the largest value (or goal) of its unit within its suite.
+
+use anyhow::{Context, Result};
+use plotters::prelude::*;
+
+use super::report::show;
+use super::{Figure, Results};
+
+const WIDTH: u32 = 960;
+const ROW: i32 = 22;
+const LABEL_W: i32 = 430;
+const BAR_W: i32 = 330;
+
+pub fn svg(results: &Results) -> Result<String> {
+    let rows: i32 = results
+        .suites
+        .iter()
+        .map(|s| s.figures.len() as i32 + 1)
+        .sum();
+    let height = (ROW * (rows + 2)) as u32;
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).context("plot: background")?;
+        let text = |size: u32| ("sans-serif", size).into_font();
+        let title = format!(
+            "cargo xtask bench{} — {} — {}",
+            if results.quick { " --quick" } else { "" },
+            results.created,
+            results.machine.cpu
+        );
+        root.draw(&Text::new(title, (10, 6), text(14)))
+            .context("plot: title")?;
+        let mut y = ROW + 6;
+        for suite in &results.suites {
+            root.draw(&Text::new(
+                format!("{} ({})", suite.suite, suite.image),
+                (10, y),
+                text(13).style(FontStyle::Bold),
+            ))
+            .context("plot: suite heading")?;
+            y += ROW;
+            for f in &suite.figures {
+                let scale = unit_scale(&suite.figures, &f.unit);
+                let x = |v: f64| LABEL_W + ((v / scale).clamp(0.0, 1.0) * BAR_W as f64) as i32;
+                root.draw(&Text::new(f.name.clone(), (20, y + 3), text(12)))
+                    .context("plot: label")?;
+                root.draw(&Rectangle::new(
+                    [(LABEL_W, y + 3), (x(f.value), y + ROW - 5)],
+                    RGBColor(70, 110, 180).filled(),
+                ))
+                .context("plot: bar")?;
+                let mid = y + ROW / 2 - 1;
+                root.draw(&PathElement::new(
+                    vec![(x(f.min), mid), (x(f.max), mid)],
+                    BLACK.stroke_width(1),
+                ))
+                .context("plot: whisker")?;
+                if let Some(goal) = goal_value(f) {
+                    root.draw(&PathElement::new(
+                        vec![(x(goal), y + 1), (x(goal), y + ROW - 3)],
+                        RED.stroke_width(2),
+                    ))
+                    .context("plot: goal")?;
+                }
+                let mark = match f.met {
+                    Some(true) => " ✓",
+                    Some(false) => " ✗",
+                    None => "",
+                };
+                let value = format!(
+                    "{}{}{mark}",
+                    show(f.value, &f.unit),
+                    f.goal
+                        .as_ref()
+                        .map(|g| format!(" (goal {g})"))
+                        .unwrap_or_default()
+                );
+                root.draw(&Text::new(value, (LABEL_W + BAR_W + 10, y + 3), text(12)))
+                    .context("plot: value")?;
+                y += ROW;
+            }
+        }
+        root.present().context("plot: rendering")?;
+    }
+    Ok(out)
+}
+
+/// The number a goal text such as "<= 8 s" or ">= 0.7 GFLOP/s" names.
+fn goal_value(f: &Figure) -> Option<f64> {
+    f.goal
+        .as_deref()?
+        .trim_start_matches(['<', '>', '=', ' '])
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn unit_scale(figures: &[Figure], unit: &str) -> f64 {
+    figures
+        .iter()
+        .filter(|f| f.unit == unit)
+        .flat_map(|f| [f.max, f.value, goal_value(f).unwrap_or(0.0)])
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Goal;
+    use super::*;
+
+    #[test]
+    fn goal_values_are_read_back_from_their_text() {
+        assert_eq!(
+            goal_value(&Figure::single("a", 1.0, "s", Some(Goal::AtMost(8.0)))),
+            Some(8.0)
+        );
+        assert_eq!(
+            goal_value(&Figure::single(
+                "a",
+                1.0,
+                "GFLOP/s",
+                Some(Goal::AtLeast(0.7))
+            )),
+            Some(0.7)
+        );
+        assert_eq!(goal_value(&Figure::single("a", 1.0, "s", None)), None);
+    }
+
+    #[test]
+    fn the_svg_has_a_bar_and_a_label_per_figure() {
+        let mut r = super::super::report::tests::sample("t", vec![4.0, 5.0]);
+        r.suites[0]
+            .figures
+            .push(Figure::single("login prompt", 15.0, "s", None));
+        let svg = svg(&r).unwrap();
+        assert!(
+            svg.starts_with("<svg")
+                && svg.contains("login prompt")
+                && svg.contains("(goal &lt;= 8 s)"),
+            "{svg}"
+        );
+        assert_eq!(
+            svg.matches("<rect").count(),
+            3,
+            "background + two bars: {svg}"
+        );
+    }
+}
