@@ -125,8 +125,7 @@ pub fn compile_phase(log: &str) -> Option<f64> {
 pub fn compiler_major(log: &str) -> Option<u32> {
     let line = log
         .lines()
-        .filter(|l| l.contains("build.sh: ") && l.contains("g++-"))
-        .last()?;
+        .rfind(|l| l.contains("build.sh: ") && l.contains("g++-"))?;
     let after = line.split("g++-").nth(1)?;
     after
         .split(|c: char| !c.is_ascii_digit())
