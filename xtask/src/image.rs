@@ -776,8 +776,8 @@ fn print_summary(m: &Manifest, dir: &Path) {
 pub fn list(project: &Project) -> Result<()> {
     let config = project.config()?;
     println!(
-        "{:<22} {:<9} {:<10} {:<24} {}",
-        "IMAGE", "FLAVOUR", "RELEASE", "PACKAGES", "STATE"
+        "{:<22} {:<9} {:<10} {:<24} STATE",
+        "IMAGE", "FLAVOUR", "RELEASE", "PACKAGES"
     );
     for (name, image) in &config.images {
         let dir = project.images_dir().join(name);

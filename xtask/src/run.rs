@@ -175,16 +175,13 @@ pub fn run_with(
     command.current_dir(&project.root);
     let outcome = if job {
         let timeout = (flags.timeout > 0).then(|| Duration::from_secs(flags.timeout));
-        headless(
-            command,
+        let streams = Streams {
             sockets,
             log,
-            flags.console,
-            timeout,
-            &signals,
-            &job_dir,
+            show_console: flags.console,
             stdout_sink,
-        )
+        };
+        headless(command, streams, timeout, &signals, &job_dir)
     } else {
         interactive(command, &signals)
     };
@@ -509,16 +506,28 @@ fn interactive(command: Command, signals: &Signals) -> Result<Outcome> {
     Ok(stopped.unwrap_or(Outcome::Exited(status.code().unwrap_or(1))))
 }
 
-fn headless(
-    mut command: Command,
+/// Where a headless guest's output goes: the serial console to the boot log (and
+/// to stderr with `--console`), the job's stdout port to the sink or our stdout.
+struct Streams {
     sockets: Sockets,
     log: File,
     show_console: bool,
+    stdout_sink: Option<StdoutSink>,
+}
+
+fn headless(
+    mut command: Command,
+    streams: Streams,
     timeout: Option<Duration>,
     signals: &Signals,
     job_dir: &Path,
-    mut stdout_sink: Option<StdoutSink>,
 ) -> Result<Outcome> {
+    let Streams {
+        sockets,
+        log,
+        show_console,
+        mut stdout_sink,
+    } = streams;
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
