@@ -334,19 +334,20 @@ pub struct Test {
 ///
 /// Suites (default `image`; `--quick` without suites runs boot, torch and llama):
 ///   image    the plain `mmdebstrap` command equivalent to the image, our cold build
-///            with an empty cache, the no-change re-run and one extra package (~20 min,
+///            with an empty cache, the no-change re-run and one extra package (~30 min,
 ///            needs root, like `image`)
 ///   boot     `run -- true` end to end (fast, full systemd, initramfs) and the
 ///            interactive boot to the login prompt
 ///   torch    `import torch` time and fp32 GEMM GFLOP/s at smp 1 and 2
 ///            (guest-scripts/gemm_bench.py)
 ///   llama    the tiny LLaMA: prefill/decode tokens/s with torch (llama_torch.py) and
-///            llama.cpp (llama_cpp.sh) in the `debian-sid-llama` image
+///            llama.cpp (llama_cpp.py) in the `debian-sid-llama` image
 ///   compile  `pytorch build` of one target offloaded to the host and in the guest
 ///            only, same compiler; needs the pytorch-build image (~10 min)
 /// Each figure is repeated --repeat times and reported as median, min and max.
 /// Guest suites need their image built (`cargo xtask image NAME`).
 #[derive(clap::Args, Debug, Default)]
+#[command(verbatim_doc_comment)]
 pub struct Bench {
     /// Suites to run: image, boot, torch, llama, compile.
     pub suites: Vec<String>,
