@@ -47,6 +47,16 @@ pub fn xtask(config: &Path, args: &[&str]) -> Output {
     out
 }
 
+/// Builds image `name` of `config` (a no-op when it is up to date) and asserts success.
+pub fn ensure_built(config: &Path, name: &str) {
+    let out = xtask(config, &["image", name]);
+    assert!(
+        out.status.success(),
+        "building {name} failed:\n{}",
+        stderr(&out)
+    );
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

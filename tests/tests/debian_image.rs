@@ -9,22 +9,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use tests::{
-    build_lock, debugfs, image_dir, interrupt_group, manifest, root, run, stderr, wait_or_kill,
-    xtask,
+    build_lock, debugfs, ensure_built, image_dir, interrupt_group, manifest, root, run, stderr,
+    wait_or_kill, xtask,
 };
 
 fn config() -> PathBuf {
     root().join("tests/configs/e2e.toml")
-}
-
-/// Builds `name` (a no-op when it is already up to date) and asserts success.
-fn ensure_built(name: &str) {
-    let out = xtask(&config(), &["image", name]);
-    assert!(
-        out.status.success(),
-        "building {name} failed:\n{}",
-        stderr(&out)
-    );
 }
 
 fn package_version(m: &serde_json::Value, name: &str) -> Option<String> {
@@ -38,7 +28,7 @@ fn package_version(m: &serde_json::Value, name: &str) -> Option<String> {
 #[test]
 fn python_image_has_what_the_config_asks_for() {
     let _lock = build_lock();
-    ensure_built("e2e-python");
+    ensure_built(&config(), "e2e-python");
     let dir = image_dir("e2e-python");
     let m = manifest("e2e-python");
     assert_eq!(m["flavour"], "debian");
@@ -217,7 +207,7 @@ fn python_image_has_what_the_config_asks_for() {
 #[test]
 fn unchanged_rebuild_does_nothing() {
     let _lock = build_lock();
-    ensure_built("e2e-python");
+    ensure_built(&config(), "e2e-python");
     let before = manifest("e2e-python");
     let ext4 = image_dir("e2e-python").join("rootfs.ext4");
     let mtime = std::fs::metadata(&ext4).unwrap().modified().unwrap();
@@ -235,7 +225,7 @@ fn unchanged_rebuild_does_nothing() {
 #[test]
 fn extra_package_goes_on_the_cached_base_layer() {
     let _lock = build_lock();
-    ensure_built("e2e-python"); // makes sure the base layer is in the cache
+    ensure_built(&config(), "e2e-python"); // makes sure the base layer is in the cache
     let out = xtask(&config(), &["image", "e2e-python-jq", "--rebuild"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -258,7 +248,7 @@ fn extra_package_goes_on_the_cached_base_layer() {
 #[test]
 fn interrupted_build_leaves_the_previous_image_and_no_mounts() {
     let _lock = build_lock();
-    ensure_built("e2e-python");
+    ensure_built(&config(), "e2e-python");
     let before = manifest("e2e-python");
     // Ctrl-C reaches the whole foreground process group: do the same.
     use std::os::unix::process::CommandExt;
@@ -326,7 +316,7 @@ fn interrupted_build_leaves_the_previous_image_and_no_mounts() {
 #[test]
 fn built_image_boots_to_a_login_prompt() {
     let _lock = build_lock();
-    ensure_built("e2e-python");
+    ensure_built(&config(), "e2e-python");
     let mut qemu = Command::new(image_dir("e2e-python").join("run.sh"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -429,7 +419,7 @@ fn wheels_replace_debian_packages_in_the_image() {
     let _lock = build_lock();
     let wheel = root().join("target/xtask/test-wheels/acalsim_hello-1.0-py3-none-any.whl");
     write_test_wheel(&wheel);
-    ensure_built("e2e-python-wheel");
+    ensure_built(&config(), "e2e-python-wheel");
     let m = manifest("e2e-python-wheel");
     assert_eq!(
         package_version(&m, "procps"),

@@ -10,19 +10,12 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use tests::{build_lock, interrupt_group, root, stderr, wait_or_kill, xtask, xtask_bin};
+use tests::{
+    build_lock, ensure_built, interrupt_group, root, stderr, wait_or_kill, xtask, xtask_bin,
+};
 
 fn config() -> PathBuf {
     root().join("acalsim.toml")
-}
-
-fn ensure_built(name: &str) {
-    let out = xtask(&config(), &["image", name]);
-    assert!(
-        out.status.success(),
-        "building {name} failed:\n{}",
-        stderr(&out)
-    );
 }
 
 fn stdout(out: &Output) -> String {
@@ -32,7 +25,7 @@ fn stdout(out: &Output) -> String {
 #[test]
 fn prebuilt_torch_passes_the_torch_check() {
     let _lock = build_lock();
-    ensure_built("debian-sid-torch");
+    ensure_built(&config(), "debian-sid-torch");
     let out = xtask(
         &config(),
         &[
@@ -70,7 +63,7 @@ fn build(args: &[&str]) -> Output {
 #[test]
 fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
     let _lock = build_lock();
-    ensure_built("pytorch-build");
+    ensure_built(&config(), "pytorch-build");
 
     // 1. Fresh disk, offloaded; interrupted once ninja is well under way.
     use std::os::unix::process::CommandExt;
@@ -210,7 +203,7 @@ fn dirs_cache() -> PathBuf {
 #[test]
 fn a_cpp_extension_builds_against_the_guests_torch() {
     let _lock = build_lock();
-    ensure_built("pytorch-build");
+    ensure_built(&config(), "pytorch-build");
     let out = xtask(
         &config(),
         &[

@@ -9,22 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::{build_lock, image_dir, interrupt_group, root, stderr, wait_or_kill, xtask, xtask_bin};
+use tests::{
+    build_lock, ensure_built, image_dir, interrupt_group, root, stderr, wait_or_kill, xtask,
+    xtask_bin,
+};
 
 fn config() -> PathBuf {
     root().join("tests/configs/e2e.toml")
 }
 
 const IMAGE: &str = "e2e-python";
-
-fn ensure_built(name: &str) {
-    let out = xtask(&config(), &["image", name]);
-    assert!(
-        out.status.success(),
-        "building {name} failed:\n{}",
-        stderr(&out)
-    );
-}
 
 /// `cargo xtask run ARGS` against the e2e image; prints what it said.
 fn run(args: &[&str]) -> Output {
@@ -89,7 +83,7 @@ fn run_dirs() -> Vec<PathBuf> {
 #[test]
 fn headless_job_returns_output_streams_and_exit_status() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let out = run(&[
         IMAGE,
         "--",
@@ -113,7 +107,7 @@ fn headless_job_returns_output_streams_and_exit_status() {
 #[test]
 fn timeout_kills_the_guest_and_leaves_nothing() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let before = run_dirs();
     let out = run(&[IMAGE, "--timeout", "20", "--", "sleep", "1000"]);
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
@@ -163,7 +157,7 @@ fn start_sleeping_job(name: &str, share: &Path, extra: &[&str]) -> std::process:
 #[test]
 fn ctrl_c_stops_the_guest_and_leaves_nothing() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let share = tempfile::tempdir().unwrap();
     let before = run_dirs();
     let mut child = start_sleeping_job(IMAGE, share.path(), &[]);
@@ -185,7 +179,7 @@ fn ctrl_c_stops_the_guest_and_leaves_nothing() {
 #[test]
 fn sigkill_of_xtask_takes_qemu_with_it_and_the_next_run_cleans_up() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let share = tempfile::tempdir().unwrap();
     let before = run_dirs();
     let mut child = start_sleeping_job(IMAGE, share.path(), &[]);
@@ -216,7 +210,7 @@ fn sigkill_of_xtask_takes_qemu_with_it_and_the_next_run_cleans_up() {
 #[test]
 fn guest_writes_reach_the_host_share_and_scripts_are_read_only() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let share = tempfile::tempdir().unwrap();
     std::fs::write(share.path().join("input.txt"), "from the host\n").unwrap();
     let job = "cat input.txt; pwd; uname -m > from-guest.txt; \
@@ -260,7 +254,7 @@ fn scratch_copy(name: &str) -> PathBuf {
 #[test]
 fn persist_keeps_guest_writes_and_snapshot_does_not() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let name = "e2e-python-scratch";
     let copy = scratch_copy(name);
     let ext4 = copy.join("rootfs.ext4");
@@ -320,7 +314,7 @@ fn persist_keeps_guest_writes_and_snapshot_does_not() {
 #[test]
 fn extra_drives_are_written_in_place_and_the_root_is_found_by_label() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("data.ext4");
     let made = Command::new("mkfs.ext4")
@@ -366,7 +360,7 @@ fn sha256(path: &Path) -> String {
 #[test]
 fn initramfs_mode_boots_and_runs_a_job() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let out = run(&[
         IMAGE,
         "--initramfs",
@@ -389,7 +383,7 @@ fn initramfs_mode_boots_and_runs_a_job() {
 #[test]
 fn full_boot_runs_the_job_under_systemd() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let out = run(&[
         IMAGE,
         "--boot",
@@ -406,7 +400,7 @@ fn full_boot_runs_the_job_under_systemd() {
 #[test]
 fn ssh_reaches_the_guest_on_loopback_only() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     use std::os::unix::process::CommandExt;
     let mut guest = Command::new(xtask_bin())
         .arg("--config")
@@ -481,7 +475,7 @@ fn tcp_listeners(port: u16) -> Vec<String> {
 #[test]
 fn kernel_panic_ends_the_run_quickly_with_an_error() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let started = Instant::now();
     // An init that does not exist: the initrd cannot hand over, PID 1 exits,
     // the kernel panics.
@@ -502,7 +496,7 @@ fn kernel_panic_ends_the_run_quickly_with_an_error() {
 #[test]
 fn sst_socket_with_stock_qemu_is_refused_before_booting() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let log = root().join(format!("target/xtask/logs/run-{IMAGE}.log"));
     let modified = || std::fs::metadata(&log).and_then(|m| m.modified()).ok();
     let before = modified();

@@ -7,21 +7,12 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use tests::{build_lock, root, stderr, xtask};
+use tests::{build_lock, ensure_built, root, stderr, xtask};
 
 const IMAGE: &str = "debian-sid-llama";
 
 fn config() -> PathBuf {
     root().join("acalsim.toml")
-}
-
-fn ensure_built(name: &str) {
-    let out = xtask(&config(), &["image", name]);
-    assert!(
-        out.status.success(),
-        "building {name} failed:\n{}",
-        stderr(&out)
-    );
 }
 
 /// The one JSON object a guest script printed with --json.
@@ -56,7 +47,7 @@ fn ids(v: &serde_json::Value) -> Vec<u64> {
 #[test]
 fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let torch_cmd = [
         "python3",
         "/mnt/scripts/llama/llama_torch.py",
@@ -138,7 +129,7 @@ fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
 #[test]
 fn gemm_bench_checks_every_size() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
+    ensure_built(&config(), IMAGE);
     let v = guest_json(&[
         "python3",
         "/mnt/scripts/gemm_bench.py",
@@ -168,8 +159,8 @@ fn gemm_bench_checks_every_size() {
 #[test]
 fn bench_quick_writes_results_with_the_documented_schema() {
     let _lock = build_lock();
-    ensure_built(IMAGE);
-    ensure_built("debian-sid-torch");
+    ensure_built(&config(), IMAGE);
+    ensure_built(&config(), "debian-sid-torch");
     let dir = root().join("target/xtask/bench");
     let before: Vec<_> = std::fs::read_dir(&dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
