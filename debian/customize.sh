@@ -15,8 +15,14 @@ if [ -f /var/lib/acalsim/deferred ]; then
 		rm -f "$path"
 		dpkg-divert --quiet --local --rename --divert "$path.acalsim-deferred" --remove "$path"
 		case "$path" in
-		# Its byte code was compiled from the shim; compile the real module.
-		*.py) python3 -c 'import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)' "$path" ;;
+		*.py)
+			if [ -e "$path" ]; then
+				# Its byte code was compiled from the shim; compile the real module.
+				python3 -c 'import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)' "$path"
+			else
+				# No Python in this image: the shim (and its directory) were all there was.
+				rmdir --ignore-fail-on-non-empty "${path%/*}"
+			fi ;;
 		esac
 	done < /var/lib/acalsim/deferred
 	rm -rf /var/lib/acalsim

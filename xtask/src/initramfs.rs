@@ -20,52 +20,135 @@ pub fn module_name(path: &str) -> String {
     stem.replace('-', "_")
 }
 
-/// Module paths to load, dependencies first, for the `wanted` modules.
-/// Built-in modules need no loading; an unknown module is an error naming the kernel.
+/// The image kernel's module index files (from `/usr/lib/modules/VERSION/`).
+#[derive(Default)]
+pub struct ModuleIndex<'a> {
+    /// modules.dep: `path: dependency paths…`, the hard dependencies.
+    pub dep: &'a str,
+    /// modules.builtin: paths of modules compiled into the kernel.
+    pub builtin: &'a str,
+    /// modules.softdep: `softdep MODULE pre: NAMES… post: NAMES…`; ext4 needs
+    /// its `pre: crypto-crc32c` (6.12) or it cannot mount.
+    pub softdep: &'a str,
+    /// modules.alias: `alias NAME MODULE`, to resolve softdep names.
+    pub alias: &'a str,
+}
+
+struct Resolver {
+    deps: Vec<(String, Vec<String>)>,
+    builtin: BTreeSet<String>,
+    /// module name -> names it wants loaded before it.
+    soft_pre: Vec<(String, Vec<String>)>,
+    /// exact alias -> module name.
+    aliases: Vec<(String, String)>,
+}
+
+impl Resolver {
+    fn new(index: &ModuleIndex) -> Resolver {
+        let deps = index
+            .dep
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(m, d)| {
+                let ds = d.split_whitespace().map(str::to_string).collect();
+                (m.trim().to_string(), ds)
+            })
+            .collect();
+        let soft_pre = index
+            .softdep
+            .lines()
+            .filter_map(|l| l.strip_prefix("softdep "))
+            .filter_map(|rest| {
+                let mut words = rest.split_whitespace();
+                let module = words.next()?.replace('-', "_");
+                let pre = words
+                    .take_while(|w| *w != "post:")
+                    .filter(|w| *w != "pre:")
+                    .map(str::to_string)
+                    .collect();
+                Some((module, pre))
+            })
+            .collect();
+        let aliases = index
+            .alias
+            .lines()
+            .filter_map(|l| l.strip_prefix("alias "))
+            .filter_map(|rest| rest.split_once(' '))
+            .map(|(a, m)| (a.to_string(), m.trim().replace('-', "_")))
+            .collect();
+        Resolver {
+            deps,
+            builtin: index.builtin.lines().map(module_name).collect(),
+            soft_pre,
+            aliases,
+        }
+    }
+
+    fn path_of(&self, name: &str) -> Option<&str> {
+        let name = name.replace('-', "_");
+        self.deps
+            .iter()
+            .find(|(p, _)| module_name(p) == name)
+            .map(|(p, _)| p.as_str())
+    }
+
+    /// A softdep name (module or alias) as a loadable path; None when built in
+    /// or unknown (modprobe ignores a missing soft dependency too).
+    fn soft_path(&self, name: &str) -> Option<&str> {
+        let module = self
+            .aliases
+            .iter()
+            .find(|(a, _)| a == name)
+            .map_or(name.replace('-', "_"), |(_, m)| m.clone());
+        if self.builtin.contains(&module) {
+            return None;
+        }
+        self.path_of(&module)
+    }
+
+    fn visit(&self, path: &str, order: &mut Vec<String>) {
+        if order.iter().any(|p| p == path) {
+            return;
+        }
+        let name = module_name(path);
+        if let Some((_, pre)) = self.soft_pre.iter().find(|(m, _)| *m == name) {
+            for soft in pre.iter().filter_map(|n| self.soft_path(n)) {
+                self.visit(soft, order);
+            }
+        }
+        // modules.dep lists the full transitive closure; load those first.
+        if let Some((_, ds)) = self.deps.iter().find(|(p, _)| p == path) {
+            for d in ds.iter().rev() {
+                self.visit(d, order);
+            }
+        }
+        if !order.iter().any(|p| p == path) {
+            order.push(path.to_string());
+        }
+    }
+}
+
+/// Module paths to load, dependencies (hard, and softdep `pre:`) first, for the
+/// `wanted` modules. Built-in modules need no loading; an unknown wanted module
+/// is an error naming the kernel.
 pub fn module_load_order(
-    modules_dep: &str,
-    modules_builtin: &str,
+    index: &ModuleIndex,
     wanted: &[String],
     kernel: &str,
 ) -> Result<Vec<String>> {
-    let deps: Vec<(String, Vec<String>)> = modules_dep
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(m, d)| {
-            (
-                m.trim().to_string(),
-                d.split_whitespace().map(str::to_string).collect(),
-            )
-        })
-        .collect();
-    let builtin: BTreeSet<String> = modules_builtin.lines().map(module_name).collect();
+    let resolver = Resolver::new(index);
     let mut order = Vec::new();
     for name in wanted {
         let name = name.replace('-', "_");
-        if builtin.contains(&name) {
+        if resolver.builtin.contains(&name) {
             continue;
         }
-        let Some((path, _)) = deps.iter().find(|(p, _)| module_name(p) == name) else {
+        let Some(path) = resolver.path_of(&name) else {
             bail!("kernel {kernel} has no module `{name}` (debian/initramfs/modules); it is neither in modules.dep nor built in");
         };
-        visit(path, &deps, &mut order);
+        resolver.visit(path, &mut order);
     }
     Ok(order)
-}
-
-fn visit(path: &str, deps: &[(String, Vec<String>)], order: &mut Vec<String>) {
-    if order.iter().any(|p| p == path) {
-        return;
-    }
-    // modules.dep lists the full transitive closure; load those first.
-    if let Some((_, ds)) = deps.iter().find(|(p, _)| p == path) {
-        for d in ds.iter().rev() {
-            visit(d, deps, order);
-        }
-    }
-    if !order.iter().any(|p| p == path) {
-        order.push(path.to_string());
-    }
 }
 
 /// The module list file: names, one per line, `#` comments.
@@ -91,12 +174,21 @@ pub fn build_minimal(
         &std::fs::read_to_string(&wanted_file)
             .with_context(|| format!("reading {}", wanted_file.display()))?,
     );
-    let order = module_load_order(
-        &read("modules.dep")?,
-        &read("modules.builtin").unwrap_or_default(),
-        &wanted,
-        version,
-    )?;
+    let (dep, builtin) = (
+        read("modules.dep")?,
+        read("modules.builtin").unwrap_or_default(),
+    );
+    let (softdep, alias) = (
+        read("modules.softdep").unwrap_or_default(),
+        read("modules.alias").unwrap_or_default(),
+    );
+    let index = ModuleIndex {
+        dep: &dep,
+        builtin: &builtin,
+        softdep: &softdep,
+        alias: &alias,
+    };
+    let order = module_load_order(&index, &wanted, version)?;
 
     let staging = tempfile::Builder::new()
         .prefix(".initrd-")
@@ -201,8 +293,12 @@ kernel/fs/netfs/netfs.ko.xz:\n";
     #[test]
     fn dependencies_load_first_and_once() {
         let wanted = ["virtio_blk", "ext4", "9pnet_virtio", "9p"].map(String::from);
-        let order =
-            module_load_order(DEP, "kernel/drivers/block/virtio_blk.ko\n", &wanted, "7.2").unwrap();
+        let index = ModuleIndex {
+            dep: DEP,
+            builtin: "kernel/drivers/block/virtio_blk.ko\n",
+            ..Default::default()
+        };
+        let order = module_load_order(&index, &wanted, "7.2").unwrap();
         let names: Vec<_> = order.iter().map(|p| module_name(p)).collect();
         assert_eq!(
             names,
@@ -219,9 +315,32 @@ kernel/fs/netfs/netfs.ko.xz:\n";
         );
     }
 
+    /// Debian 6.12 (trixie): ext4 cannot mount without crc32c, which only its
+    /// softdep names, through an alias; a built-in or unknown softdep is skipped.
+    #[test]
+    fn softdep_pre_modules_load_first_through_aliases() {
+        let dep = format!("{DEP}kernel/crypto/crc32c_generic.ko.xz:\n");
+        let index = ModuleIndex {
+            dep: &dep,
+            builtin: "kernel/lib/crc32.ko\n",
+            softdep: "# comment\nsoftdep ext4 pre: crypto-crc32c\nsoftdep jbd2 pre: crypto-crc32c crc32 nosuch post: crc16\n",
+            alias: "alias crypto-crc32c crc32c_generic\nalias crc32c crc32c_generic\n",
+        };
+        let order = module_load_order(&index, &["ext4".into()], "6.12").unwrap();
+        let names: Vec<_> = order.iter().map(|p| module_name(p)).collect();
+        assert_eq!(
+            names,
+            ["crc32c_generic", "crc16", "mbcache", "jbd2", "ext4"]
+        );
+    }
+
     #[test]
     fn unknown_module_names_the_kernel() {
-        let e = module_load_order(DEP, "", &["nosuch".into()], "7.2.13-riscv64")
+        let index = ModuleIndex {
+            dep: DEP,
+            ..Default::default()
+        };
+        let e = module_load_order(&index, &["nosuch".into()], "7.2.13-riscv64")
             .unwrap_err()
             .to_string();
         assert!(e.contains("7.2.13-riscv64") && e.contains("nosuch"), "{e}");
