@@ -82,20 +82,6 @@ fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
             "{key}: {first}"
         );
     }
-    // A different seed is a different model: different tokens.
-    let other = guest_json(&[
-        "python3",
-        "/mnt/scripts/llama/llama_torch.py",
-        "--size",
-        "tiny",
-        "--tokens",
-        "12",
-        "--seed",
-        "7",
-        "--json",
-    ]);
-    assert_ne!(ids(&first), ids(&other), "{first}\n{other}");
-
     let cpp = guest_json(&[
         "python3",
         "/mnt/scripts/llama/llama_cpp.py",
@@ -124,6 +110,21 @@ fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
         cpp["decode_tokens_per_s"].as_f64().is_some_and(|v| v > 0.0),
         "{cpp}"
     );
+    // A different seed is a different model: different tokens. Asked of
+    // llama.cpp, which agrees with torch on seed 0 (above) and needs no
+    // `import torch`, a minute and more under TCG.
+    let other = guest_json(&[
+        "python3",
+        "/mnt/scripts/llama/llama_cpp.py",
+        "--size",
+        "tiny",
+        "--tokens",
+        "12",
+        "--seed",
+        "7",
+        "--json",
+    ]);
+    assert_ne!(ids(&first), ids(&other), "{first}\n{other}");
 }
 
 #[test]
@@ -251,7 +252,7 @@ fn bench_quick_writes_results_with_the_documented_schema() {
         "{svg}"
     );
 
-    // --compare against the file just written: every ratio is 1.00x.
+    // --compare against the file just written: the boot figure gets a new/old ratio.
     let out = xtask(
         &config(),
         &[

@@ -336,8 +336,8 @@ pub struct Test {
 ///   image    the plain `mmdebstrap` command equivalent to the image, our cold build
 ///            with an empty cache, the no-change re-run and one extra package (~30 min,
 ///            needs root, like `image`)
-///   boot     `run -- true` end to end (fast, full systemd, initramfs) and the
-///            interactive boot to the login prompt
+///   boot     `run -- true` end to end (fast, initramfs, full systemd) and the
+///            interactive boot to the login prompt (--quick: the fast boots only)
 ///   torch    `import torch` time and fp32 GEMM GFLOP/s at smp 1 and 2
 ///            (guest-scripts/gemm_bench.py)
 ///   llama    the tiny LLaMA: prefill/decode tokens/s with torch (llama_torch.py) and

@@ -46,11 +46,6 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
         Ok(())
     };
     headless("boot → headless `true` (fast boot)", &[], Some(8.0))?;
-    headless(
-        "boot → headless `true` (full systemd boot)",
-        &["--boot", "full"],
-        None,
-    )?;
     if m.rootfs.contains_key("initramfs") {
         headless(
             "boot → headless `true` (initramfs, fast boot)",
@@ -58,21 +53,29 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
             None,
         )?;
     }
-    let mut samples = Vec::new();
-    for i in 0..repeat {
-        samples.push(login_prompt_secs(project, &exe, &name)?);
-        eprintln!(
-            "bench: login prompt #{}: {}",
-            i + 1,
-            human_duration(samples[samples.len() - 1])
-        );
+    // The systemd boots take ~4x the fast one under TCG: not in --quick.
+    if !flags.quick {
+        headless(
+            "boot → headless `true` (full systemd boot)",
+            &["--boot", "full"],
+            None,
+        )?;
+        let mut samples = Vec::new();
+        for i in 0..repeat {
+            samples.push(login_prompt_secs(project, &exe, &name)?);
+            eprintln!(
+                "bench: login prompt #{}: {}",
+                i + 1,
+                human_duration(samples[samples.len() - 1])
+            );
+        }
+        figures.push(Figure::new(
+            "boot → login prompt (interactive)",
+            samples,
+            "s",
+            None,
+        ));
     }
-    figures.push(Figure::new(
-        "boot → login prompt (interactive)",
-        samples,
-        "s",
-        None,
-    ));
     Ok(Suite {
         suite: "boot".into(),
         image: name,

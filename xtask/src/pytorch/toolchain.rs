@@ -218,7 +218,13 @@ pub fn root_packages(root: &Path) -> Result<Vec<Package>> {
 }
 
 /// distccd serving the cross compilers on 127.0.0.1:`port` only; killed
-/// (with everything in its PID namespace) when dropped.
+/// (with everything in its PID namespace) when dropped or when we die.
+///
+/// distccd started as root changes its uid, which clears the parent-death
+/// signal `unshare --kill-child` relies on; so a shell that keeps its uid is
+/// the namespace's PID 1 and distccd its child: when `unshare` goes (our Drop,
+/// or Ctrl-C reaching it first), the shell is SIGKILLed and the kernel ends
+/// every process of the namespace with it.
 pub struct Distccd {
     child: Child,
     pub port: u16,
@@ -230,9 +236,10 @@ impl Distccd {
         let log_file =
             std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let (port_s, jobs_s) = (port.to_string(), jobs.to_string());
+        let serve = r#"distccd "$@" & wait"#;
         let mut command: Command = cmd!(
             sh,
-            "unshare --mount --pid --fork --kill-child sh {script} {root} distccd --no-detach --daemon --log-stderr --log-level info --listen 127.0.0.1 --allow 127.0.0.1/32 --port {port_s} --jobs {jobs_s}"
+            "unshare --mount --pid --fork --kill-child sh {script} {root} sh -c {serve} distccd --no-detach --daemon --log-stderr --log-level info --listen 127.0.0.1 --allow 127.0.0.1/32 --port {port_s} --jobs {jobs_s}"
         )
         .into();
         command
