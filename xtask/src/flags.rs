@@ -338,7 +338,7 @@ pub struct Test {
 ///            needs root, like `image`)
 ///   boot     `run -- true` end to end (fast, initramfs, full systemd) and the
 ///            interactive boot to the login prompt (--quick: the fast boots only)
-///   torch    `import torch` time and fp32 GEMM GFLOP/s at smp 1 and 2
+///   torch    `import torch` time and fp32 GEMM GFLOP/s at smp 1 and 2 (--quick: 2)
 ///            (guest-scripts/gemm_bench.py)
 ///   llama    the tiny LLaMA: prefill/decode tokens/s with torch (llama_torch.py) and
 ///            llama.cpp (llama_cpp.py) in the `debian-sid-llama` image
