@@ -44,6 +44,21 @@ fn ids(v: &serde_json::Value) -> Vec<u64> {
         .collect()
 }
 
+/// The tiny model with weights from `seed`, 12 tokens, in llama.cpp.
+fn tiny_llama_cpp(seed: &str) -> serde_json::Value {
+    guest_json(&[
+        "python3",
+        "/mnt/scripts/llama/llama_cpp.py",
+        "--size",
+        "tiny",
+        "--tokens",
+        "12",
+        "--seed",
+        seed,
+        "--json",
+    ])
+}
+
 #[test]
 fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
     let _lock = build_lock();
@@ -82,15 +97,7 @@ fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
             "{key}: {first}"
         );
     }
-    let cpp = guest_json(&[
-        "python3",
-        "/mnt/scripts/llama/llama_cpp.py",
-        "--size",
-        "tiny",
-        "--tokens",
-        "12",
-        "--json",
-    ]);
+    let cpp = tiny_llama_cpp("0");
     assert_eq!(cpp["engine"], "llama.cpp");
     assert!(
         cpp["llama_cpp"].as_str().unwrap().starts_with("version"),
@@ -113,17 +120,7 @@ fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
     // A different seed is a different model: different tokens. Asked of
     // llama.cpp, which agrees with torch on seed 0 (above) and needs no
     // `import torch`, a minute and more under TCG.
-    let other = guest_json(&[
-        "python3",
-        "/mnt/scripts/llama/llama_cpp.py",
-        "--size",
-        "tiny",
-        "--tokens",
-        "12",
-        "--seed",
-        "7",
-        "--json",
-    ]);
+    let other = tiny_llama_cpp("7");
     assert_ne!(ids(&first), ids(&other), "{first}\n{other}");
 }
 
