@@ -67,7 +67,9 @@ fi
 
 for k in $kernels; do
 	echo "acalsim: depmod $k (emulated)"
-	# depmod is a link to kmod, which acts on the name it is called by.
+	# depmod is a link to kmod, which acts on the name it is called by; the
+	# script is for the chroot's shell, so $1 and $rc are its own.
+	# shellcheck disable=SC2016
 	chroot "$image" sh -c 'ln -sf /usr/bin/kmod /tmp/depmod && /tmp/depmod -a "$1"; rc=$?; rm -f /tmp/depmod; exit $rc' depmod "$k"
 done
 if [ -n "$certs" ]; then

@@ -95,4 +95,4 @@ status=$(cat /build/logs/.status)
 echo "build.sh: ccache: $(ccache --print-stats | awk -F'\t' '/^(direct_cache_hit|preprocessed_cache_hit|cache_miss)\t/ {printf "%s=%s ", $1, $2}')"
 echo "build.sh: exit $status"
 sync
-exit $status
+exit "$status"

@@ -316,15 +316,32 @@ pub struct PytorchBuild {
 #[derive(clap::Args, Debug)]
 pub struct Images {}
 
-/// Run the project's tests: unit tests and the end-to-end tests in `tests/`.
+/// Run the project's tests, then print each test's wall time, slowest first.
 ///
-/// The end-to-end tests build real (small) Debian images with mmdebstrap, inspect
-/// them and boot one in QEMU, so they need root and the host tools
-/// (`cargo xtask doctor --fix`). Arguments after `--` go to `cargo test`
-/// (e.g. `cargo xtask test -- bad_config`).
+/// Tiers (a test's tier is in its name: `full_…` tests run only with --full):
+///   (default)  what CI runs: unit tests, the tidy test, the config-error and
+///              Buildroot Kconfig tests, and the end-to-end tests that build small
+///              Debian images with mmdebstrap and boot them in QEMU
+///   --quick    unit tests, the tidy test and the config-error tests: no image
+///              build and no QEMU, under two minutes; the loop while editing
+///   --full     everything, including the `full_…` tests too long for CI
+///
+/// The end-to-end tests need root and the host tools (`cargo xtask doctor --fix`,
+/// which also installs what the tidy test runs: shellcheck, flake8, python3-magic).
+/// The runner is cargo-nextest (`cargo install --locked cargo-nextest`); arguments
+/// after `--` go to `cargo nextest run`, e.g. `cargo xtask test -- -E 'test(ssh)'`
+/// or `cargo xtask test -- bad_config`. The timing table is also written to
+/// target/xtask/test-times.md.
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct Test {
-    /// Extra arguments for `cargo test` (test name filters, --nocapture, …).
+    /// Unit tests, the tidy test and the config-error tests only (no QEMU, no image build).
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// Also the `full_…` tests that are too long for CI.
+    #[arg(long)]
+    pub full: bool,
+    /// Extra arguments for `cargo nextest run` (test name filters, -E FILTERSET, …).
     #[arg(last = true)]
     pub args: Vec<String>,
 }

@@ -854,10 +854,12 @@ mod tests {
         assert!(!placeholder, "unfilled placeholder:\n{text}");
         assert!(text.contains(r#"-smp "${SMP:-3}""#) && text.contains(r#""${MEMORY_MIB:-1536}M""#));
         assert!(
-            text.contains(r#"-append "root=/dev/vda rw""#) && text.contains("$here/rootfs.ext4")
+            text.contains(r#"-append "root=/dev/vda rw""#)
+                && text.contains(r#"ext4="rootfs.ext4""#)
+                && text.contains(r#"-drive "file=$here/$ext4,"#)
         );
         assert!(
-            text.contains(r#"if [ -z "" ]; then"#),
+            text.contains("initramfs=\"\"\n"),
             "no initramfs artifact: --initramfs refuses"
         );
         assert!(text.contains("-bios default") && text.contains("-no-reboot"));

@@ -21,6 +21,8 @@ mod qemu;
 mod run;
 mod ssh;
 mod test;
+#[cfg(test)]
+mod tidy;
 
 use anyhow::Result;
 use clap::Parser;

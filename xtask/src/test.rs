@@ -1,19 +1,221 @@
-//! `cargo xtask test`: every test, with the end-to-end tests pointed at this
-//! very xtask binary so they drive exactly the code under test.
+//! `cargo xtask test`: the tiers of the suite through cargo-nextest, with the
+//! end-to-end tests pointed at this very xtask binary so they drive exactly the
+//! code under test, and a table of every test's wall time, slowest first.
+//!
+//! nextest rather than `cargo test`: it times every test, reports slow ones as
+//! they run and writes a JUnit file, which is read back here for the table
+//! (libtest on stable Rust prints no per-test times).
 
-use anyhow::{Context, Result};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
 use xshell::cmd;
 
 use crate::flags;
 use crate::project::Project;
 
+/// Which tests a run selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Unit tests, tidy, config errors: no image build, no QEMU.
+    Quick,
+    /// What CI runs: everything but the `full_…` tests.
+    Ci,
+    /// Everything.
+    Full,
+}
+
+impl Tier {
+    pub fn from_flags(flags: &flags::Test) -> Tier {
+        match (flags.quick, flags.full) {
+            (true, _) => Tier::Quick,
+            (_, true) => Tier::Full,
+            _ => Tier::Ci,
+        }
+    }
+
+    /// The nextest filterset of the tier (`None`: every test).
+    pub fn filterset(self) -> Option<&'static str> {
+        match self {
+            // xtask's unit tests (tidy among them) are a binary's; the tests
+            // crate's own library tests are a lib's.
+            Tier::Quick => Some("kind(bin) | kind(lib) | binary(config_errors)"),
+            Tier::Ci => Some("not test(/^full_/)"),
+            Tier::Full => None,
+        }
+    }
+}
+
+/// One test's result from nextest's JUnit report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestTime {
+    /// `binary test_name`, as nextest prints it.
+    pub name: String,
+    pub secs: f64,
+    pub passed: bool,
+}
+
 pub fn run(project: &Project, flags: &flags::Test) -> Result<()> {
     let sh = &project.sh;
     let exe = std::env::current_exe().context("locating the xtask binary")?;
-    let args = &flags.args;
-    // Image builds share one machine's two cores and one cache: run them one at a time.
-    cmd!(sh, "cargo test --workspace -- --test-threads=1 {args...}")
-        .env("ACALSIM_XTASK", &exe)
+    if cmd!(sh, "cargo nextest --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
         .run()
-        .context("cargo test failed")
+        .is_err()
+    {
+        bail!("cargo-nextest is not installed (the test runner: per-test times, a JUnit report): `cargo install --locked cargo-nextest`");
+    }
+    let tier = Tier::from_flags(flags);
+    let junit = project.root.join("target/nextest/default/junit.xml");
+    let _ = std::fs::remove_file(&junit); // never report a previous run's times
+    let filter: Vec<String> = match tier.filterset() {
+        Some(f) => vec!["-E".into(), f.into()],
+        None => vec![],
+    };
+    let args = &flags.args;
+    let outcome = cmd!(sh, "cargo nextest run --workspace {filter...} {args...}")
+        .env("ACALSIM_XTASK", &exe)
+        .run();
+    report_times(project, &junit)?;
+    outcome.context("some tests failed (see above)")
+}
+
+/// Prints (and saves) the table of wall times from the JUnit report.
+fn report_times(project: &Project, junit: &Path) -> Result<()> {
+    let Ok(xml) = std::fs::read_to_string(junit) else {
+        eprintln!("note: no test report at {}: nothing ran", junit.display());
+        return Ok(());
+    };
+    let mut times = parse_junit(&xml);
+    times.sort_by(|a, b| b.secs.total_cmp(&a.secs));
+    let table = times_table(&times);
+    println!("\n{table}");
+    let out = project.root.join("target/xtask/test-times.md");
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&out, &table).with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
+}
+
+/// Every `<testcase>` of a nextest JUnit report: its name, time and whether it passed.
+pub fn parse_junit(xml: &str) -> Vec<TestTime> {
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find("<testcase ") {
+        rest = &rest[start + "<testcase ".len()..];
+        let Some(tag_end) = rest.find('>') else { break };
+        let tag = &rest[..tag_end];
+        let self_closing = tag.ends_with('/');
+        let body = if self_closing {
+            ""
+        } else {
+            &rest[..rest.find("</testcase>").unwrap_or(rest.len())]
+        };
+        let attr = |key: &str| attribute(tag, key).unwrap_or_default();
+        out.push(TestTime {
+            name: format!("{} {}", attr("classname"), attr("name")),
+            secs: attr("time").parse().unwrap_or(0.0),
+            passed: !body.contains("<failure") && !body.contains("<error"),
+        });
+    }
+    out
+}
+
+/// The unescaped value of `key="…"` in a tag's attributes.
+fn attribute(tag: &str, key: &str) -> Option<String> {
+    let padded = format!(" {tag}");
+    let needle = format!(" {key}=\"");
+    let start = padded.find(&needle)? + needle.len();
+    let value = &padded[start..];
+    let value = &value[..value.find('"')?];
+    Some(
+        value
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// A Markdown table of `times` in the order given, with the total.
+pub fn times_table(times: &[TestTime]) -> String {
+    let total: f64 = times.iter().map(|t| t.secs).sum();
+    let mut s = format!(
+        "Test wall times, slowest first ({} tests, {:.0} s in all)\n\n| time | result | test |\n|---:|---|---|\n",
+        times.len(),
+        total
+    );
+    for t in times {
+        let result = if t.passed { "pass" } else { "FAIL" };
+        s.push_str(&format!("| {:.1} s | {result} | {} |\n", t.secs, t.name));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPORT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="nextest-run" tests="3" failures="1" errors="0" uuid="x" timestamp="t" time="12.5">
+    <testsuite name="tests::run" tests="2" disabled="0" errors="0" failures="1">
+        <testcase name="ctrl_c_stops_the_guest" classname="tests::run" timestamp="t" time="10.250">
+        </testcase>
+        <testcase name="timeout_&quot;kills&quot;" classname="tests::run" timestamp="t" time="2.000">
+            <failure type="test failure">thread panicked</failure>
+            <system-err>boom</system-err>
+        </testcase>
+    </testsuite>
+    <testsuite name="xtask::bin/xtask" tests="1">
+        <testcase name="qemu::tests::argv" classname="xtask::bin/xtask" timestamp="t" time="0.250"/>
+    </testsuite>
+</testsuites>"#;
+
+    #[test]
+    fn junit_report_gives_names_times_and_results() {
+        let times = parse_junit(REPORT);
+        assert_eq!(
+            times,
+            [
+                TestTime {
+                    name: "tests::run ctrl_c_stops_the_guest".into(),
+                    secs: 10.25,
+                    passed: true
+                },
+                TestTime {
+                    name: "tests::run timeout_\"kills\"".into(),
+                    secs: 2.0,
+                    passed: false
+                },
+                TestTime {
+                    name: "xtask::bin/xtask qemu::tests::argv".into(),
+                    secs: 0.25,
+                    passed: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn table_lists_every_test_with_its_time_and_the_total() {
+        let table = times_table(&parse_junit(REPORT));
+        assert!(table.contains("(3 tests, 12 s in all)"), "{table}");
+        assert!(
+            table.contains("| 10.2 s | pass | tests::run ctrl_c_stops_the_guest |"),
+            "{table}"
+        );
+        assert!(table.contains("| 2.0 s | FAIL |"), "{table}");
+    }
+
+    #[test]
+    fn tiers_select_by_kind_and_name() {
+        let quick = Tier::Quick.filterset().unwrap();
+        assert!(quick.contains("kind(bin)") && quick.contains("binary(config_errors)"));
+        assert_eq!(Tier::Ci.filterset(), Some("not test(/^full_/)"));
+        assert_eq!(Tier::Full.filterset(), None);
+    }
 }
