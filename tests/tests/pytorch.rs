@@ -1,9 +1,10 @@
 //! End-to-end, real guest and real compilers: the prebuilt torch passes
-//! torch_check.py; the in-guest build pipeline compiles a real CMake project
-//! (Debian's ninja-build source: PyTorch's own source is not reachable from
-//! the machines these tests run on) with host offload, is interrupted, resumes
-//! to completion, rebuilds from ccache, and also builds without offload; a C++
-//! extension builds against the guest's torch and computes the right answer.
+//! torch_check.py; the in-guest build pipeline compiles real CMake projects
+//! (a small one in tests/data/cxx-pipeline, and Debian's ninja-build source:
+//! PyTorch's own source is not reachable from the machines these tests run on)
+//! with host offload, is interrupted, resumes to completion, rebuilds from
+//! ccache, and also builds without offload; a C++ operator builds against the
+//! guest's torch and computes the right answer.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -46,19 +47,22 @@ fn prebuilt_torch_passes_the_torch_check() {
     assert!(r["matmul"]["max_abs_err"].as_f64().unwrap() < 1e-2, "{r}");
 }
 
-/// `pytorch build ARGS` on Debian's ninja-build source; returns its output.
-/// `pytorch build` of Debian's ninja-build source: `target` is `ninja` (the
-/// executable, linked with LTO in the guest), `libninja` (its ~30 objects, no
-/// link) or `libninja-re2c` (2 objects) — the smaller ones keep TCG time down.
-fn build(target: &str, args: &[&str]) -> Output {
-    let mut all = vec![
-        "pytorch",
-        "build",
-        "--source",
-        "debian:ninja-build",
-        "--target",
-        target,
-    ];
+/// The small C++ project the pipeline tests build (six library objects and
+/// an executable, no LTO): enough to prove offload, resume and ccache.
+fn small_project() -> String {
+    root()
+        .join("tests/data/cxx-pipeline")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// What `pipeline-demo` prints for its built-in text, computed on the host
+/// from the same rules (tests/data/cxx-pipeline/src/).
+const DEMO_OUTPUT: &str = "pipeline-demo 1.0: words=6 sum=4033 dates=1 keys=2 run=3 length=59\n";
+
+/// `pytorch build --source SOURCE --target TARGET ARGS`; returns its output.
+fn build(source: &str, target: &str, args: &[&str]) -> Output {
+    let mut all = vec!["pytorch", "build", "--source", source, "--target", target];
     all.extend_from_slice(args);
     xtask(&config(), &all)
 }
@@ -67,25 +71,47 @@ fn build_log() -> String {
     std::fs::read_to_string(root().join("target/xtask/logs/pytorch-build.log")).unwrap_or_default()
 }
 
-#[test]
-fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
-    let _lock = build_lock();
-    ensure_built(&config(), "pytorch-build");
+/// The build disk a `pytorch build` said it used (`…; build disk PATH`).
+fn build_disk(out: &Output) -> PathBuf {
+    let err = stderr(out);
+    let line = err
+        .lines()
+        .find_map(|l| {
+            l.split_once("; build disk ")
+                .map(|(_, d)| d.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no build disk named:\n{err}"));
+    PathBuf::from(line)
+}
 
-    // 1. Fresh disk, offloaded; interrupted once ninja is well under way.
+/// `run pytorch-build --drive DISK -- sh -c 'mount the build disk; JOB'`.
+fn run_on_build_disk(disk: &std::path::Path, job: &str) -> Output {
+    let job = format!("mkdir -p /build && mount $(findfs LABEL=acalsim-build) /build && {job}");
+    xtask(
+        &config(),
+        &[
+            "run",
+            "pytorch-build",
+            "--drive",
+            disk.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &job,
+        ],
+    )
+}
+
+/// Starts `pytorch build ARGS` in its own process group and interrupts it,
+/// as Ctrl-C would, once ninja reports its first step; returns the exit
+/// status and what it printed.
+fn interrupted_build(args: &[&str]) -> (std::process::ExitStatus, String) {
     use std::os::unix::process::CommandExt;
     let mut child = Command::new(xtask_bin())
         .args(["--config"])
         .arg(config())
-        .args([
-            "pytorch",
-            "build",
-            "--source",
-            "debian:ninja-build",
-            "--target",
-            "ninja",
-            "--fresh",
-        ])
+        .args(["pytorch", "build"])
+        .args(args)
         .current_dir(root())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -112,14 +138,26 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
             break;
         }
     }
-    assert!(
-        seen.contains("offload: distccd on 127.0.0.1:"),
-        "offload must be on by default:\n{seen}"
-    );
     interrupt_group(&mut child);
     let status = wait_or_kill(&mut child, Duration::from_secs(60))
         .expect("the build did not stop on SIGINT");
     let _ = reader.join();
+    (status, seen)
+}
+
+#[test]
+fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
+    let _lock = build_lock();
+    ensure_built(&config(), "pytorch-build");
+    let project = small_project();
+
+    // 1. Fresh disk, offloaded; interrupted once ninja is under way.
+    let (status, seen) =
+        interrupted_build(&["--source", &project, "--target", "pipeline-demo", "--fresh"]);
+    assert!(
+        seen.contains("offload: distccd on 127.0.0.1:"),
+        "offload must be on by default:\n{seen}"
+    );
     assert_eq!(
         status.code(),
         Some(130),
@@ -128,48 +166,33 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
     assert_no_distccd_left("after Ctrl-C");
 
     // 2. The same command resumes and finishes: the executable is linked.
-    let out = build("ninja", &[]);
+    let log_before = build_log().len();
+    let out = build(&project, "pipeline-demo", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("build.sh: exit 0"), "{err}");
+    let resumed = build_log()
+        .get(log_before..)
+        .unwrap_or_default()
+        .to_string();
     assert!(
-        build_log().contains("Linking CXX executable ninja"),
-        "the target was linked:\n{}",
-        build_log()
+        resumed.contains("Linking CXX executable pipeline-demo"),
+        "the target was linked:\n{resumed}"
+    );
+    let compiled = resumed.matches("Building CXX object").count();
+    assert!(
+        (1..7).contains(&compiled),
+        "the resumed build compiles what the interrupted one left, not all 7 objects ({compiled}):\n{resumed}"
     );
 
-    // The binary runs in the guest.
-    let disk = std::fs::read_dir(dirs_cache().join("acalsim/pytorch"))
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path().join("build.ext4")))
-        .filter(|p| p.is_file())
-        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-        .expect("a build disk");
-    let job = "mkdir -p /build && mount $(findfs LABEL=acalsim-build) /build && /build/out/ninja --version";
-    let out = xtask(
-        &config(),
-        &[
-            "run",
-            "pytorch-build",
-            "--drive",
-            disk.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            job,
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stdout(&out).trim().starts_with("1."),
-        "ninja --version: {}",
-        stdout(&out)
-    );
+    // The riscv64 binary runs in the guest and computes what the host expects.
+    let disk = build_disk(&out);
+    let ran = run_on_build_disk(&disk, "/build/out/pipeline-demo");
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    assert_eq!(stdout(&ran), DEMO_OUTPUT);
 
-    // 3. --clean: the build directory goes, the ccache answers every compile
-    // (the objects of the `libninja` library; relinking with LTO under TCG
-    // would only add minutes).
-    let out = build("libninja", &["--clean"]);
+    // 3. --clean: the build directory goes, the ccache answers every compile.
+    let out = build(&project, "pipeline-demo", &["--clean"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let stats = stderr(&out)
         .lines()
@@ -187,15 +210,21 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
         count("direct_cache_hit") + count("preprocessed_cache_hit"),
         count("cache_miss"),
     );
-    // CMake's compiler checks compile in fresh scratch directories: those few miss.
+    // Seven objects (six library units and main.cc); CMake's compiler checks
+    // compile in fresh scratch directories, so one or two of those may miss.
     assert!(
-        hits >= 20 && hits * 10 >= (hits + misses) * 9,
+        hits >= 7 && misses <= 2,
         "the rebuild should come from ccache: {stats}"
     );
 
-    // 4. Without offload (and without ccache) the guest compiles it itself.
+    // 4. A Debian source package (fetched and verified by apt on the host),
+    // compiled without offload and without ccache: the guest compiles it itself.
     let log_before = build_log().len();
-    let out = build("libninja-re2c", &["--clean", "--no-offload", "--no-ccache"]);
+    let out = build(
+        "debian:ninja-build",
+        "libninja-re2c",
+        &["--clean", "--no-offload", "--no-ccache"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         !stderr(&out).contains("offload: distccd"),
@@ -212,6 +241,36 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
         "the guest compiled the lexer itself:\n{this_run}"
     );
     assert_no_distccd_left("after the builds");
+}
+
+/// Full tier only (`cargo xtask test --full`; ~10 minutes, mostly the LTO
+/// link under emulation): Debian's ninja-build, 33 objects offloaded and the
+/// executable linked with LTO in the guest, runs there. CI proves the same
+/// pipeline on the small project above; docs/testing.md has this one's last run.
+#[test]
+fn full_debian_ninja_builds_offloaded_links_with_lto_and_runs() {
+    let _lock = build_lock();
+    ensure_built(&config(), "pytorch-build");
+    let out = build("debian:ninja-build", "ninja", &["--fresh"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("offload: distccd on 127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        build_log().contains("Linking CXX executable ninja"),
+        "the target was linked:\n{}",
+        build_log()
+    );
+    let ran = run_on_build_disk(&build_disk(&out), "/build/out/ninja --version");
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    assert!(
+        stdout(&ran).trim().starts_with("1."),
+        "ninja --version: {}",
+        stdout(&ran)
+    );
+    assert_no_distccd_left("after the build");
 }
 
 /// No process runs inside our toolchain roots (distccd and its workers) once

@@ -43,6 +43,9 @@ pub struct Image {
     pub components: Vec<String>,
     pub bootstrapper: String,
     pub package_sets: Vec<String>,
+    /// Package sets installed on top of the base layer, like `extra_packages`:
+    /// an image that adds a large set to another's base reuses its cached layer.
+    pub extra_package_sets: Vec<String>,
     pub extra_packages: Vec<String>,
     /// Debian packages removed after installation (e.g. the prebuilt torch a wheel replaces).
     pub remove_packages: Vec<String>,
@@ -168,6 +171,7 @@ struct RawImage {
     components: Option<Spanned<Vec<String>>>,
     bootstrapper: Option<Spanned<String>>,
     package_sets: Option<Spanned<Vec<String>>>,
+    extra_package_sets: Option<Spanned<Vec<String>>>,
     extra_packages: Option<Spanned<Vec<String>>>,
     remove_packages: Option<Spanned<Vec<String>>>,
     wheels: Option<Spanned<Vec<String>>>,
@@ -245,6 +249,7 @@ fn merge(child: RawImage, base: RawImage) -> RawImage {
         components: child.components.or(base.components),
         bootstrapper: child.bootstrapper.or(base.bootstrapper),
         package_sets: child.package_sets.or(base.package_sets),
+        extra_package_sets: child.extra_package_sets.or(base.extra_package_sets),
         extra_packages: child.extra_packages.or(base.extra_packages),
         remove_packages: child.remove_packages.or(base.remove_packages),
         wheels: child.wheels.or(base.wheels),
@@ -306,6 +311,10 @@ fn build_image(
                 ("components", r.components.as_ref().map(Spanned::span)),
                 ("bootstrapper", r.bootstrapper.as_ref().map(Spanned::span)),
                 ("package_sets", r.package_sets.as_ref().map(Spanned::span)),
+                (
+                    "extra_package_sets",
+                    r.extra_package_sets.as_ref().map(Spanned::span),
+                ),
                 (
                     "extra_packages",
                     r.extra_packages.as_ref().map(Spanned::span),
@@ -371,21 +380,21 @@ fn build_image(
     let components = word_list(r.components, "components", at, is_identifier)?
         .unwrap_or_else(|| vec!["main".into()]);
 
-    let package_sets = match r.package_sets {
-        Some(s) => {
-            if let Some(bad) = s.get_ref().iter().find(|x| !sets.contains(x)) {
-                return Err(at(
-                    s.span(),
-                    format!(
-                        "unknown package set `{bad}`; valid: {} (files debian/packages/NAME.list)",
-                        sets.join(", ")
-                    ),
-                ));
-            }
-            s.into_inner()
+    let known_sets = |list: Option<Spanned<Vec<String>>>| -> Result<Option<Vec<String>>> {
+        let Some(s) = list else { return Ok(None) };
+        if let Some(bad) = s.get_ref().iter().find(|x| !sets.contains(x)) {
+            return Err(at(
+                s.span(),
+                format!(
+                    "unknown package set `{bad}`; valid: {} (files debian/packages/NAME.list)",
+                    sets.join(", ")
+                ),
+            ));
         }
-        None => vec!["base".into()],
+        Ok(Some(s.into_inner()))
     };
+    let package_sets = known_sets(r.package_sets)?.unwrap_or_else(|| vec!["base".into()]);
+    let extra_package_sets = known_sets(r.extra_package_sets)?.unwrap_or_default();
     let extra_packages =
         word_list(r.extra_packages, "extra_packages", at, is_package_name)?.unwrap_or_default();
     let remove_packages =
@@ -528,6 +537,7 @@ fn build_image(
         components,
         bootstrapper,
         package_sets,
+        extra_package_sets,
         extra_packages,
         remove_packages,
         wheels,
@@ -706,6 +716,11 @@ run = { memory = "6G" }
         let e = err("[images.a]\npackage_sets = [\"base\", \"torh\"]\n");
         assert!(
             e.contains("unknown package set `torh`; valid: base, python, torch"),
+            "{e}"
+        );
+        let e = err("[images.a]\nextra_package_sets = [\"torh\"]\n");
+        assert!(
+            e.contains("2:22: unknown package set `torh`; valid: base, python, torch"),
             "{e}"
         );
         let e = err("[images.a]\nflavour = \"arch\"\n");

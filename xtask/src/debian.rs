@@ -42,8 +42,30 @@ pub fn parse_package_set(text: &str) -> Vec<String> {
 
 /// The base-layer package list: every set in order, then the kernel, without duplicates.
 pub fn base_packages(image: &Image, sets: &BTreeMap<String, String>) -> Result<Vec<String>> {
-    let mut packages: Vec<String> = Vec::new();
-    for name in &image.package_sets {
+    let mut packages = Vec::new();
+    add_sets(&image.package_sets, sets, &mut packages)?;
+    add_unique(&mut packages, &image.kernel);
+    Ok(packages)
+}
+
+/// The top-layer package list: every `extra_package_sets` set in order, then
+/// `extra_packages`, without duplicates.
+pub fn top_packages(image: &Image, sets: &BTreeMap<String, String>) -> Result<Vec<String>> {
+    let mut packages = Vec::new();
+    add_sets(&image.extra_package_sets, sets, &mut packages)?;
+    for p in &image.extra_packages {
+        add_unique(&mut packages, p);
+    }
+    Ok(packages)
+}
+
+/// Appends the packages of the sets `names` (texts in `sets`) that `packages` lacks.
+fn add_sets(
+    names: &[String],
+    sets: &BTreeMap<String, String>,
+    packages: &mut Vec<String>,
+) -> Result<()> {
+    for name in names {
         let text = sets
             .get(name)
             .with_context(|| format!("package set `{name}` not loaded"))?;
@@ -51,15 +73,16 @@ pub fn base_packages(image: &Image, sets: &BTreeMap<String, String>) -> Result<V
             if !crate::config::is_package_name(&p) {
                 bail!("debian/packages/{name}.list: `{p}` is not a Debian package name");
             }
-            if !packages.contains(&p) {
-                packages.push(p);
-            }
+            add_unique(packages, &p);
         }
     }
-    if !packages.contains(&image.kernel) {
-        packages.push(image.kernel.clone());
+    Ok(())
+}
+
+fn add_unique(packages: &mut Vec<String>, package: &str) {
+    if !packages.iter().any(|p| p == package) {
+        packages.push(package.to_string());
     }
-    Ok(packages)
 }
 
 /// mmdebstrap's argv for the base layer. The apt archive cache is synced in and
@@ -333,6 +356,24 @@ mod tests {
         assert_eq!(
             base_packages(&image, &sets).unwrap(),
             ["kmod", "udev", "python3", "linux-image-riscv64"]
+        );
+        let layered = crate::config::parse(
+            "[images.t]\npackage_sets = [\"base\"]\nextra_package_sets = [\"py\"]\nextra_packages = [\"jq\", \"python3\"]\n",
+            "f",
+            &["base".into(), "py".into()],
+        )
+        .unwrap()
+        .images["t"]
+            .clone();
+        assert_eq!(
+            base_packages(&layered, &sets).unwrap(),
+            ["kmod", "udev", "linux-image-riscv64"],
+            "extra sets stay out of the base layer"
+        );
+        assert_eq!(
+            top_packages(&layered, &sets).unwrap(),
+            ["python3", "kmod", "jq"],
+            "the top layer: extra sets, then extra packages, once each"
         );
         let bad = BTreeMap::from([
             ("base".to_string(), "Bad_Name\n".to_string()),

@@ -13,6 +13,8 @@ use xshell::{cmd, Shell};
 
 /// Firmware qemu's `virt` machine loads for `-bios default`; without it the guest never starts.
 pub const OPENSBI_FW: &str = "/usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin";
+/// Buildroot's `utils/check-package` imports `magic` (Debian's python3 module).
+const PYTHON_MAGIC: &str = "/usr/lib/python3/dist-packages/magic/__init__.py";
 /// binfmt_misc entry that lets mmdebstrap run riscv64 maintainer scripts through qemu-riscv64.
 pub const BINFMT_ENTRY: &str = "/proc/sys/fs/binfmt_misc/qemu-riscv64";
 const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
@@ -78,6 +80,9 @@ pub const TOOLS: &[Tool] = &[
     t("file", "file", VERSION, "file", false, "Buildroot: dependency check"),
     t("patch", "patch", VERSION, "patch", false, "Buildroot: package patches"),
     t("wget", "wget", VERSION, "wget", false, "Buildroot: downloads"),
+    t("shellcheck", "shellcheck", VERSION, "shellcheck", false, "tests: the tidy test checks every shell script"),
+    t("flake8", "flake8", VERSION, "flake8", false, "tests: Buildroot's check-package lints Python with it"),
+    t("python3-magic", PYTHON_MAGIC, DPKG, "python3-magic", false, "tests: Buildroot's check-package needs it"),
     t("opensbi firmware", OPENSBI_FW, DPKG, "qemu-system-data", true, "riscv64 firmware for qemu virt"),
     t("binfmt riscv64", BINFMT_ENTRY, DPKG, "qemu-user-binfmt", true, "kernel runs riscv64 ELF via qemu"),
 ];

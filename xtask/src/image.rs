@@ -105,13 +105,15 @@ fn preflight(sh: &Shell) -> Result<()> {
 pub struct Inputs {
     pub package_sets: BTreeMap<String, String>,
     pub base_packages: Vec<String>,
+    /// `extra_package_sets` then `extra_packages`: installed on top of the base layer.
+    pub top_packages: Vec<String>,
     root: PathBuf,
 }
 
 impl Inputs {
     pub fn load(project: &Project, image: &Image) -> Result<Inputs> {
         let mut package_sets = BTreeMap::new();
-        for name in &image.package_sets {
+        for name in image.package_sets.iter().chain(&image.extra_package_sets) {
             let path = project
                 .root
                 .join("debian/packages")
@@ -121,9 +123,11 @@ impl Inputs {
             package_sets.insert(name.clone(), text);
         }
         let base_packages = debian::base_packages(image, &package_sets)?;
+        let top_packages = debian::top_packages(image, &package_sets)?;
         Ok(Inputs {
             package_sets,
             base_packages,
+            top_packages,
             root: project.root.clone(),
         })
     }
@@ -265,8 +269,15 @@ fn build(
     let release_date = debian::release_date(&rootfs).unwrap_or_else(|| "unknown".into());
 
     steps.step("customising (users, network, extra packages)", |step| {
-        if !image.extra_packages.is_empty() {
-            install_extra_packages(sh, step, image, &rootfs, check_valid_until)?;
+        if !inputs.top_packages.is_empty() {
+            install_top_packages(
+                sh,
+                step,
+                image,
+                &inputs.top_packages,
+                &rootfs,
+                check_valid_until,
+            )?;
             let native = native::ensure(sh, &cache, &native_spec, &native_log).ok();
             native::finish_deferred(sh, step, &rootfs, native.as_deref())?;
         }
@@ -396,10 +407,11 @@ fn save_layer(sh: &Shell, step: &Step, rootfs: &Path, layer: &Path) -> Result<()
 }
 
 /// `extra_packages`, with the slow maintainer scripts still deferred.
-fn install_extra_packages(
+fn install_top_packages(
     sh: &Shell,
     step: &Step,
     image: &Image,
+    packages: &[String],
     rootfs: &Path,
     check_valid_until: bool,
 ) -> Result<()> {
@@ -411,9 +423,9 @@ fn install_extra_packages(
             "Acquire::Check-Valid-Until \"false\";\n",
         )?;
     }
-    step.say(&format!("installing {}", image.extra_packages.join(" ")));
+    step.say(&format!("installing {}", packages.join(" ")));
     let mut argv = vec!["apt-get", "install", "-y", "--no-install-recommends"];
-    argv.extend(image.extra_packages.iter().map(String::as_str));
+    argv.extend(packages.iter().map(String::as_str));
     let env = [("DEBIAN_FRONTEND", "noninteractive".to_string())];
     debian::in_chroot(sh, step, rootfs, &env, &argv)
         .map_err(|e| debian::explain_apt_failure(e, &image.suite, &image.mirror))
@@ -804,7 +816,16 @@ pub fn list(project: &Project) -> Result<()> {
                 br.version.clone(),
                 format!("{} packages", br.packages.len()),
             ),
-            None => (image.suite.clone(), image.package_sets.join("+")),
+            None => (
+                image.suite.clone(),
+                image
+                    .package_sets
+                    .iter()
+                    .chain(&image.extra_package_sets)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            ),
         };
         println!(
             "{:<22} {:<9} {:<10} {:<24} {state}{default}",

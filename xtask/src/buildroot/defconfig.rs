@@ -221,6 +221,7 @@ mod tests {
             components: vec![],
             bootstrapper: String::new(),
             package_sets: vec![],
+            extra_package_sets: vec![],
             extra_packages: vec![],
             remove_packages: vec![],
             wheels: vec![],
