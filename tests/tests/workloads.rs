@@ -15,26 +15,6 @@ fn config() -> PathBuf {
     root().join("acalsim.toml")
 }
 
-/// The one JSON object a guest script printed with --json.
-fn guest_json(args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["run", IMAGE, "--"];
-    all.extend_from_slice(args);
-    let out: Output = xtask(&config(), &all);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}: stdout:\n{text}\nstderr:\n{}",
-        stderr(&out)
-    );
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("{args:?} printed no JSON:\n{text}"));
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("{args:?}: {e}: {line}"))
-}
-
 fn ids(v: &serde_json::Value) -> Vec<u64> {
     v["token_ids"]
         .as_array()
@@ -44,47 +24,61 @@ fn ids(v: &serde_json::Value) -> Vec<u64> {
         .collect()
 }
 
-/// The tiny model with weights from `seed`, 12 tokens, in llama.cpp.
-fn tiny_llama_cpp(seed: &str) -> serde_json::Value {
-    guest_json(&[
-        "python3",
-        "/mnt/scripts/llama/llama_cpp.py",
-        "--size",
-        "tiny",
-        "--tokens",
-        "12",
-        "--seed",
-        seed,
-        "--json",
-    ])
+/// Runs `scripts` (each a guest command line) one after the other in one boot
+/// of the image and returns the JSON object each printed, in order: the
+/// guest boots once and its page cache serves the later `import torch`s.
+fn guest_json_each(scripts: &[&str]) -> Vec<serde_json::Value> {
+    let job = scripts.join(" && ");
+    let out: Output = xtask(&config(), &["run", IMAGE, "--", "sh", "-c", &job]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{job}: stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    let objects: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(
+        objects.len(),
+        scripts.len(),
+        "one JSON object per script:\n{text}"
+    );
+    objects
 }
 
 #[test]
 fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
     let _lock = build_lock();
     ensure_built(&config(), IMAGE);
-    let torch_cmd = [
-        "python3",
-        "/mnt/scripts/llama/llama_torch.py",
-        "--size",
-        "tiny",
-        "--tokens",
-        "12",
-        "--json",
-    ];
-    let first = guest_json(&torch_cmd);
-    let second = guest_json(&torch_cmd);
+    let torch = "python3 /mnt/scripts/llama/llama_torch.py --size tiny --tokens 12 --json";
+    // The tiny model with weights from a seed, 12 tokens, in llama.cpp.
+    let cpp = |seed: u32| {
+        format!(
+            "python3 /mnt/scripts/llama/llama_cpp.py --size tiny --tokens 12 --seed {seed} --json"
+        )
+    };
+    let (cpp0, cpp7) = (cpp(0), cpp(7));
+    // Two separate torch processes, then llama.cpp on the same model and on
+    // another seed's; all in one boot.
+    let results = guest_json_each(&[torch, torch, &cpp0, &cpp7]);
+    let [first, second, cpp, other] = &results[..] else {
+        unreachable!("guest_json_each checks the count")
+    };
     assert_eq!(first["engine"], "torch");
-    assert_eq!(ids(&first).len(), 12, "{first}");
+    assert_eq!(ids(first).len(), 12, "{first}");
     assert_eq!(first["generated_tokens"], 12);
     assert_eq!(
-        ids(&first),
-        ids(&second),
+        ids(first),
+        ids(second),
         "same seed, same tokens:\n{first}\n{second}"
     );
     // Every generated token is a printable character: the logits were finite
     // (the script exits non-zero otherwise) and EOS/<unk>/<s> never won.
-    assert!(ids(&first).iter().all(|&i| (3..98).contains(&i)), "{first}");
+    assert!(ids(first).iter().all(|&i| (3..98).contains(&i)), "{first}");
     assert_eq!(first["text"].as_str().unwrap().len(), 12, "{first}");
     for key in [
         "prefill_tokens_per_s",
@@ -97,7 +91,6 @@ fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
             "{key}: {first}"
         );
     }
-    let cpp = tiny_llama_cpp("0");
     assert_eq!(cpp["engine"], "llama.cpp");
     assert!(
         cpp["llama_cpp"].as_str().unwrap().starts_with("version"),
@@ -108,8 +101,8 @@ fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
         "same prompt tokenisation: {cpp}\n{first}"
     );
     assert_eq!(
-        ids(&cpp),
-        ids(&first),
+        ids(cpp),
+        ids(first),
         "llama.cpp and torch greedy tokens differ (torch's smallest top-2 logit margin {}):\n{cpp}\n{first}",
         first["min_top2_margin"]
     );
@@ -120,23 +113,16 @@ fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
     // A different seed is a different model: different tokens. Asked of
     // llama.cpp, which agrees with torch on seed 0 (above) and needs no
     // `import torch`, a minute and more under TCG.
-    let other = tiny_llama_cpp("7");
-    assert_ne!(ids(&first), ids(&other), "{first}\n{other}");
+    assert_ne!(ids(first), ids(other), "{first}\n{other}");
 }
 
 #[test]
 fn gemm_bench_checks_every_size() {
     let _lock = build_lock();
     ensure_built(&config(), IMAGE);
-    let v = guest_json(&[
-        "python3",
-        "/mnt/scripts/gemm_bench.py",
-        "--sizes",
-        "64,128",
-        "--repeats",
-        "2",
-        "--json",
-    ]);
+    let v =
+        guest_json_each(&["python3 /mnt/scripts/gemm_bench.py --sizes 64,128 --repeats 2 --json"])
+            .remove(0);
     assert_eq!(v["ok"], true, "{v}");
     let gemm = v["gemm"].as_array().unwrap();
     assert_eq!(

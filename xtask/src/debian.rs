@@ -345,26 +345,20 @@ mod tests {
             ("base".to_string(), "kmod\nudev\n".to_string()),
             ("py".to_string(), "python3 kmod\n".to_string()),
         ]);
-        let image = crate::config::parse(
-            "[images.t]\npackage_sets = [\"base\", \"py\"]\n",
-            "f",
-            &["base".into(), "py".into()],
-        )
-        .unwrap()
-        .images["t"]
-            .clone();
+        let image_t = |toml: &str| {
+            crate::config::parse(toml, "f", &["base".into(), "py".into()])
+                .unwrap()
+                .images["t"]
+                .clone()
+        };
+        let image = image_t("[images.t]\npackage_sets = [\"base\", \"py\"]\n");
         assert_eq!(
             base_packages(&image, &sets).unwrap(),
             ["kmod", "udev", "python3", "linux-image-riscv64"]
         );
-        let layered = crate::config::parse(
+        let layered = image_t(
             "[images.t]\npackage_sets = [\"base\"]\nextra_package_sets = [\"py\"]\nextra_packages = [\"jq\", \"python3\"]\n",
-            "f",
-            &["base".into(), "py".into()],
-        )
-        .unwrap()
-        .images["t"]
-            .clone();
+        );
         assert_eq!(
             base_packages(&layered, &sets).unwrap(),
             ["kmod", "udev", "linux-image-riscv64"],
