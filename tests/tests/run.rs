@@ -381,7 +381,7 @@ fn initramfs_mode_boots_and_runs_a_job() {
 }
 
 #[test]
-fn full_boot_runs_the_job_under_systemd() {
+fn boot_full_runs_the_job_under_systemd() {
     let _lock = build_lock();
     ensure_built(&config(), IMAGE);
     let out = run(&[

@@ -161,6 +161,40 @@ pub fn module_doc_problems(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `full_…` tests (outside CI: `cargo xtask test --full` only) under `dir`
+/// whose doc comment does not say so: a test named `full_` by accident would
+/// silently leave CI.
+pub fn full_tier_problems(dir: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for file in files_under(dir)
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+    {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with("fn full_") {
+                continue;
+            }
+            let doc: String = lines[..i]
+                .iter()
+                .rev()
+                .skip_while(|l| l.starts_with("#["))
+                .take_while(|l| l.starts_with("///"))
+                .copied()
+                .collect();
+            if !doc.contains("Full tier only") {
+                problems.push(format!(
+                    "{}:{}: a `full_` test runs only with --full; say so (\"Full tier only\") in its doc comment, or rename it",
+                    file.display(),
+                    i + 1
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// Relative link targets in Markdown `text`: `[x](t)` and `![x](t)`, without
 /// URLs, mail addresses and in-page anchors; `#anchor` suffixes removed.
 pub fn relative_links(text: &str) -> Vec<(usize, String)> {
@@ -375,6 +409,11 @@ fn generated_defconfig_is_current() {
 }
 
 #[test]
+fn tests_outside_ci_say_so() {
+    assert_clean("full tier", full_tier_problems(&root()));
+}
+
+#[test]
 fn relative_links_in_the_docs_resolve() {
     assert_clean("links", dead_link_problems(&root()));
 }
@@ -402,6 +441,10 @@ fn checkers_catch_what_they_are_for() {
         "See [the docs](docs/guide.md), [web](https://example.org) and [here](#top).\n",
     );
     write("docs/a.md", "![plot](bench/missing.svg)\n");
+    write(
+        "tests/boot.rs",
+        "//! Boots.\n#[test]\nfn full_boot_is_systemd() {}\n",
+    );
 
     let fmt = rustfmt_problems(d);
     assert!(
@@ -422,6 +465,11 @@ fn checkers_catch_what_they_are_for() {
     let docs = module_doc_problems(d);
     assert_eq!(docs.len(), 1, "{docs:?}");
     assert!(docs[0].contains("undocumented.rs:1:"), "{docs:?}");
+    let full = full_tier_problems(d);
+    assert!(
+        full.len() == 1 && full[0].contains("boot.rs:3:"),
+        "a full_ test without its note: {full:?}"
+    );
     let links = dead_link_problems(d);
     assert_eq!(links.len(), 2, "{links:?}");
     assert!(
@@ -443,10 +491,15 @@ fn checkers_catch_what_they_are_for() {
     write("guest/bashism", "#!/bin/sh\n[ -e x ] && echo yes\n");
     write("docs/guide.md", "# Guide\n");
     write("docs/bench/missing.svg", "<svg/>\n");
+    write(
+        "tests/boot.rs",
+        "//! Boots.\n/// Full tier only: slow.\n#[test]\nfn full_boot_is_systemd() {}\n",
+    );
     assert_eq!(rustfmt_problems(d), Vec::<String>::new());
     assert_eq!(shellcheck_problems(d), Vec::<String>::new());
     assert_eq!(module_doc_problems(d), Vec::<String>::new());
     assert_eq!(dead_link_problems(d), Vec::<String>::new());
+    assert_eq!(full_tier_problems(d), Vec::<String>::new());
 }
 
 #[test]
