@@ -179,11 +179,6 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
         resumed.contains("Linking CXX executable pipeline-demo"),
         "the target was linked:\n{resumed}"
     );
-    let compiled = resumed.matches("Building CXX object").count();
-    assert!(
-        (1..7).contains(&compiled),
-        "the resumed build compiles what the interrupted one left, not all 7 objects ({compiled}):\n{resumed}"
-    );
 
     // The riscv64 binary runs in the guest and computes what the host expects.
     let disk = build_disk(&out);
