@@ -70,16 +70,40 @@ pub fn run(project: &Project, flags: &flags::Test) -> Result<()> {
     let tier = Tier::from_flags(flags);
     let junit = project.root.join("target/nextest/default/junit.xml");
     let _ = std::fs::remove_file(&junit); // never report a previous run's times
-    let filter: Vec<String> = match tier.filterset() {
-        Some(f) => vec!["-E".into(), f.into()],
-        None => vec![],
-    };
-    let args = &flags.args;
-    let outcome = cmd!(sh, "cargo nextest run --workspace {filter...} {args...}")
+    let args = nextest_args(tier, &flags.args);
+    let outcome = cmd!(sh, "cargo nextest run --workspace {args...}")
         .env("ACALSIM_XTASK", &exe)
         .run();
     report_times(project, &junit)?;
     outcome.context("some tests failed (see above)")
+}
+
+/// nextest's arguments for `tier` and the user's `args`. nextest runs the
+/// union of several `-E` filtersets, so a user's `-E F` is folded into the
+/// tier's as `(TIER) & (F)`: it narrows the tier, never widens it.
+pub fn nextest_args(tier: Tier, args: &[String]) -> Vec<String> {
+    let mut user_filters = Vec::new();
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-E" | "--filterset" | "--filter-expr" => user_filters.extend(it.next().cloned()),
+            _ => rest.push(a.clone()),
+        }
+    }
+    let mut filter: Vec<String> = tier
+        .filterset()
+        .map(|f| format!("({f})"))
+        .into_iter()
+        .collect();
+    filter.extend(user_filters.iter().map(|f| format!("({f})")));
+    let mut out = Vec::new();
+    if !filter.is_empty() {
+        out.push("-E".to_string());
+        out.push(filter.join(" & "));
+    }
+    out.extend(rest);
+    out
 }
 
 /// Prints (and saves) the table of wall times from the JUnit report.
@@ -209,6 +233,23 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("| 2.0 s | FAIL |"), "{table}");
+    }
+
+    #[test]
+    fn a_users_filterset_narrows_the_tier() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            nextest_args(Tier::Ci, &args(&["-E", "test(ssh)", "--no-capture"])),
+            ["-E", "(not test(/^full_/)) & (test(ssh))", "--no-capture"]
+        );
+        assert_eq!(
+            nextest_args(Tier::Full, &args(&["-E", "test(x)"])),
+            ["-E", "(test(x))"]
+        );
+        assert_eq!(
+            nextest_args(Tier::Full, &args(&["bad_config"])),
+            ["bad_config"]
+        );
     }
 
     #[test]
