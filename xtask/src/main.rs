@@ -9,6 +9,8 @@ mod cache;
 mod config;
 mod debian;
 mod flags;
+#[cfg(test)]
+mod golden;
 mod host;
 mod image;
 mod initramfs;
