@@ -176,3 +176,27 @@ fn golden_debian_manifest_run_script_and_argv() {
 fn golden_buildroot_manifest_run_script_and_argv() {
     check_flavour("buildroot");
 }
+
+/// Every image of the project's and the tests' configs as the content key
+/// sees it: a change here changes every image key, so every user rebuilds.
+#[test]
+fn golden_image_key_inputs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sets: Vec<String> = std::fs::read_dir(root.join("debian/packages"))
+        .expect("debian/packages")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".list").map(str::to_string)
+        })
+        .collect();
+    let mut text = String::new();
+    for file in ["acalsim.toml", "tests/configs/e2e.toml"] {
+        let config = crate::config::load(&root.join(file), &sets)
+            .unwrap_or_else(|e| panic!("{file}: {e:#}"));
+        for (name, image) in &config.images {
+            let json = crate::image::key_input(image).expect("an image serialises");
+            text.push_str(&format!("{file} {name}\n{json}\n"));
+        }
+    }
+    check("image-key-inputs.txt", &text);
+}

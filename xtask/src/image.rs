@@ -150,15 +150,15 @@ fn base_layer_key(image: &Image, inputs: &Inputs, check_valid_until: bool) -> Re
     Ok(key.hex())
 }
 
+/// The resolved config as the image keys hash it (pinned by a golden test).
+pub fn key_input(image: &Image) -> Result<String> {
+    serde_json::to_string(image).context("serialising image config")
+}
+
 /// Key of the whole image: the resolved config and every file that shapes it.
 fn image_key(image: &Image, inputs: &Inputs) -> Result<String> {
     let mut key = ContentKey::new(BUILD_FORMAT);
-    key.add(
-        "image",
-        serde_json::to_string(image)
-            .context("serialising image config")?
-            .as_bytes(),
-    );
+    key.add("image", key_input(image)?.as_bytes());
     for (name, text) in &inputs.package_sets {
         key.add(name, text.as_bytes());
     }

@@ -32,12 +32,7 @@ pub fn dl_dir() -> Result<PathBuf> {
 /// Key over everything that shapes a Buildroot image.
 pub fn image_key(project: &Project, image: &Image) -> Result<String> {
     let mut key = ContentKey::new(BUILD_FORMAT);
-    key.add(
-        "image",
-        serde_json::to_string(image)
-            .context("serialising image config")?
-            .as_bytes(),
-    );
+    key.add("image", crate::image::key_input(image)?.as_bytes());
     for dir in ["buildroot-external", "guest-scripts/runner", "qemu"] {
         key.add_dir(&project.root.join(dir))?;
     }
