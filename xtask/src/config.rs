@@ -71,6 +71,14 @@ pub struct RunDefaults {
     pub memory_mib: u64,
 }
 
+impl Image {
+    /// The resolved config as the image keys hash it (pinned by a golden
+    /// test: a change rebuilds every user's images).
+    pub fn key_input(&self) -> Result<String> {
+        serde_json::to_string(self).context("serialising image config")
+    }
+}
+
 impl Config {
     /// The image called `name`, or the default one; an unknown name lists the valid ones.
     pub fn image(&self, name: Option<&str>) -> Result<&Image> {

@@ -162,7 +162,7 @@ fn check_flavour(flavour: &str) {
     let template = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../qemu/run.sh.in"));
     check(
         &format!("{flavour}.run.sh"),
-        &crate::image::render_run_script(&template, &m),
+        &crate::output::render_run_script(&template, &m),
     );
     check(&format!("{flavour}.argv"), &argv_text(&m));
 }
@@ -194,7 +194,7 @@ fn golden_image_key_inputs() {
         let config = crate::config::load(&root.join(file), &sets)
             .unwrap_or_else(|e| panic!("{file}: {e:#}"));
         for (name, image) in &config.images {
-            let json = crate::image::key_input(image).expect("an image serialises");
+            let json = image.key_input().expect("an image serialises");
             text.push_str(&format!("{file} {name}\n{json}\n"));
         }
     }

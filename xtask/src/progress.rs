@@ -63,9 +63,11 @@ impl Steps {
         append(&self.log, &format!("\n==> {prefix} {title}\n"))?;
         let started = Instant::now();
         let result = f(&Step {
-            bar: bar.clone(),
-            log: self.log.clone(),
-            verbose: self.verbose,
+            log: CommandLog {
+                path: self.log.clone(),
+                verbose: self.verbose,
+                bar: bar.clone(),
+            },
         });
         let secs = started.elapsed().as_secs_f64();
         bar.finish_and_clear();
@@ -80,34 +82,87 @@ impl Steps {
     }
 }
 
-/// What a running step can do: report a detail, run a logged command.
+/// What a running step can do: report a detail, and (through [`CommandLog`],
+/// which it dereferences to) run logged commands.
 pub struct Step {
-    bar: ProgressBar,
-    log: PathBuf,
-    verbose: bool,
+    log: CommandLog,
 }
 
 impl Step {
     pub fn say(&self, msg: &str) {
-        self.bar.set_message(msg.to_string());
-        let _ = append(&self.log, &format!("{msg}\n"));
+        self.log.bar.set_message(msg.to_string());
+        let _ = append(&self.log.path, &format!("{msg}\n"));
+    }
+}
+
+// A step is where a build's commands run; deref lets every helper that
+// takes `&CommandLog` take the step itself.
+impl std::ops::Deref for Step {
+    type Target = CommandLog;
+    fn deref(&self) -> &CommandLog {
+        &self.log
+    }
+}
+
+/// A build's log file: every command a build runs goes through here, so the
+/// log has each command line and its output, each line stamped.
+#[derive(Clone)]
+pub struct CommandLog {
+    path: PathBuf,
+    verbose: bool,
+    /// The spinner the latest output line shows on (hidden outside a step).
+    bar: ProgressBar,
+}
+
+impl CommandLog {
+    /// Appends to `path` (created with its directory): for work that runs
+    /// outside a step, such as the native helper on its own thread.
+    pub fn append_to(path: &Path, verbose: bool) -> Result<CommandLog> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening log {}", path.display()))?;
+        Ok(CommandLog {
+            path: path.to_path_buf(),
+            verbose,
+            bar: ProgressBar::hidden(),
+        })
     }
 
-    /// Runs `cmd` with stdout and stderr appended to the step log; the latest
+    /// Runs `cmd` with stdout and stderr appended to the log; the latest
     /// line shows on the spinner. A failure names the command and quotes its tail.
     pub fn run(&self, cmd: xshell::Cmd<'_>) -> Result<()> {
-        self.run_milestones(cmd, |_| None)
+        self.exec(cmd, |_| None, false).map(drop)
     }
 
-    /// Like [`Step::run`]; lines `milestone` picks out are also reported as
-    /// progress where there is no spinner (CI, pipes), stamped with the time.
+    /// Like [`CommandLog::run`]; lines `milestone` picks out are also reported
+    /// as progress where there is no spinner (CI, pipes), stamped with the time.
     pub fn run_milestones(
         &self,
         cmd: xshell::Cmd<'_>,
         milestone: fn(&str) -> Option<String>,
     ) -> Result<()> {
+        self.exec(cmd, milestone, false).map(drop)
+    }
+
+    /// Runs `cmd` and returns its stdout, trimmed; the command line, its
+    /// stderr and its stdout go to the log as well.
+    pub fn read(&self, cmd: xshell::Cmd<'_>) -> Result<String> {
+        self.exec(cmd, |_| None, true)
+    }
+
+    fn exec(
+        &self,
+        cmd: xshell::Cmd<'_>,
+        milestone: fn(&str) -> Option<String>,
+        capture: bool,
+    ) -> Result<String> {
         let shown = cmd.to_string();
-        append(&self.log, &format!("$ {shown}\n"))?;
+        append(&self.path, &format!("$ {shown}\n"))?;
         if self.verbose {
             self.bar.suspend(|| eprintln!("$ {shown}"));
         }
@@ -122,26 +177,34 @@ impl Step {
         let log = Arc::new(Mutex::new(
             File::options()
                 .append(true)
-                .open(&self.log)
-                .with_context(|| format!("opening {}", self.log.display()))?,
+                .open(&self.path)
+                .with_context(|| format!("opening {}", self.path.display()))?,
         ));
         let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let captured = Arc::new(Mutex::new(String::new()));
         let started = Instant::now();
         let readers: Vec<_> = [
             child
                 .stdout
                 .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+                .map(|s| (Box::new(s) as Box<dyn Read + Send>, capture)),
             child
                 .stderr
                 .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+                .map(|s| (Box::new(s) as Box<dyn Read + Send>, false)),
         ]
         .into_iter()
         .flatten()
-        .map(|stream| {
-            let (log, tail, bar) = (log.clone(), tail.clone(), self.bar.clone());
-            std::thread::spawn(move || pump(stream, started, &log, &tail, &bar, milestone))
+        .map(|(stream, keep)| {
+            let lines = StampedLines {
+                log: log.clone(),
+                tail: tail.clone(),
+                bar: self.bar.clone(),
+                captured: keep.then(|| captured.clone()),
+                started,
+                milestone,
+            };
+            std::thread::spawn(move || lines.copy(stream))
         })
         .collect();
         let status = child
@@ -157,44 +220,58 @@ impl Step {
                 .unwrap_or_default();
             bail!(
                 "`{shown}` failed ({status}); last lines of {}:\n{tail}",
-                self.log.display()
+                self.path.display()
             );
         }
-        Ok(())
+        let stdout = captured
+            .lock()
+            .map(|c| c.trim().to_string())
+            .unwrap_or_default();
+        Ok(stdout)
     }
 }
 
-/// Copies a child's output to the log, each line stamped with the seconds since
-/// the command started: that is how a slow package or hook is found afterwards.
-fn pump(
-    stream: Box<dyn Read + Send>,
+/// Where one output stream of a command goes, line by line.
+struct StampedLines {
+    log: Arc<Mutex<File>>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    bar: ProgressBar,
+    /// stdout of a [`CommandLog::read`], kept whole for the caller.
+    captured: Option<Arc<Mutex<String>>>,
     started: Instant,
-    log: &Mutex<File>,
-    tail: &Mutex<VecDeque<String>>,
-    bar: &ProgressBar,
     milestone: fn(&str) -> Option<String>,
-) {
-    for line in BufReader::new(stream).split(b'\n').map_while(|l| l.ok()) {
-        let line = String::from_utf8_lossy(&line).trim_end().to_string();
-        if let Ok(mut f) = log.lock() {
-            let _ = writeln!(f, "[{:7.1}s] {line}", started.elapsed().as_secs_f64());
-        }
-        if !line.is_empty() {
-            bar.set_message(line.clone());
-        }
-        if bar.is_hidden() {
-            if let Some(m) = milestone(&line) {
-                eprintln!(
-                    "    [{}] {m}",
-                    human_duration(started.elapsed().as_secs_f64())
-                );
+}
+
+impl StampedLines {
+    /// Copies a child's output to the log, each line stamped with the seconds
+    /// since the command started: that is how a slow package or hook is found.
+    fn copy(self, stream: Box<dyn Read + Send>) {
+        for line in BufReader::new(stream).split(b'\n').map_while(|l| l.ok()) {
+            let line = String::from_utf8_lossy(&line).trim_end().to_string();
+            let secs = self.started.elapsed().as_secs_f64();
+            if let Ok(mut f) = self.log.lock() {
+                let _ = writeln!(f, "[{secs:7.1}s] {line}");
             }
-        }
-        if let Ok(mut t) = tail.lock() {
-            if t.len() == TAIL_LINES {
-                t.pop_front();
+            if let Some(captured) = &self.captured {
+                if let Ok(mut c) = captured.lock() {
+                    c.push_str(&line);
+                    c.push('\n');
+                }
             }
-            t.push_back(line);
+            if !line.is_empty() {
+                self.bar.set_message(line.clone());
+            }
+            if self.bar.is_hidden() {
+                if let Some(m) = (self.milestone)(&line) {
+                    eprintln!("    [{}] {m}", human_duration(secs));
+                }
+            }
+            if let Ok(mut t) = self.tail.lock() {
+                if t.len() == TAIL_LINES {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
         }
     }
 }
@@ -241,6 +318,23 @@ mod tests {
         assert_eq!(human_duration(648.0), "10m48s");
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(457 << 20), "457.0 MiB");
+    }
+
+    #[test]
+    fn read_returns_stdout_and_logs_the_command_and_both_streams() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/log");
+        let log = CommandLog::append_to(&path, false).unwrap();
+        let sh = xshell::Shell::new().unwrap();
+        let out = log
+            .read(xshell::cmd!(sh, "sh -c 'echo out-line; echo err-line >&2'"))
+            .unwrap();
+        assert_eq!(out, "out-line");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("$ sh -c") && text.contains("] out-line") && text.contains("] err-line"),
+            "{text}"
+        );
     }
 
     #[test]

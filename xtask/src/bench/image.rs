@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use xshell::cmd;
 
 use super::{Figure, Goal, Suite};
+use crate::debian::Inputs;
 use crate::flags;
-use crate::image::Inputs;
 use crate::manifest::Manifest;
 use crate::progress::{human_bytes, human_duration};
 use crate::project::Project;

@@ -32,7 +32,7 @@ pub fn dl_dir() -> Result<PathBuf> {
 /// Key over everything that shapes a Buildroot image.
 pub fn image_key(project: &Project, image: &Image) -> Result<String> {
     let mut key = ContentKey::new(BUILD_FORMAT);
-    key.add("image", crate::image::key_input(image)?.as_bytes());
+    key.add("image", image.key_input()?.as_bytes());
     for dir in ["buildroot-external", "guest-scripts/runner", "qemu"] {
         key.add_dir(&project.root.join(dir))?;
     }
@@ -149,9 +149,7 @@ pub fn build(
             &timings,
             started,
         )?;
-        crate::image::write_run_script(project, &m, &staged)?;
-        m.write(&staged)?;
-        crate::image::install(&staged, &project.images_dir().join(&image.name))
+        crate::output::finish(project, &m, &staged)
     })?;
     eprintln!(
         "built image `{}` in {}",

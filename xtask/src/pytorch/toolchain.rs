@@ -16,6 +16,7 @@ use xshell::{cmd, Shell};
 
 use crate::cache::ContentKey;
 use crate::manifest::{installed_packages, Package};
+use crate::progress::CommandLog;
 
 pub const TRIPLET: &str = "riscv64-linux-gnu";
 
@@ -160,7 +161,8 @@ pub fn ensure_root(
         partial.display().to_string(),
         mirror.to_string(),
     ]);
-    run_logged(sh, cmd!(sh, "mmdebstrap {args...}"), log)
+    let log = CommandLog::append_to(log, false)?;
+    log.run(cmd!(sh, "mmdebstrap {args...}"))
         .context("bootstrapping the distcc toolchain root (amd64)")?;
     // Cross compilers second: those of the guest's majors this suite has.
     let wanted: Vec<String> = majors.iter().map(|m| cross_package(*m)).collect();
@@ -171,14 +173,10 @@ pub fn ensure_root(
          DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $have && update-distcc-symlinks",
         wanted.join(" ")
     );
-    run_logged(
+    log.run(cmd!(
         sh,
-        cmd!(
-            sh,
-            "unshare --mount --pid --fork --kill-child sh {script} {partial} sh -c {install}"
-        ),
-        log,
-    )
+        "unshare --mount --pid --fork --kill-child sh {script} {partial} sh -c {install}"
+    ))
     .with_context(|| {
         format!(
             "installing {} in the toolchain root (host offload)",
@@ -188,24 +186,6 @@ pub fn ensure_root(
     std::fs::rename(&partial, &dir)
         .with_context(|| format!("renaming {} to {}", partial.display(), dir.display()))?;
     Ok(dir)
-}
-
-fn run_logged(sh: &Shell, command: xshell::Cmd<'_>, log: &Path) -> Result<()> {
-    let _ = sh;
-    let out = command.quiet().ignore_status().output()?;
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .with_context(|| format!("opening {}", log.display()))?;
-    std::io::Write::write_all(&mut f, text.as_bytes())
-        .with_context(|| format!("writing {}", log.display()))?;
-    if !out.status.success() {
-        bail!("failed ({}); see {}", out.status, log.display());
-    }
-    Ok(())
 }
 
 /// The packages installed in the toolchain root.

@@ -12,6 +12,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
+use crate::progress::CommandLog;
+
 /// A module's name as modprobe sees it: `kernel/fs/ext4/ext4.ko.xz` -> `ext4`,
 /// with `-` and `_` treated alike.
 pub fn module_name(path: &str) -> String {
@@ -153,12 +155,13 @@ pub fn module_load_order(
 
 /// The module list file: names, one per line, `#` comments.
 pub fn parse_module_list(text: &str) -> Vec<String> {
-    crate::debian::parse_package_set(text)
+    super::bootstrap::parse_package_set(text)
 }
 
 /// Builds the minimal initrd for the kernel `version` in `rootfs` into `out` (gzip cpio).
 pub fn build_minimal(
     sh: &Shell,
+    log: &CommandLog,
     project_root: &Path,
     rootfs: &Path,
     version: &str,
@@ -212,41 +215,30 @@ pub fn build_minimal(
         let file = format!("{}.ko", module_name(path));
         let src = moddir.join(path);
         let dst = dir.join("lib/modules").join(&file);
-        decompress_module(sh, &src, &dst)?;
+        decompress_module(sh, log, &src, &dst)?;
         load_order.push_str(&file);
         load_order.push('\n');
     }
     std::fs::write(dir.join("lib/modules/load-order"), load_order)
         .context("writing initrd load-order")?;
-    pack_cpio(sh, dir, out, Compression::Gzip)?;
+    pack_cpio(sh, log, dir, out, Compression::Gzip)?;
     Ok(order.len())
 }
 
 /// busybox's insmod takes plain ELF objects, so compressed modules are expanded here.
-fn decompress_module(sh: &Shell, src: &Path, dst: &Path) -> Result<()> {
+fn decompress_module(sh: &Shell, log: &CommandLog, src: &Path, dst: &Path) -> Result<()> {
     let name = src.to_string_lossy();
-    let bytes = if name.ends_with(".xz") {
-        cmd!(sh, "xz -dc {src}")
-            .quiet()
-            .output()
-            .with_context(|| format!("xz -dc {}", src.display()))?
-            .stdout
+    let tool = if name.ends_with(".xz") {
+        "xz -dc"
     } else if name.ends_with(".zst") {
-        cmd!(sh, "zstd -dcq {src}")
-            .quiet()
-            .output()
-            .with_context(|| format!("zstd -dc {}", src.display()))?
-            .stdout
+        "zstd -dcq"
     } else if name.ends_with(".gz") {
-        cmd!(sh, "gzip -dc {src}")
-            .quiet()
-            .output()
-            .with_context(|| format!("gzip -dc {}", src.display()))?
-            .stdout
+        "gzip -dc"
     } else {
-        std::fs::read(src).with_context(|| format!("reading {}", src.display()))?
+        return copy(src, dst);
     };
-    std::fs::write(dst, bytes).with_context(|| format!("writing {}", dst.display()))
+    let script = format!("{tool} \"$1\" > \"$2\"");
+    log.run(cmd!(sh, "sh -ec {script} decompress {src} {dst}"))
 }
 
 fn copy(src: &Path, dst: &Path) -> Result<()> {
@@ -263,7 +255,13 @@ pub enum Compression {
 
 /// Packs `dir` as a newc cpio (what the kernel unpacks), owned by root, in a
 /// stable order so identical trees give identical archives.
-pub fn pack_cpio(sh: &Shell, dir: &Path, out: &Path, compression: Compression) -> Result<()> {
+pub fn pack_cpio(
+    sh: &Shell,
+    log: &CommandLog,
+    dir: &Path,
+    out: &Path,
+    compression: Compression,
+) -> Result<()> {
     let compressor = match compression {
         Compression::Gzip => "gzip -9n",
         Compression::Zstd => "zstd -T0 -q",
@@ -271,9 +269,7 @@ pub fn pack_cpio(sh: &Shell, dir: &Path, out: &Path, compression: Compression) -
     let script = format!(
         "cd \"$1\" && find . -xdev -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --owner=0:0 --quiet | {compressor} > \"$2\""
     );
-    cmd!(sh, "sh -ec {script} pack-cpio {dir} {out}")
-        .quiet()
-        .run()
+    log.run(cmd!(sh, "sh -ec {script} pack-cpio {dir} {out}"))
         .with_context(|| format!("packing {} into {}", dir.display(), out.display()))
 }
 

@@ -17,7 +17,7 @@ use xshell::{cmd, Shell};
 
 use crate::cache::ContentKey;
 use crate::manifest::installed_packages;
-use crate::progress::Step;
+use crate::progress::{CommandLog, Step};
 
 /// What a native helper root holds.
 pub const PACKAGES: &[&str] = &["python3", "kmod", "ca-certificates"];
@@ -52,7 +52,7 @@ pub fn mmdebstrap_args(spec: &NativeSpec, target: &Path, apt_cache: &Path) -> Ve
         format!("--components={}", spec.components.join(",")),
         format!("--include={}", PACKAGES.join(",")),
     ];
-    args.extend(crate::debian::shared_mmdebstrap_args(
+    args.extend(super::bootstrap::shared_mmdebstrap_args(
         apt_cache,
         spec.check_valid_until,
     ));
@@ -65,8 +65,14 @@ pub fn mmdebstrap_args(spec: &NativeSpec, target: &Path, apt_cache: &Path) -> Ve
 }
 
 /// Builds the helper root unless the cache has it; the root is renamed into
-/// place only when complete. Writes its output to `log`.
-pub fn ensure(sh: &Shell, cache: &Path, spec: &NativeSpec, log: &Path) -> Result<PathBuf> {
+/// place only when complete. Logs its commands to `log`.
+pub fn ensure(
+    sh: &Shell,
+    cache: &Path,
+    spec: &NativeSpec,
+    log: &Path,
+    verbose: bool,
+) -> Result<PathBuf> {
     let dir = root_dir(cache, spec);
     if dir.join("usr/bin/python3").exists() {
         return Ok(dir);
@@ -82,21 +88,9 @@ pub fn ensure(sh: &Shell, cache: &Path, spec: &NativeSpec, log: &Path) -> Result
     std::fs::create_dir_all(&apt_cache)
         .with_context(|| format!("creating {}", apt_cache.display()))?;
     let args = mmdebstrap_args(spec, &partial, &apt_cache);
-    let out = cmd!(sh, "mmdebstrap {args...}")
-        .quiet()
-        .ignore_status()
-        .output()
-        .context("starting mmdebstrap (native helper)")?;
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    std::fs::write(log, &text).with_context(|| format!("writing {}", log.display()))?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "mmdebstrap of the native helper root failed ({}); see {}",
-            out.status,
-            log.display()
-        );
-    }
+    CommandLog::append_to(log, verbose)?
+        .run(cmd!(sh, "mmdebstrap {args...}"))
+        .context("bootstrapping the native helper root")?;
     std::fs::rename(&partial, &dir)
         .with_context(|| format!("renaming {} to {}", partial.display(), dir.display()))?;
     Ok(dir)
@@ -124,15 +118,12 @@ pub fn versions_match(image: &BTreeMap<String, String>, helper: &BTreeMap<String
 /// The byte-code magic number of a root's python3, as hex; `None` without python3.
 /// Byte code is interchangeable exactly when the magic numbers are equal (the
 /// riscv64 port often lags amd64 by a patch release, which is fine).
-fn python_magic(sh: &Shell, root: &Path) -> Option<String> {
+fn python_magic(sh: &Shell, log: &CommandLog, root: &Path) -> Option<String> {
     if !root.join("usr/bin/python3").exists() {
         return None;
     }
     let code = "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())";
-    cmd!(sh, "chroot {root} python3 -I -c {code}")
-        .quiet()
-        .ignore_stderr()
-        .read()
+    log.read(cmd!(sh, "chroot {root} python3 -I -c {code}"))
         .ok()
         .filter(|m| !m.is_empty())
 }
@@ -152,8 +143,8 @@ pub fn finish_deferred(
     let mode = match helper {
         Some(h) => {
             let (image_tools, helper_tools) = (tool_versions(rootfs), tool_versions(h));
-            let image_magic = python_magic(sh, rootfs);
-            let helper_magic = image_magic.as_ref().and_then(|_| python_magic(sh, h));
+            let image_magic = python_magic(sh, step, rootfs);
+            let helper_magic = image_magic.as_ref().and_then(|_| python_magic(sh, step, h));
             if versions_match(&image_tools, &helper_tools) && image_magic == helper_magic {
                 "native"
             } else {

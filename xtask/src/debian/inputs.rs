@@ -1,0 +1,87 @@
+//! The data files a Debian image is built from, read once, and the two
+//! content keys over them: the image key (config + every input file; equal
+//! -> nothing to do) and the base-layer key (what the bootstrapper sees;
+//! equal -> the cached layer is unpacked instead).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cache::ContentKey;
+use crate::config::Image;
+use crate::project::Project;
+
+use super::bootstrap;
+
+/// Bump when the build changes in a way the inputs do not show.
+const BUILD_FORMAT: &str = "debian-image-v2";
+
+/// The data files an image is built from, read once.
+pub struct Inputs {
+    pub package_sets: BTreeMap<String, String>,
+    pub base_packages: Vec<String>,
+    /// `extra_package_sets` then `extra_packages`: installed on top of the base layer.
+    pub top_packages: Vec<String>,
+    root: PathBuf,
+}
+
+impl Inputs {
+    pub fn load(project: &Project, image: &Image) -> Result<Inputs> {
+        let mut package_sets = BTreeMap::new();
+        for name in image.package_sets.iter().chain(&image.extra_package_sets) {
+            let path = project
+                .root
+                .join("debian/packages")
+                .join(format!("{name}.list"));
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            package_sets.insert(name.clone(), text);
+        }
+        let base_packages = bootstrap::base_packages(image, &package_sets)?;
+        let top_packages = bootstrap::top_packages(image, &package_sets)?;
+        Ok(Inputs {
+            package_sets,
+            base_packages,
+            top_packages,
+            root: project.root.clone(),
+        })
+    }
+}
+
+/// Key of the base layer: exactly what the bootstrapper sees.
+pub fn base_layer_key(image: &Image, inputs: &Inputs, check_valid_until: bool) -> Result<String> {
+    let mut key = ContentKey::new("debian-base-layer-v1");
+    key.add("bootstrapper", image.bootstrapper.as_bytes())
+        .add("suite", image.suite.as_bytes())
+        .add("mirror", image.mirror.as_bytes())
+        .add("components", image.components.join(",").as_bytes())
+        .add("packages", inputs.base_packages.join(",").as_bytes())
+        .add("check_valid_until", &[check_valid_until as u8]);
+    key.add_file(
+        "path-exclude",
+        &inputs.root.join("debian/dpkg/path-exclude"),
+    )?;
+    key.add_dir(&inputs.root.join("debian/hooks"))?;
+    Ok(key.hex())
+}
+
+/// Key of the whole image: the resolved config and every file that shapes it.
+pub fn image_key(image: &Image, inputs: &Inputs) -> Result<String> {
+    let mut key = ContentKey::new(BUILD_FORMAT);
+    key.add("image", image.key_input()?.as_bytes());
+    for (name, text) in &inputs.package_sets {
+        key.add(name, text.as_bytes());
+    }
+    for dir in ["debian", "qemu", "guest-scripts/runner"] {
+        key.add_dir(&inputs.root.join(dir))?;
+    }
+    for wheel in &image.wheels {
+        let path = inputs.root.join(wheel);
+        if !path.is_file() {
+            bail!("image `{}`: wheels: {} does not exist (a PyTorch wheel comes from `cargo xtask pytorch build`)", image.name, path.display());
+        }
+        key.add_file(wheel, &path)?;
+    }
+    Ok(key.hex())
+}
