@@ -40,7 +40,7 @@ pub fn run(project: &Project, flags: &flags::Image) -> Result<()> {
                 "wget", "qemu-img",
             ],
         )?;
-        let options = crate::buildroot::build::Options {
+        let options = crate::buildroot::build::BuildOptions {
             offline: flags.offline,
         };
         return crate::buildroot::build::build(project, image, br, &key, &options);

@@ -2,32 +2,29 @@
 //! defconfig through real Kconfig (refused if anything is dropped), every
 //! download present or reachable before hours of building start, then
 //! Buildroot out of tree with its downloads and ccache in the user cache, and
-//! the same `manifest.json` + `run.sh` contract as Debian images.
+//! the same `manifest.json` + `run.sh` contract as Debian images (`output.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use xshell::cmd;
 
-use crate::buildroot::{check, config::Buildroot, defconfig, defconfig_path, external_dir, source};
+use crate::buildroot::source::Tree;
+use crate::buildroot::{
+    check, config::Buildroot, defconfig, defconfig_path, downloads, external_dir, source,
+};
 use crate::cache::{self, ContentKey};
 use crate::config::Image;
-use crate::manifest::{self, Artifact, BuildInfo, BuildrootSource, Manifest, Package, StepTime};
-use crate::progress::{human_duration, Steps};
+use crate::manifest::{self, Artifact, BuildInfo, BuildrootSource, Manifest, Package};
+use crate::output;
+use crate::progress::{human_duration, Step, Steps};
 use crate::project::Project;
 
 /// Bump when the build's output changes for the same inputs.
 const BUILD_FORMAT: &str = "acalsim-buildroot-image-v1";
-/// Where Buildroot's downloads go unless BR2_DL_DIR says otherwise.
-pub fn dl_dir() -> Result<PathBuf> {
-    match std::env::var_os("BR2_DL_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) => Ok(PathBuf::from(dir)),
-        None => Ok(cache::cache_dir()?.join("buildroot/dl")),
-    }
-}
 
 /// Key over everything that shapes a Buildroot image.
 pub fn image_key(project: &Project, image: &Image) -> Result<String> {
@@ -39,9 +36,24 @@ pub fn image_key(project: &Project, image: &Image) -> Result<String> {
     Ok(key.hex())
 }
 
-pub struct Options {
+pub struct BuildOptions {
     /// Never download: fail unless every source is already in the dl dir.
     pub offline: bool,
+}
+
+/// One Buildroot build: the image, its defconfig and where things go.
+struct Build<'a> {
+    project: &'a Project,
+    image: &'a Image,
+    br: &'a Buildroot,
+    key: &'a str,
+    defconfig_file: PathBuf,
+    defconfig_text: String,
+    /// Buildroot's output directory (kept between builds: it is the build cache).
+    out: PathBuf,
+    /// Where the image is assembled before it is installed.
+    staged: PathBuf,
+    started: Instant,
 }
 
 pub fn build(
@@ -49,29 +61,9 @@ pub fn build(
     image: &Image,
     br: &Buildroot,
     key: &str,
-    options: &Options,
+    options: &BuildOptions,
 ) -> Result<()> {
-    let sh = &project.sh;
-    let started = Instant::now();
-    let defconfig_file = defconfig_path(project, br);
-    let wanted = defconfig::render(image, br);
-    if std::fs::read_to_string(&defconfig_file).ok().as_deref() != Some(wanted.as_str()) {
-        bail!(
-            "{} is missing or differs from acalsim.toml; run `cargo xtask buildroot defconfig`",
-            defconfig_file.display()
-        );
-    }
-    let out = project.xtask_dir().join("buildroot").join(&image.name);
-    let staged = project.build_dir(&image.name);
-    if staged.exists() {
-        std::fs::remove_dir_all(&staged)
-            .with_context(|| format!("removing {}", staged.display()))?;
-    }
-    std::fs::create_dir_all(&staged).with_context(|| format!("creating {}", staged.display()))?;
-    let dl = dl_dir()?;
-    let ccache = cache::cache_dir()?.join("buildroot/ccache");
-    let external = external_dir(project);
-
+    let b = prepare(project, image, br, key)?;
     let log = project.logs_dir().join(format!("image-{}.log", image.name));
     let mut steps = Steps::new(5, log, project.verbose)?;
     eprintln!(
@@ -80,115 +72,126 @@ pub fn build(
         br.version,
         br.packages.len()
     );
-
     let tree = steps.step("Buildroot source", |step| {
-        let tree = source::tree(sh, br)?;
+        let tree = source::tree(&project.sh, step, br)?;
         step.say(&tree.verified);
         Ok(tree)
     })?;
     let info = steps.step("configure with Kconfig and check every symbol", |step| {
-        let report = check::run(sh, &tree.path, Some(&external), &out, &defconfig_file)?;
-        step.say(report.render(&defconfig_file.display().to_string()).trim_end());
-        if report.problems() > 0 {
-            bail!(
-                "Kconfig of Buildroot {} did not keep the defconfig:\n{}run `cargo xtask buildroot check {}` for details",
-                br.version,
-                report.render(&defconfig_file.display().to_string()),
-                image.name
-            );
-        }
-        check::show_info(sh, &tree.path, &out)
+        configure(&b, step, &tree)
     })?;
+    let dl = downloads::dl_dir()?;
     steps.step("downloads present or reachable", |step| {
-        let missing = missing_downloads(&info, |dir, file| dl.join(dir).join(file).is_file());
-        step.say(&format!(
-            "{} of {} source files already in {}",
-            count_downloads(&info) - missing.len(),
-            count_downloads(&info),
-            dl.display()
-        ));
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let reachable = !options.offline && reachable("sources.buildroot.net", 443);
-        if !reachable {
-            bail!("{}", offline_message(&missing, &dl, options.offline));
-        }
+        step.say(&downloads::check(&info, &dl, options.offline)?);
         Ok(())
     })?;
     steps.step(
         "make (hours on the first build; ccache and downloads are reused)",
-        |step| {
-            let tree = &tree.path;
-            let jobs = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-                .to_string();
-            step.run_milestones(
-                cmd!(sh, "make -C {tree} O={out} BR2_JLEVEL={jobs}")
-                    .env("BR2_DL_DIR", &dl)
-                    .env("BR2_CCACHE_DIR", &ccache),
-                milestone,
-            )
-        },
+        |step| make(&b, step, &tree, &dl),
     )?;
-    let built = out.join("images");
     let timings = steps.timings.clone();
     steps.step("manifest, run.sh and install", |step| {
         step.say("collecting images");
-        let m = collect(
-            project,
-            image,
-            br,
-            key,
-            &built,
-            &staged,
-            &info,
-            &tree.verified,
-            &wanted,
-            &timings,
-            started,
-        )?;
-        crate::output::finish(project, &m, &staged)
+        let m = collect(&b, step, &info, &tree.verified, &timings)?;
+        output::finish(project, &m, &b.staged)
     })?;
     eprintln!(
         "built image `{}` in {}",
         image.name,
-        human_duration(started.elapsed().as_secs_f64())
+        human_duration(b.started.elapsed().as_secs_f64())
     );
     Ok(())
 }
 
+/// Refuses a stale committed defconfig and starts a clean staging dir.
+fn prepare<'a>(
+    project: &'a Project,
+    image: &'a Image,
+    br: &'a Buildroot,
+    key: &'a str,
+) -> Result<Build<'a>> {
+    let defconfig_file = defconfig_path(project, br);
+    let defconfig_text = defconfig::render(image, br);
+    if std::fs::read_to_string(&defconfig_file).ok().as_deref() != Some(defconfig_text.as_str()) {
+        bail!(
+            "{} is missing or differs from acalsim.toml; run `cargo xtask buildroot defconfig`",
+            defconfig_file.display()
+        );
+    }
+    let staged = project.build_dir(&image.name);
+    output::remove_dir(&staged)?;
+    std::fs::create_dir_all(&staged).with_context(|| format!("creating {}", staged.display()))?;
+    Ok(Build {
+        project,
+        image,
+        br,
+        key,
+        defconfig_file,
+        defconfig_text,
+        out: project.xtask_dir().join("buildroot").join(&image.name),
+        staged,
+        started: Instant::now(),
+    })
+}
+
+/// `make defconfig` through real Kconfig, every asked symbol checked, then
+/// `make show-info`: the packages and downloads the build will have.
+fn configure(b: &Build, step: &Step, tree: &Tree) -> Result<BTreeMap<String, Value>> {
+    let sh = &b.project.sh;
+    let external = external_dir(b.project);
+    let shown = b.defconfig_file.display().to_string();
+    let report = check::run(
+        sh,
+        step,
+        &tree.path,
+        Some(&external),
+        &b.out,
+        &b.defconfig_file,
+    )?;
+    step.say(report.render(&shown).trim_end());
+    if report.problems() > 0 {
+        bail!(
+            "Kconfig of Buildroot {} did not keep the defconfig:\n{}run `cargo xtask buildroot check {}` for details",
+            b.br.version,
+            report.render(&shown),
+            b.image.name
+        );
+    }
+    check::show_info(sh, step, &tree.path, &b.out)
+}
+
+/// Buildroot's own `make`, its package steps reported as milestones.
+fn make(b: &Build, step: &Step, tree: &Tree, dl: &Path) -> Result<()> {
+    let sh = &b.project.sh;
+    let (tree, out) = (&tree.path, &b.out);
+    let ccache = cache::cache_dir()?.join("buildroot/ccache");
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .to_string();
+    step.run_milestones(
+        cmd!(sh, "make -C {tree} O={out} BR2_JLEVEL={jobs}")
+            .env("BR2_DL_DIR", dl)
+            .env("BR2_CCACHE_DIR", &ccache),
+        milestone,
+    )
+}
+
 /// Copies Buildroot's images into the staged image dir and describes them.
-#[allow(clippy::too_many_arguments)]
 fn collect(
-    project: &Project,
-    image: &Image,
-    br: &Buildroot,
-    key: &str,
-    built: &Path,
-    staged: &Path,
+    b: &Build,
+    step: &Step,
     info: &BTreeMap<String, Value>,
     verified: &str,
-    defconfig_text: &str,
     timings: &[(String, f64)],
-    started: Instant,
 ) -> Result<Manifest> {
-    let sh = &project.sh;
+    let (image, br, sh) = (b.image, b.br, &b.project.sh);
+    let built = b.out.join("images");
     let copy = |from: &str, to: &str| -> Result<Artifact> {
         let src = built.join(from);
-        let dest = staged.join(to);
-        std::fs::copy(&src, &dest)
+        std::fs::copy(&src, b.staged.join(to))
             .with_context(|| format!("copying {} (did Buildroot build it?)", src.display()))?;
-        let sha256 = cache::sha256_file(&dest)?;
-        let size = std::fs::metadata(&dest)
-            .with_context(|| format!("reading {}", dest.display()))?
-            .len();
-        Ok(Artifact {
-            path: to.into(),
-            sha256,
-            size,
-        })
+        output::artifact(&b.staged, to)
     };
     let kernel = copy("Image", "Image")?;
     let firmware = if br.opensbi {
@@ -196,35 +199,26 @@ fn collect(
     } else {
         None
     };
+    let has = |format: &str| image.formats.iter().any(|f| f == format);
     let mut rootfs = BTreeMap::new();
-    if image.formats.iter().any(|f| f == "initramfs") {
+    if has("initramfs") {
         rootfs.insert(
             "initramfs".to_string(),
             copy("rootfs.cpio.gz", "rootfs.cpio.gz")?,
         );
     }
-    if image.formats.iter().any(|f| f == "ext4" || f == "qcow2") {
+    if has("ext4") || has("qcow2") {
         rootfs.insert("ext4".to_string(), copy("rootfs.ext2", "rootfs.ext4")?);
     }
-    if image.formats.iter().any(|f| f == "qcow2") {
-        let (ext4, qcow2) = (staged.join("rootfs.ext4"), staged.join("rootfs.qcow2"));
-        cmd!(
+    if has("qcow2") {
+        let (ext4, qcow2) = (b.staged.join("rootfs.ext4"), b.staged.join("rootfs.qcow2"));
+        step.run(cmd!(
             sh,
             "qemu-img convert -f raw -O qcow2 -c -o compression_type=zstd {ext4} {qcow2}"
-        )
-        .quiet()
-        .run()?;
-        let sha256 = cache::sha256_file(&qcow2)?;
-        let size = std::fs::metadata(&qcow2)
-            .with_context(|| format!("reading {}", qcow2.display()))?
-            .len();
+        ))?;
         rootfs.insert(
             "qcow2".to_string(),
-            Artifact {
-                path: "rootfs.qcow2".into(),
-                sha256,
-                size,
-            },
+            output::artifact(&b.staged, "rootfs.qcow2")?,
         );
     }
     let kernel_version = info
@@ -238,53 +232,31 @@ fn collect(
         flavour: "buildroot".into(),
         arch: "riscv64".into(),
         description: image.description.clone(),
-        config_hash: key.to_string(),
-        created: cmd!(sh, "date -u +%Y-%m-%dT%H:%M:%SZ")
-            .quiet()
-            .read()
-            .unwrap_or_default(),
+        config_hash: b.key.to_string(),
+        created: output::utc_now(sh),
         kernel,
         initrd: None,
         firmware,
         rootfs,
-        cmdline: cmdlines(),
+        // The drivers are built in: no initrd before the disk.
+        cmdline: output::kernel_cmdlines("root=/dev/vda rw rootwait"),
         kernel_version,
         run: image.run.clone(),
         debian: None,
         buildroot: Some(BuildrootSource {
             version: br.version.clone(),
             source: verified.to_string(),
-            defconfig_sha256: sha256_hex(defconfig_text.as_bytes()),
+            defconfig_sha256: sha256_hex(b.defconfig_text.as_bytes()),
         }),
         packages: packages(info),
         tools: BTreeMap::new(),
         build: BuildInfo {
-            total_secs: started.elapsed().as_secs_f64(),
-            steps: timings
-                .iter()
-                .map(|(s, t)| StepTime {
-                    step: s.clone(),
-                    secs: *t,
-                })
-                .collect(),
+            total_secs: b.started.elapsed().as_secs_f64(),
+            steps: output::step_times(timings),
             base_layer_cached: false,
             rootfs_used_bytes: 0,
         },
     })
-}
-
-/// Kernel command lines: the drivers are built in, so no initrd before the disk.
-pub fn cmdlines() -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (
-            "disk".to_string(),
-            "root=/dev/vda rw rootwait console=ttyS0 panic=-1".to_string(),
-        ),
-        (
-            "initramfs".to_string(),
-            "rdinit=/init console=ttyS0 panic=-1".to_string(),
-        ),
-    ])
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -313,102 +285,6 @@ pub fn packages(info: &BTreeMap<String, Value>) -> Vec<Package> {
     out
 }
 
-/// One source file Buildroot will need and does not have.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Missing {
-    pub package: String,
-    pub dl_dir: String,
-    pub file: String,
-    /// Where Buildroot would fetch it, first choice first.
-    pub urls: Vec<String>,
-}
-
-fn count_downloads(info: &BTreeMap<String, Value>) -> usize {
-    info.values()
-        .map(|v| v["downloads"].as_array().map_or(0, Vec::len))
-        .sum()
-}
-
-/// Every download of `show-info` for which `present(dl_dir, file)` is false.
-pub fn missing_downloads(
-    info: &BTreeMap<String, Value>,
-    present: impl Fn(&str, &str) -> bool,
-) -> Vec<Missing> {
-    let mut missing = Vec::new();
-    for (package, v) in info {
-        let dl_dir = v["dl_dir"].as_str().unwrap_or(package);
-        for d in v["downloads"].as_array().into_iter().flatten() {
-            let Some(file) = d["source"].as_str() else {
-                continue;
-            };
-            if present(dl_dir, file)
-                || missing
-                    .iter()
-                    .any(|m: &Missing| m.dl_dir == dl_dir && m.file == file)
-            {
-                continue;
-            }
-            let urls = d["uris"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|u| u.as_str())
-                .map(|u| format!("{}/{file}", plain_url(u).trim_end_matches('/')))
-                .collect();
-            missing.push(Missing {
-                package: package.clone(),
-                dl_dir: dl_dir.into(),
-                file: file.into(),
-                urls,
-            });
-        }
-    }
-    missing
-}
-
-/// `https|urlencode+https://host/path` -> `https://host/path`.
-fn plain_url(uri: &str) -> &str {
-    uri.split_once('+').map_or(uri, |(_, url)| url)
-}
-
-fn offline_message(missing: &[Missing], dl: &Path, forced: bool) -> String {
-    let why = if forced {
-        "--offline was given"
-    } else {
-        "sources.buildroot.net is not reachable from here"
-    };
-    let mut msg = format!(
-        "{} source file(s) Buildroot needs are not in {} and {why}, so the build would fail after hours. Missing:\n",
-        missing.len(),
-        dl.display()
-    );
-    // All of them: an offline user has to fetch each one elsewhere.
-    for m in missing {
-        msg.push_str(&format!(
-            "  {}/{}  ({})\n",
-            m.dl_dir,
-            m.file,
-            m.urls.first().map_or("no URL", String::as_str)
-        ));
-    }
-    msg.push_str(&format!(
-        "Offline: copy them into {}/<dir>/<file> as listed (on a machine with internet, `make source` with the \
-         same Buildroot and defconfig fills a dl directory; BR2_DL_DIR selects another one).",
-        dl.display()
-    ));
-    msg
-}
-
-fn reachable(host: &str, port: u16) -> bool {
-    use std::net::ToSocketAddrs;
-    let Ok(addrs) = (host, port).to_socket_addrs() else {
-        return false;
-    };
-    addrs
-        .into_iter()
-        .any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(5)).is_ok())
-}
-
 /// Buildroot announces each package step as `>>> pkg version Step`.
 pub fn milestone(line: &str) -> Option<String> {
     let rest = line.strip_prefix(">>> ")?;
@@ -434,38 +310,6 @@ mod tests {
         }"#,
         )
         .unwrap()
-    }
-
-    #[test]
-    fn missing_downloads_are_listed_once_with_plain_urls() {
-        let missing = missing_downloads(&info(), |dir, file| {
-            dir == "linux" && file == "linux-6.1.44.tar.xz"
-        });
-        let files: Vec<&str> = missing.iter().map(|m| m.file.as_str()).collect();
-        assert_eq!(
-            files,
-            ["gcc-12.4.0.tar.xz", "numpy-1.25.0.tar.gz"],
-            "gcc once, linux present"
-        );
-        let numpy = &missing[1];
-        assert_eq!(numpy.dl_dir, "python-numpy");
-        assert_eq!(
-            numpy.urls,
-            [
-                "https://github.com/numpy/numpy/releases/download/v1.25.0/numpy-1.25.0.tar.gz",
-                "https://sources.buildroot.net/python-numpy/numpy-1.25.0.tar.gz"
-            ]
-        );
-        let msg = offline_message(&missing, Path::new("/cache/dl"), true);
-        assert!(
-            msg.contains("2 source file(s)") && msg.contains("--offline"),
-            "{msg}"
-        );
-        assert!(
-            msg.contains("  python-numpy/numpy-1.25.0.tar.gz  (https://github.com/"),
-            "{msg}"
-        );
-        assert!(msg.contains("/cache/dl/<dir>/<file>"), "{msg}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use xshell::{cmd, Shell};
 
 use crate::buildroot::defconfig;
 use crate::buildroot::kconfig::{self, Finding, Values};
+use crate::progress::CommandLog;
 
 /// What Kconfig made of one defconfig.
 pub struct Report {
@@ -86,12 +87,13 @@ impl Report {
 /// `external`: the BR2_EXTERNAL tree, or None for plain Buildroot.
 pub fn run(
     sh: &Shell,
+    log: &CommandLog,
     tree: &Path,
     external: Option<&Path>,
     out: &Path,
     defconfig_file: &Path,
 ) -> Result<Report> {
-    configure(sh, tree, external, out, defconfig_file)?;
+    configure(sh, log, tree, external, out, defconfig_file)?;
     let wanted_text = std::fs::read_to_string(defconfig_file)
         .with_context(|| format!("reading {}", defconfig_file.display()))?;
     let config_path = out.join(".config");
@@ -108,7 +110,7 @@ pub fn run(
         })
         .collect();
 
-    let info = show_info(sh, tree, out)?;
+    let info = show_info(sh, log, tree, out)?;
     let known = package_names(
         &[Some(tree), external]
             .into_iter()
@@ -129,6 +131,7 @@ pub fn run(
 
 pub fn configure(
     sh: &Shell,
+    log: &CommandLog,
     tree: &Path,
     external: Option<&Path>,
     out: &Path,
@@ -136,13 +139,10 @@ pub fn configure(
 ) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let external = external.map(|e| format!("BR2_EXTERNAL={}", e.display()));
-    cmd!(
+    log.run(cmd!(
         sh,
         "make -C {tree} O={out} {external...} BR2_DEFCONFIG={defconfig_file} defconfig"
-    )
-    .quiet()
-    .ignore_stdout()
-    .run()
+    ))
     .with_context(|| {
         format!(
             "Buildroot's `make defconfig` on {} failed",
@@ -152,15 +152,19 @@ pub fn configure(
 }
 
 /// `make show-info`: every selected package with its version and downloads.
-pub fn show_info(sh: &Shell, tree: &Path, out: &Path) -> Result<BTreeMap<String, Value>> {
+pub fn show_info(
+    sh: &Shell,
+    log: &CommandLog,
+    tree: &Path,
+    out: &Path,
+) -> Result<BTreeMap<String, Value>> {
     // The output directory remembers the external tree from `defconfig`.
-    let text = cmd!(
-        sh,
-        "make -C {tree} O={out} --no-print-directory -s show-info"
-    )
-    .quiet()
-    .read()
-    .context("Buildroot's `make show-info` failed")?;
+    let text = log
+        .read(cmd!(
+            sh,
+            "make -C {tree} O={out} --no-print-directory -s show-info"
+        ))
+        .context("Buildroot's `make show-info` failed")?;
     serde_json::from_str(&text).context("parsing the JSON of `make show-info`")
 }
 

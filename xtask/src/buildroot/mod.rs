@@ -5,6 +5,7 @@ pub mod build;
 pub mod check;
 pub mod config;
 pub mod defconfig;
+mod downloads;
 pub mod kconfig;
 pub mod source;
 
@@ -14,6 +15,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::config::Image;
 use crate::flags::{self, BuildrootCommand};
+use crate::progress::CommandLog;
 use crate::project::Project;
 
 pub fn run(project: &Project, flags: &flags::Buildroot) -> Result<()> {
@@ -119,7 +121,11 @@ fn check_image(project: &Project, flags: &flags::BuildrootCheck) -> Result<()> {
             path
         }
     };
-    let tree = source::tree(&project.sh, &br)?;
+    let log_path = project
+        .logs_dir()
+        .join(format!("buildroot-check-{}.log", image.name));
+    let log = CommandLog::append_to(&log_path, project.verbose)?;
+    let tree = source::tree(&project.sh, &log, &br)?;
     eprintln!("Buildroot {}: {}", br.version, tree.verified);
     let out = tempfile::Builder::new()
         .prefix("acalsim-br-check-")
@@ -129,6 +135,7 @@ fn check_image(project: &Project, flags: &flags::BuildrootCheck) -> Result<()> {
     let external = (!flags.no_external).then_some(external.as_path());
     let report = check::run(
         &project.sh,
+        &log,
         &tree.path,
         external,
         out.path(),

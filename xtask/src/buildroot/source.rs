@@ -12,6 +12,7 @@ use xshell::{cmd, Shell};
 
 use crate::buildroot::config::{Buildroot, Source};
 use crate::cache;
+use crate::progress::CommandLog;
 
 pub const ENV: &str = "ACALSIM_BUILDROOT_SRC";
 
@@ -21,13 +22,14 @@ pub struct Tree {
     pub verified: String,
 }
 
-pub fn tree(sh: &Shell, br: &Buildroot) -> Result<Tree> {
+/// The verified tree `br` names (or `ACALSIM_BUILDROOT_SRC`'s), its commands logged to `log`.
+pub fn tree(sh: &Shell, log: &CommandLog, br: &Buildroot) -> Result<Tree> {
     if let Some(local) = std::env::var_os(ENV).filter(|v| !v.is_empty()) {
-        return local_tree(sh, br, Path::new(&local));
+        return local_tree(sh, log, br, Path::new(&local));
     }
     match &br.source {
-        Source::Git { url, tag, commit } => git_tree(sh, url, tag, commit),
-        Source::Tarball { url, sha256 } => tarball_tree(sh, url, sha256),
+        Source::Git { url, tag, commit } => git_tree(sh, log, url, tag, commit),
+        Source::Tarball { url, sha256 } => tarball_tree(sh, log, url, sha256),
     }
 }
 
@@ -35,7 +37,7 @@ fn src_cache() -> Result<PathBuf> {
     Ok(cache::cache_dir()?.join("buildroot/src"))
 }
 
-fn local_tree(sh: &Shell, br: &Buildroot, local: &Path) -> Result<Tree> {
+fn local_tree(sh: &Shell, log: &CommandLog, br: &Buildroot, local: &Path) -> Result<Tree> {
     if local.is_dir() {
         if !local.join("Config.in").is_file() || !local.join("Makefile").is_file() {
             bail!(
@@ -60,7 +62,7 @@ fn local_tree(sh: &Shell, br: &Buildroot, local: &Path) -> Result<Tree> {
         Source::Tarball { sha256: want, .. } => {
             bail!("{ENV}={}: sha256 {sha256} differs from the config's {want}; is it Buildroot {}?", local.display(), br.version)
         }
-        Source::Git { commit, .. } => match archive_commit(sh, local)? {
+        Source::Git { commit, .. } => match archive_commit(sh, log, local) {
             Some(c) if c == *commit => format!("{} (git archive of commit {commit}, as the config asks)", local.display()),
             Some(c) => bail!(
                 "{ENV}={}: a git archive of commit {c}, but the config asks for Buildroot {} at {commit}",
@@ -72,7 +74,7 @@ fn local_tree(sh: &Shell, br: &Buildroot, local: &Path) -> Result<Tree> {
     };
     let dest = src_cache()?.join(format!("tarball-{}", &sha256[..16]));
     if !dest.join("Makefile").is_file() {
-        unpack(sh, local, &dest)?;
+        unpack(sh, log, local, &dest)?;
     }
     Ok(Tree {
         path: dest,
@@ -81,16 +83,15 @@ fn local_tree(sh: &Shell, br: &Buildroot, local: &Path) -> Result<Tree> {
 }
 
 /// The commit id `git archive` records in a tarball's pax header, if any.
-fn archive_commit(sh: &Shell, tarball: &Path) -> Result<Option<String>> {
+fn archive_commit(sh: &Shell, log: &CommandLog, tarball: &Path) -> Option<String> {
     let decompress = decompressor(tarball);
     let script = format!("{decompress} < \"$1\" | git get-tar-commit-id");
-    let out = cmd!(sh, "sh -c {script} sh {tarball}")
-        .quiet()
-        .ignore_status()
-        .read()
+    // No commit id makes git exit 1: that is an answer, not a failure.
+    let out = log
+        .read(cmd!(sh, "sh -c {script} sh {tarball}"))
         .unwrap_or_default();
     let id = out.trim();
-    Ok((id.len() == 40 && id.chars().all(|c| c.is_ascii_hexdigit())).then(|| id.to_string()))
+    (id.len() == 40 && id.chars().all(|c| c.is_ascii_hexdigit())).then(|| id.to_string())
 }
 
 fn decompressor(tarball: &Path) -> &'static str {
@@ -107,7 +108,7 @@ fn decompressor(tarball: &Path) -> &'static str {
 }
 
 /// Unpacks `tarball` (one top-level directory) into `dest` via a temp dir.
-fn unpack(sh: &Shell, tarball: &Path, dest: &Path) -> Result<()> {
+fn unpack(sh: &Shell, log: &CommandLog, tarball: &Path, dest: &Path) -> Result<()> {
     let parent = dest.parent().context("cache path has no parent")?;
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let tmp = tempfile::Builder::new()
@@ -116,9 +117,7 @@ fn unpack(sh: &Shell, tarball: &Path, dest: &Path) -> Result<()> {
         .context("creating an unpack dir")?;
     let into = tmp.path();
     eprintln!("unpacking {} ...", tarball.display());
-    cmd!(sh, "tar -xf {tarball} -C {into} --strip-components=1")
-        .quiet()
-        .run()
+    log.run(cmd!(sh, "tar -xf {tarball} -C {into} --strip-components=1"))
         .with_context(|| format!("unpacking {}", tarball.display()))?;
     if dest.exists() {
         std::fs::remove_dir_all(dest).with_context(|| format!("removing {}", dest.display()))?;
@@ -127,7 +126,7 @@ fn unpack(sh: &Shell, tarball: &Path, dest: &Path) -> Result<()> {
     std::fs::rename(&kept, dest).with_context(|| format!("moving the tree to {}", dest.display()))
 }
 
-fn git_tree(sh: &Shell, url: &str, tag: &str, commit: &str) -> Result<Tree> {
+fn git_tree(sh: &Shell, log: &CommandLog, url: &str, tag: &str, commit: &str) -> Result<Tree> {
     let dest = src_cache()?.join(format!("git-{commit}"));
     let verified = format!("git {url} tag {tag} = commit {commit}");
     if dest.join("Makefile").is_file() {
@@ -144,15 +143,14 @@ fn git_tree(sh: &Shell, url: &str, tag: &str, commit: &str) -> Result<Tree> {
         .context("creating a clone dir")?;
     let into = tmp.path().join("buildroot");
     eprintln!("fetching Buildroot {tag} from {url} ...");
-    cmd!(sh, "git clone --quiet --depth 1 --branch {tag} {url} {into}").quiet().run().map_err(|e| {
+    log.run(cmd!(sh, "git clone --quiet --depth 1 --branch {tag} {url} {into}")).map_err(|e| {
         anyhow::anyhow!(
             "{e}\ncannot fetch Buildroot {tag} from {url}. Offline? Put a Buildroot {tag} checkout or tarball \
              (e.g. buildroot-{tag}.tar.xz) on this machine and set {ENV} to its path"
         )
     })?;
-    let head = cmd!(sh, "git -C {into} rev-parse HEAD")
-        .quiet()
-        .read()
+    let head = log
+        .read(cmd!(sh, "git -C {into} rev-parse HEAD"))
         .context("reading the cloned commit")?;
     if head.trim() != commit {
         bail!("Buildroot tag {tag} at {url} is commit {}, but the config pins {commit}: refusing an unverified tree", head.trim());
@@ -165,7 +163,7 @@ fn git_tree(sh: &Shell, url: &str, tag: &str, commit: &str) -> Result<Tree> {
     })
 }
 
-fn tarball_tree(sh: &Shell, url: &str, sha256: &str) -> Result<Tree> {
+fn tarball_tree(sh: &Shell, log: &CommandLog, url: &str, sha256: &str) -> Result<Tree> {
     let dest = src_cache()?.join(format!("tarball-{}", &sha256[..16]));
     let verified = format!("{url} (sha256 {sha256})");
     if dest.join("Makefile").is_file() {
@@ -181,7 +179,7 @@ fn tarball_tree(sh: &Shell, url: &str, sha256: &str) -> Result<Tree> {
     if !file.is_file() || cache::sha256_file(&file)? != sha256 {
         let partial = file.with_extension("partial");
         eprintln!("downloading {url} ...");
-        cmd!(sh, "curl --fail --location --silent --show-error --output {partial} {url}").quiet().run().map_err(|e| {
+        log.run(cmd!(sh, "curl --fail --location --silent --show-error --output {partial} {url}")).map_err(|e| {
             anyhow::anyhow!("{e}\ncannot download {url}. Offline? Put the file at {} (sha256 {sha256}) or set {ENV}", file.display())
         })?;
         let got = cache::sha256_file(&partial)?;
@@ -192,7 +190,7 @@ fn tarball_tree(sh: &Shell, url: &str, sha256: &str) -> Result<Tree> {
         std::fs::rename(&partial, &file)
             .with_context(|| format!("moving the download to {}", file.display()))?;
     }
-    unpack(sh, &file, &dest)?;
+    unpack(sh, log, &file, &dest)?;
     Ok(Tree {
         path: dest,
         verified,
