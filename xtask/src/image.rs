@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 
-use crate::config::Image;
+use crate::config::{Flavour, Image};
 use crate::flags;
 use crate::host;
 use crate::manifest::Manifest;
@@ -15,7 +15,6 @@ use crate::project::Project;
 pub fn run(project: &Project, flags: &flags::Image) -> Result<()> {
     let config = project.config()?;
     let image = config.image(flags.name.as_deref())?;
-    let sh = &project.sh;
     let key = key_of(project, image)?;
     let out_dir = project.images_dir().join(&image.name);
 
@@ -32,27 +31,38 @@ pub fn run(project: &Project, flags: &flags::Image) -> Result<()> {
             }
         }
     }
-    if let Some(br) = &image.buildroot {
-        host::require(
-            sh,
-            &[
-                "make", "g++", "git", "tar", "xz", "rsync", "bc", "cpio", "unzip", "file", "patch",
-                "wget", "qemu-img",
-            ],
-        )?;
-        let options = crate::buildroot::build::BuildOptions {
-            offline: flags.offline,
-        };
-        return crate::buildroot::build::build(project, image, br, &key, &options);
-    }
-    crate::debian::build(project, image, &key, flags.no_cache)
+    let d = match &image.flavour {
+        Flavour::Debian(d) => d,
+        Flavour::Buildroot(br) => return build_buildroot(project, image, br, &key, flags),
+    };
+    crate::debian::build(project, image, d, &key, flags.no_cache)
+}
+
+fn build_buildroot(
+    project: &Project,
+    image: &Image,
+    br: &crate::config::Buildroot,
+    key: &str,
+    flags: &flags::Image,
+) -> Result<()> {
+    host::require(
+        &project.sh,
+        &[
+            "make", "g++", "git", "tar", "xz", "rsync", "bc", "cpio", "unzip", "file", "patch",
+            "wget", "qemu-img",
+        ],
+    )?;
+    let options = crate::buildroot::build::BuildOptions {
+        offline: flags.offline,
+    };
+    crate::buildroot::build::build(project, image, br, key, &options)
 }
 
 /// The content key of any image, whatever its flavour.
 fn key_of(project: &Project, image: &Image) -> Result<String> {
-    match image.buildroot {
-        Some(_) => crate::buildroot::build::image_key(project, image),
-        None => crate::debian::image_key(project, image),
+    match &image.flavour {
+        Flavour::Buildroot(_) => crate::buildroot::build::image_key(project, image),
+        Flavour::Debian(d) => crate::debian::image_key(project, image, d),
     }
 }
 
@@ -83,17 +93,16 @@ pub fn list(project: &Project) -> Result<()> {
         } else {
             ""
         };
-        let (suite, sets) = match &image.buildroot {
-            Some(br) => (
+        let (suite, sets) = match &image.flavour {
+            Flavour::Buildroot(br) => (
                 br.version.clone(),
                 format!("{} packages", br.packages.len()),
             ),
-            None => (
-                image.suite.clone(),
-                image
-                    .package_sets
+            Flavour::Debian(d) => (
+                d.suite.clone(),
+                d.package_sets
                     .iter()
-                    .chain(&image.extra_package_sets)
+                    .chain(&d.extra_package_sets)
                     .cloned()
                     .collect::<Vec<_>>()
                     .join("+"),
@@ -101,7 +110,10 @@ pub fn list(project: &Project) -> Result<()> {
         };
         println!(
             "{:<22} {:<9} {:<10} {:<24} {state}{default}",
-            name, image.flavour, suite, sets
+            name,
+            image.flavour.name(),
+            suite,
+            sets
         );
     }
     Ok(())

@@ -18,7 +18,10 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     let sh = &project.sh;
     let config = project.config()?;
     let image = config.image(flags.image.as_deref())?.clone();
-    let inputs = Inputs::load(project, &image)?;
+    let debian = image
+        .debian()
+        .with_context(|| format!("bench image: image `{}` is not a Debian image", image.name))?;
+    let inputs = Inputs::load(project, debian)?;
     let exe = std::env::current_exe().context("locating the xtask binary")?;
     let scratch = tempfile::Builder::new()
         .prefix("acalsim-bench-")
@@ -34,8 +37,8 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
         include.push("initramfs-tools".into());
         let include = format!("--include={}", include.join(","));
         let tar = scratch.path().join("plain.tar");
-        let (suite, mirror) = (&image.suite, &image.mirror);
-        let valid_until = crate::debian::check_valid_until(sh, &image);
+        let (suite, mirror) = (&debian.suite, &debian.mirror);
+        let valid_until = crate::debian::check_valid_until(sh, debian);
         let aptopt: Vec<&str> = if valid_until {
             vec![]
         } else {
@@ -141,7 +144,7 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     let extra = format!(
         "{base_text}\n[images.bench-add-one]\nextends = \"{name}\"\nextra_packages = {:?}\n",
         [
-            image.extra_packages.clone(),
+            debian.extra_packages.clone(),
             vec![flags.extra_package.clone()]
         ]
         .concat()

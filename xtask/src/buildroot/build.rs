@@ -13,11 +13,9 @@ use serde_json::Value;
 use xshell::cmd;
 
 use crate::buildroot::source::Tree;
-use crate::buildroot::{
-    check, config::Buildroot, defconfig, defconfig_path, downloads, external_dir, source,
-};
+use crate::buildroot::{check, defconfig, defconfig_path, downloads, external_dir, source};
 use crate::cache::{self, ContentKey};
-use crate::config::Image;
+use crate::config::{Buildroot, Format, Image};
 use crate::manifest::{self, Artifact, BuildInfo, BuildrootSource, Manifest, Package};
 use crate::output;
 use crate::progress::{human_duration, Step, Steps};
@@ -199,18 +197,18 @@ fn collect(
     } else {
         None
     };
-    let has = |format: &str| image.formats.iter().any(|f| f == format);
+    let has = |format| image.has_format(format);
     let mut rootfs = BTreeMap::new();
-    if has("initramfs") {
+    if has(Format::Initramfs) {
         rootfs.insert(
             "initramfs".to_string(),
             copy("rootfs.cpio.gz", "rootfs.cpio.gz")?,
         );
     }
-    if has("ext4") || has("qcow2") {
+    if has(Format::Ext4) || has(Format::Qcow2) {
         rootfs.insert("ext4".to_string(), copy("rootfs.ext2", "rootfs.ext4")?);
     }
-    if has("qcow2") {
+    if has(Format::Qcow2) {
         let (ext4, qcow2) = (b.staged.join("rootfs.ext4"), b.staged.join("rootfs.qcow2"));
         step.run(cmd!(
             sh,

@@ -2,8 +2,8 @@
 //! function. The committed file must equal this output (a test checks it;
 //! `cargo xtask buildroot defconfig` rewrites it).
 
-use crate::buildroot::config::{kernel_series, Buildroot};
-use crate::config::Image;
+use crate::config::buildroot::kernel_series;
+use crate::config::{Buildroot, Format, Image};
 
 /// Where the external tree's own files are, as Buildroot expands it.
 const EXT: &str = "$(BR2_EXTERNAL_ACALSIM_PATH)";
@@ -95,11 +95,11 @@ pub fn render(image: &Image, br: &Buildroot) -> String {
     }
 
     d.section("Root filesystem images");
-    if image.formats.iter().any(|f| f == "initramfs") {
+    if image.has_format(Format::Initramfs) {
         d.y("BR2_TARGET_ROOTFS_CPIO");
         d.y("BR2_TARGET_ROOTFS_CPIO_GZIP");
     }
-    if image.formats.iter().any(|f| f == "ext4" || f == "qcow2") {
+    if image.has_format(Format::Ext4) || image.has_format(Format::Qcow2) {
         d.y("BR2_TARGET_ROOTFS_EXT2");
         d.y("BR2_TARGET_ROOTFS_EXT2_4");
         d.string("BR2_TARGET_ROOTFS_EXT2_LABEL", "acalsim-root");
@@ -188,8 +188,8 @@ pub fn parse(text: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buildroot::config::Source;
-    use crate::config::RunDefaults;
+    use crate::config::buildroot::Source;
+    use crate::config::{Choice, Flavour, RunDefaults};
 
     fn sample(formats: &[&str], packages: &[&str]) -> (Image, Buildroot) {
         let br = Buildroot {
@@ -214,28 +214,19 @@ mod tests {
         };
         let image = Image {
             name: "br".into(),
-            flavour: "buildroot".into(),
             description: String::new(),
-            suite: String::new(),
-            mirror: String::new(),
-            components: vec![],
-            bootstrapper: String::new(),
-            package_sets: vec![],
-            extra_package_sets: vec![],
-            extra_packages: vec![],
-            remove_packages: vec![],
-            wheels: vec![],
-            kernel: String::new(),
-            formats: formats.iter().map(|f| f.to_string()).collect(),
+            formats: formats
+                .iter()
+                .map(|f| Format::from_name(f).expect("a format name"))
+                .collect(),
             size: Some(1 << 30),
             hostname: "acalsim-br".into(),
             user: "acalsim".into(),
-            check_valid_until: None,
             run: RunDefaults {
                 smp: 2,
                 memory_mib: 2048,
             },
-            buildroot: Some(br.clone()),
+            flavour: Flavour::Buildroot(br.clone()),
         };
         (image, br)
     }

@@ -3,7 +3,6 @@
 
 pub mod build;
 pub mod check;
-pub mod config;
 pub mod defconfig;
 mod downloads;
 pub mod kconfig;
@@ -13,7 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
-use crate::config::Image;
+use crate::config::{Buildroot, Image};
 use crate::flags::{self, BuildrootCommand};
 use crate::progress::CommandLog;
 use crate::project::Project;
@@ -30,27 +29,27 @@ pub fn external_dir(project: &Project) -> PathBuf {
 }
 
 /// `buildroot-external/configs/NAME_defconfig` of a Buildroot image.
-pub fn defconfig_path(project: &Project, br: &config::Buildroot) -> PathBuf {
+pub fn defconfig_path(project: &Project, br: &Buildroot) -> PathBuf {
     external_dir(project)
         .join("configs")
         .join(format!("{}_defconfig", br.defconfig))
 }
 
 /// The Buildroot images of the config, with their tables.
-fn buildroot_images(project: &Project) -> Result<Vec<(Image, config::Buildroot)>> {
+fn buildroot_images(project: &Project) -> Result<Vec<(Image, Buildroot)>> {
     let config = project.config()?;
     Ok(config
         .images
         .values()
-        .filter_map(|i| i.buildroot.clone().map(|b| (i.clone(), b)))
+        .filter_map(|i| i.buildroot().map(|b| (i.clone(), b.clone())))
         .collect())
 }
 
-fn buildroot_image(project: &Project, name: Option<&str>) -> Result<(Image, config::Buildroot)> {
+fn buildroot_image(project: &Project, name: Option<&str>) -> Result<(Image, Buildroot)> {
     let config = project.config()?;
     let name = match name {
         Some(n) => n.to_string(),
-        None => match config.images.values().find(|i| i.buildroot.is_some()) {
+        None => match config.images.values().find(|i| i.buildroot().is_some()) {
             Some(i) => i.name.clone(),
             None => bail!(
                 "{}: no image has flavour = \"buildroot\"",
@@ -59,9 +58,12 @@ fn buildroot_image(project: &Project, name: Option<&str>) -> Result<(Image, conf
         },
     };
     let image = config.image(Some(&name))?.clone();
-    match image.buildroot.clone() {
+    match image.buildroot().cloned() {
         Some(br) => Ok((image, br)),
-        None => bail!("image `{name}` is flavour {}, not buildroot", image.flavour),
+        None => bail!(
+            "image `{name}` is flavour {}, not buildroot",
+            image.flavour.name()
+        ),
     }
 }
 

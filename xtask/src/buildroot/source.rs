@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::buildroot::config::{Buildroot, Source};
 use crate::cache;
+use crate::config::buildroot::{Buildroot, Source};
 use crate::progress::CommandLog;
 
 pub const ENV: &str = "ACALSIM_BUILDROOT_SRC";

@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::config::Image;
+use crate::config::{Bootstrapper, Debian};
 use crate::progress::Step;
 
 /// Everything the bootstrapper needs, resolved from the config and the project tree.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BootstrapPlan {
-    pub bootstrapper: String,
+    pub bootstrapper: Bootstrapper,
     pub suite: String,
     pub mirror: String,
     pub components: Vec<String>,
@@ -41,19 +41,19 @@ pub fn parse_package_set(text: &str) -> Vec<String> {
 }
 
 /// The base-layer package list: every set in order, then the kernel, without duplicates.
-pub fn base_packages(image: &Image, sets: &BTreeMap<String, String>) -> Result<Vec<String>> {
+pub fn base_packages(d: &Debian, sets: &BTreeMap<String, String>) -> Result<Vec<String>> {
     let mut packages = Vec::new();
-    add_sets(&image.package_sets, sets, &mut packages)?;
-    add_unique(&mut packages, &image.kernel);
+    add_sets(&d.package_sets, sets, &mut packages)?;
+    add_unique(&mut packages, &d.kernel);
     Ok(packages)
 }
 
 /// The top-layer package list: every `extra_package_sets` set in order, then
 /// `extra_packages`, without duplicates.
-pub fn top_packages(image: &Image, sets: &BTreeMap<String, String>) -> Result<Vec<String>> {
+pub fn top_packages(d: &Debian, sets: &BTreeMap<String, String>) -> Result<Vec<String>> {
     let mut packages = Vec::new();
-    add_sets(&image.extra_package_sets, sets, &mut packages)?;
-    for p in &image.extra_packages {
+    add_sets(&d.extra_package_sets, sets, &mut packages)?;
+    for p in &d.extra_packages {
         add_unique(&mut packages, p);
     }
     Ok(packages)
@@ -158,8 +158,8 @@ pub fn debootstrap_args(plan: &BootstrapPlan) -> Vec<String> {
 
 /// Whether apt should enforce Valid-Until: the config's choice, else the host's
 /// apt policy (hosts that use a frozen snapshot archive turn it off).
-pub fn check_valid_until(sh: &Shell, image: &Image) -> bool {
-    if let Some(explicit) = image.check_valid_until {
+pub fn check_valid_until(sh: &Shell, d: &Debian) -> bool {
+    if let Some(explicit) = d.check_valid_until {
         return explicit;
     }
     let dump = cmd!(sh, "apt-config dump Acquire::Check-Valid-Until")
@@ -184,9 +184,9 @@ fn host_disables_valid_until(apt_config_dump: &str) -> bool {
 pub fn bootstrap(sh: &Shell, step: &Step, plan: &BootstrapPlan) -> Result<()> {
     std::fs::create_dir_all(&plan.apt_cache)
         .with_context(|| format!("creating {}", plan.apt_cache.display()))?;
-    let (tool, args) = match plan.bootstrapper.as_str() {
-        "debootstrap" => ("debootstrap", debootstrap_args(plan)),
-        _ => ("mmdebstrap", mmdebstrap_args(plan)),
+    let (tool, args) = match plan.bootstrapper {
+        Bootstrapper::Debootstrap => ("debootstrap", debootstrap_args(plan)),
+        Bootstrapper::Mmdebstrap => ("mmdebstrap", mmdebstrap_args(plan)),
     };
     let result = step.run(cmd!(
         sh,
@@ -261,7 +261,7 @@ mod tests {
 
     fn plan() -> BootstrapPlan {
         BootstrapPlan {
-            bootstrapper: "mmdebstrap".into(),
+            bootstrapper: Bootstrapper::Mmdebstrap,
             suite: "sid".into(),
             mirror: "http://deb.debian.org/debian".into(),
             components: vec!["main".into(), "contrib".into()],
@@ -328,7 +328,9 @@ mod tests {
             crate::config::parse(toml, "f", &["base".into(), "py".into()])
                 .unwrap()
                 .images["t"]
-                .clone()
+                .debian()
+                .cloned()
+                .unwrap()
         };
         let image = image_t("[images.t]\npackage_sets = [\"base\", \"py\"]\n");
         assert_eq!(

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::config::Image;
+use crate::config::{Debian, Image};
 use crate::project::Project;
 
 use super::inputs::Inputs;
@@ -14,6 +14,8 @@ use super::native::NativeSpec;
 pub struct Build<'a> {
     pub project: &'a Project,
     pub image: &'a Image,
+    /// The image's Debian keys.
+    pub debian: &'a Debian,
     pub inputs: Inputs,
     /// The image's content key (`manifest.json`'s `config_hash`).
     pub key: String,

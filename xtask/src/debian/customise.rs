@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use crate::config::Image;
+use crate::config::{Debian, Image};
 use crate::progress::Step;
 use crate::project::Project;
 
@@ -23,7 +23,7 @@ pub fn top_layer(b: &Build, step: &Step) -> Result<()> {
         install_top_packages(
             sh,
             step,
-            b.image,
+            b.debian,
             &b.inputs.top_packages,
             &b.rootfs,
             b.check_valid_until,
@@ -31,7 +31,7 @@ pub fn top_layer(b: &Build, step: &Step) -> Result<()> {
         let native = native::ensure(sh, &b.cache, &b.native, &b.native_log, b.project.verbose).ok();
         native::finish_deferred(sh, step, &b.rootfs, native.as_deref())?;
     }
-    remove_packages_and_install_wheels(b.project, step, b.image, &b.rootfs)?;
+    remove_packages_and_install_wheels(b.project, step, b.image, b.debian, &b.rootfs)?;
     customise(b.project, step, b.image, &b.rootfs)
 }
 
@@ -39,7 +39,7 @@ pub fn top_layer(b: &Build, step: &Step) -> Result<()> {
 fn install_top_packages(
     sh: &Shell,
     step: &Step,
-    image: &Image,
+    d: &Debian,
     packages: &[String],
     rootfs: &Path,
     check_valid_until: bool,
@@ -57,7 +57,7 @@ fn install_top_packages(
     argv.extend(packages.iter().map(String::as_str));
     let env = [("DEBIAN_FRONTEND", "noninteractive".to_string())];
     in_chroot(sh, step, rootfs, &env, &argv)
-        .map_err(|e| explain_apt_failure(e, &image.suite, &image.mirror))
+        .map_err(|e| explain_apt_failure(e, &d.suite, &d.mirror))
 }
 
 /// `remove_packages` out, then `wheels` in with the image's own pip: a
@@ -66,17 +66,18 @@ fn remove_packages_and_install_wheels(
     project: &Project,
     step: &Step,
     image: &Image,
+    d: &Debian,
     rootfs: &Path,
 ) -> Result<()> {
     let sh = &project.sh;
     let env = [("DEBIAN_FRONTEND", "noninteractive".to_string())];
-    if !image.remove_packages.is_empty() {
-        step.say(&format!("removing {}", image.remove_packages.join(" ")));
+    if !d.remove_packages.is_empty() {
+        step.say(&format!("removing {}", d.remove_packages.join(" ")));
         let mut argv = vec!["apt-get", "remove", "-y"];
-        argv.extend(image.remove_packages.iter().map(String::as_str));
+        argv.extend(d.remove_packages.iter().map(String::as_str));
         in_chroot(sh, step, rootfs, &env, &argv)?;
     }
-    if image.wheels.is_empty() {
+    if d.wheels.is_empty() {
         return Ok(());
     }
     if !rootfs.join("usr/lib/python3/dist-packages/pip").is_dir() {
@@ -98,17 +99,14 @@ fn remove_packages_and_install_wheels(
         "--break-system-packages".into(),
         "--root-user-action=ignore".into(),
     ];
-    for wheel in &image.wheels {
+    for wheel in &d.wheels {
         let src = project.root.join(wheel);
         let name = src.file_name().context("wheel path has no file name")?;
         std::fs::copy(&src, rootfs.join(dir).join(name))
             .with_context(|| format!("copying {} into the rootfs", src.display()))?;
         argv.push(format!("/{dir}/{}", name.to_string_lossy()));
     }
-    step.say(&format!(
-        "installing {} wheel(s) with pip",
-        image.wheels.len()
-    ));
+    step.say(&format!("installing {} wheel(s) with pip", d.wheels.len()));
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let installed = in_chroot(sh, step, rootfs, &env, &argv);
     let _ = std::fs::remove_dir_all(rootfs.join(dir));

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 
 use crate::cache::ContentKey;
-use crate::config::Image;
+use crate::config::{Debian, Image};
 use crate::project::Project;
 
 use super::bootstrap;
@@ -27,9 +27,9 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    pub fn load(project: &Project, image: &Image) -> Result<Inputs> {
+    pub fn load(project: &Project, d: &Debian) -> Result<Inputs> {
         let mut package_sets = BTreeMap::new();
-        for name in image.package_sets.iter().chain(&image.extra_package_sets) {
+        for name in d.package_sets.iter().chain(&d.extra_package_sets) {
             let path = project
                 .root
                 .join("debian/packages")
@@ -38,8 +38,8 @@ impl Inputs {
                 .with_context(|| format!("reading {}", path.display()))?;
             package_sets.insert(name.clone(), text);
         }
-        let base_packages = bootstrap::base_packages(image, &package_sets)?;
-        let top_packages = bootstrap::top_packages(image, &package_sets)?;
+        let base_packages = bootstrap::base_packages(d, &package_sets)?;
+        let top_packages = bootstrap::top_packages(d, &package_sets)?;
         Ok(Inputs {
             package_sets,
             base_packages,
@@ -50,12 +50,12 @@ impl Inputs {
 }
 
 /// Key of the base layer: exactly what the bootstrapper sees.
-pub fn base_layer_key(image: &Image, inputs: &Inputs, check_valid_until: bool) -> Result<String> {
+pub fn base_layer_key(d: &Debian, inputs: &Inputs, check_valid_until: bool) -> Result<String> {
     let mut key = ContentKey::new("debian-base-layer-v1");
-    key.add("bootstrapper", image.bootstrapper.as_bytes())
-        .add("suite", image.suite.as_bytes())
-        .add("mirror", image.mirror.as_bytes())
-        .add("components", image.components.join(",").as_bytes())
+    key.add("bootstrapper", d.bootstrapper.to_string().as_bytes())
+        .add("suite", d.suite.as_bytes())
+        .add("mirror", d.mirror.as_bytes())
+        .add("components", d.components.join(",").as_bytes())
         .add("packages", inputs.base_packages.join(",").as_bytes())
         .add("check_valid_until", &[check_valid_until as u8]);
     key.add_file(
@@ -67,7 +67,7 @@ pub fn base_layer_key(image: &Image, inputs: &Inputs, check_valid_until: bool) -
 }
 
 /// Key of the whole image: the resolved config and every file that shapes it.
-pub fn image_key(image: &Image, inputs: &Inputs) -> Result<String> {
+pub fn image_key(image: &Image, d: &Debian, inputs: &Inputs) -> Result<String> {
     let mut key = ContentKey::new(BUILD_FORMAT);
     key.add("image", image.key_input()?.as_bytes());
     for (name, text) in &inputs.package_sets {
@@ -76,7 +76,7 @@ pub fn image_key(image: &Image, inputs: &Inputs) -> Result<String> {
     for dir in ["debian", "qemu", "guest-scripts/runner"] {
         key.add_dir(&inputs.root.join(dir))?;
     }
-    for wheel in &image.wheels {
+    for wheel in &d.wheels {
         let path = inputs.root.join(wheel);
         if !path.is_file() {
             bail!("image `{}`: wheels: {} does not exist (a PyTorch wheel comes from `cargo xtask pytorch build`)", image.name, path.display());

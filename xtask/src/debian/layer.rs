@@ -16,11 +16,11 @@ use super::native;
 
 /// The cached layer for this build's base, and whether it is there to reuse.
 pub fn cached_layer(b: &Build, no_cache: bool) -> anyhow::Result<(std::path::PathBuf, bool)> {
-    let key = base_layer_key(b.image, &b.inputs, b.check_valid_until)?;
+    let key = base_layer_key(b.debian, &b.inputs, b.check_valid_until)?;
     let layer = b
         .cache
         .join("layers")
-        .join(format!("{}-{}.tar.zst", b.image.suite, &key[..16]));
+        .join(format!("{}-{}.tar.zst", b.debian.suite, &key[..16]));
     let cached = layer.exists() && !no_cache;
     Ok((layer, cached))
 }
@@ -35,22 +35,22 @@ pub fn bootstrap(b: &Build, step: &Step, layer: &Path) -> Result<()> {
         let verbose = b.project.verbose;
         std::thread::spawn(move || native::ensure(&Shell::new()?, &cache, &spec, &log, verbose))
     };
-    let image = b.image;
+    let d = b.debian;
     let plan = BootstrapPlan {
-        bootstrapper: image.bootstrapper.clone(),
-        suite: image.suite.clone(),
-        mirror: image.mirror.clone(),
-        components: image.components.clone(),
+        bootstrapper: d.bootstrapper,
+        suite: d.suite.clone(),
+        mirror: d.mirror.clone(),
+        components: d.components.clone(),
         packages: b.inputs.base_packages.clone(),
         check_valid_until: b.check_valid_until,
         dpkg_excludes: b.project.root.join("debian/dpkg/path-exclude"),
         hooks_dir: b.project.root.join("debian/hooks"),
-        apt_cache: b.cache.join("apt").join(format!("{}-riscv64", image.suite)),
+        apt_cache: b.cache.join("apt").join(format!("{}-riscv64", d.suite)),
         target: b.rootfs.clone(),
     };
     step.say(&format!(
         "{} {} packages + dependencies",
-        image.bootstrapper,
+        d.bootstrapper,
         plan.packages.len()
     ));
     bootstrap::bootstrap(sh, step, &plan)?;

@@ -27,7 +27,7 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use crate::cache;
-use crate::config::Image;
+use crate::config::{Debian, Image};
 use crate::host;
 use crate::manifest::{self, BuildInfo, DebianSource, Manifest};
 use crate::output;
@@ -42,21 +42,27 @@ use kernel::{INITRD_FILE, KERNEL_FILE};
 use native::NativeSpec;
 
 /// The content key of Debian image `image`.
-pub fn image_key(project: &Project, image: &Image) -> Result<String> {
-    inputs::image_key(image, &Inputs::load(project, image)?)
+pub fn image_key(project: &Project, image: &Image, d: &Debian) -> Result<String> {
+    inputs::image_key(image, d, &Inputs::load(project, d)?)
 }
 
 /// Builds Debian image `image` (content key `key`) and installs it.
-pub fn build(project: &Project, image: &Image, key: &str, no_cache: bool) -> Result<()> {
+pub fn build(
+    project: &Project,
+    image: &Image,
+    d: &Debian,
+    key: &str,
+    no_cache: bool,
+) -> Result<()> {
     preflight(&project.sh)?;
     output::remove_dir(&project.build_dir(&image.name))?; // whatever an interrupted build left
-    let b = context(project, image, key)?;
+    let b = context(project, image, d, key)?;
     std::fs::create_dir_all(&b.out).with_context(|| format!("creating {}", b.out.display()))?;
     let log = project.logs_dir().join(format!("image-{}.log", image.name));
     let mut steps = Steps::new(5, log, project.verbose)?;
     eprintln!(
         "building image `{}` (Debian {} riscv64, {})",
-        image.name, image.suite, image.bootstrapper
+        image.name, d.suite, d.bootstrapper
     );
     if !b.check_valid_until {
         eprintln!("    note: apt's Valid-Until check is off (host apt policy or config); signatures are still verified");
@@ -134,27 +140,33 @@ fn preflight(sh: &Shell) -> Result<()> {
 }
 
 /// The build's context: inputs read, paths chosen, policies decided.
-fn context<'a>(project: &'a Project, image: &'a Image, key: &str) -> Result<Build<'a>> {
+fn context<'a>(
+    project: &'a Project,
+    image: &'a Image,
+    d: &'a Debian,
+    key: &str,
+) -> Result<Build<'a>> {
     let work = project.build_dir(&image.name);
-    let check_valid_until = bootstrap::check_valid_until(&project.sh, image);
+    let check_valid_until = bootstrap::check_valid_until(&project.sh, d);
     Ok(Build {
         project,
         image,
-        inputs: Inputs::load(project, image)?,
+        debian: d,
+        inputs: Inputs::load(project, d)?,
         key: key.to_string(),
         rootfs: work.join("rootfs"),
         out: work.join("out"),
         cache: cache::cache_dir()?,
         check_valid_until,
         native: NativeSpec {
-            suite: image.suite.clone(),
-            mirror: image.mirror.clone(),
-            components: image.components.clone(),
+            suite: d.suite.clone(),
+            mirror: d.mirror.clone(),
+            components: d.components.clone(),
             check_valid_until,
         },
         native_log: project
             .logs_dir()
-            .join(format!("native-{}-amd64.log", image.suite)),
+            .join(format!("native-{}-amd64.log", d.suite)),
         started: Instant::now(),
     })
 }
@@ -183,7 +195,7 @@ fn manifest_of(b: &Build, built: &Built) -> Result<Manifest> {
     Ok(Manifest {
         schema: manifest::SCHEMA,
         name: image.name.clone(),
-        flavour: image.flavour.clone(),
+        flavour: image.flavour.name().into(),
         arch: "riscv64".into(),
         description: image.description.clone(),
         config_hash: b.key.clone(),
@@ -197,10 +209,10 @@ fn manifest_of(b: &Build, built: &Built) -> Result<Manifest> {
         kernel_version: built.kernel_version.clone(),
         run: image.run.clone(),
         debian: Some(DebianSource {
-            suite: image.suite.clone(),
-            mirror: image.mirror.clone(),
-            components: image.components.clone(),
-            bootstrapper: image.bootstrapper.clone(),
+            suite: b.debian.suite.clone(),
+            mirror: b.debian.mirror.clone(),
+            components: b.debian.components.clone(),
+            bootstrapper: b.debian.bootstrapper.to_string(),
             release_date: built.release_date.clone(),
             check_valid_until: b.check_valid_until,
         }),

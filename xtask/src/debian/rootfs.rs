@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::config::Image;
+use crate::config::{Format, Image};
 use crate::progress::{human_bytes, CommandLog, Step};
 
 use super::initrd::{self, Compression};
@@ -50,7 +50,7 @@ pub fn write_images(
     };
     let mut files = Vec::new();
     let mut used = 0;
-    if image.formats.iter().any(|f| f == "ext4") {
+    if image.has_format(Format::Ext4) {
         let ext4 = out.join("rootfs.ext4");
         step.say(&format!(
             "mkfs.ext4 -d ({} in a {} filesystem)",
@@ -65,7 +65,7 @@ pub fn write_images(
         used = ext4_used_bytes(sh, step, &ext4)?;
         files.push(("ext4".to_string(), "rootfs.ext4".to_string()));
     }
-    if image.formats.iter().any(|f| f == "qcow2") {
+    if image.has_format(Format::Qcow2) {
         step.say("qemu-img convert to qcow2 (zstd)");
         let (ext4, qcow2) = (out.join("rootfs.ext4"), out.join("rootfs.qcow2"));
         step.run(cmd!(
@@ -74,7 +74,7 @@ pub fn write_images(
         ))?;
         files.push(("qcow2".to_string(), "rootfs.qcow2".to_string()));
     }
-    if image.formats.iter().any(|f| f == "initramfs") {
+    if image.has_format(Format::Initramfs) {
         step.say("packing the rootfs as an initramfs cpio (zstd)");
         // The kernel runs /init from an initramfs; systemd is the init here too.
         let init = rootfs.join("init");

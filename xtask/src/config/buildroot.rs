@@ -3,11 +3,12 @@
 //! same file:line:col errors); turned into defconfig text by `defconfig.rs`.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
+
+use super::values::At;
 
 pub const LIBCS: &[&str] = &["glibc", "musl", "uclibc"];
 
@@ -66,8 +67,6 @@ pub struct RawBuildroot {
     packages: Option<Spanned<Vec<String>>>,
     symbols: Option<Spanned<BTreeMap<String, String>>>,
 }
-
-type At<'a> = dyn Fn(Range<usize>, String) -> anyhow::Error + 'a;
 
 pub const DEFAULT_VERSION: &str = "2024.02.13";
 pub const DEFAULT_GIT: &str = "https://gitlab.com/buildroot.org/buildroot.git";

@@ -1,0 +1,415 @@
+//! `acalsim.toml`: the one declarative description of every guest image.
+//!
+//! Parsing is pure: text in, validated [`Config`] out. Every error names the
+//! file, line and column of the offending key and says what would be valid,
+//! because a researcher editing the file by hand should never have to guess.
+//! `raw` is the file as written (spanned, every key optional) and its
+//! `extends` merge; `debian` and `buildroot` resolve each flavour's keys;
+//! this module the keys every image has.
+
+pub mod buildroot;
+pub mod debian;
+mod key;
+mod raw;
+mod values;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+pub use buildroot::Buildroot;
+pub use debian::{Bootstrapper, Debian};
+pub use values::{is_package_name, parse_size};
+
+use raw::{RawConfig, RawImage, RawRun};
+pub use values::Choice;
+use values::{is_identifier, located, one_of, At};
+
+const MIN_SIZE: u64 = 256 << 20;
+const MAX_SIZE: u64 = 2 << 40;
+const MIN_MEMORY: u64 = 128 << 20;
+
+/// The whole validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub default_image: String,
+    pub images: BTreeMap<String, Image>,
+}
+
+/// One fully resolved image: every `extends` applied, every default filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub name: String,
+    pub description: String,
+    pub formats: Vec<Format>,
+    /// ext4 image size in bytes; `None` means sized from the content.
+    pub size: Option<u64>,
+    pub hostname: String,
+    pub user: String,
+    pub run: RunDefaults,
+    /// How the image is built, with that flavour's own keys.
+    pub flavour: Flavour,
+}
+
+/// The two ways an image is built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Flavour {
+    Debian(Debian),
+    Buildroot(Buildroot),
+}
+
+impl Flavour {
+    /// The `flavour` key's value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Flavour::Debian(_) => "debian",
+            Flavour::Buildroot(_) => "buildroot",
+        }
+    }
+}
+
+/// The names `flavour` takes, before the flavour's table is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FlavourName {
+    Debian,
+    Buildroot,
+}
+
+impl Choice for FlavourName {
+    const ALL: &'static [(Self, &'static str)] = &[
+        (FlavourName::Debian, "debian"),
+        (FlavourName::Buildroot, "buildroot"),
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            FlavourName::Debian => "debian",
+            FlavourName::Buildroot => "buildroot",
+        }
+    }
+}
+
+/// A root filesystem format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Ext4,
+    /// Converted from the ext4 image.
+    Qcow2,
+    /// The whole rootfs as a compressed cpio, booted from RAM.
+    Initramfs,
+}
+
+impl Choice for Format {
+    const ALL: &'static [(Self, &'static str)] = &[
+        (Format::Ext4, "ext4"),
+        (Format::Qcow2, "qcow2"),
+        (Format::Initramfs, "initramfs"),
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            Format::Ext4 => "ext4",
+            Format::Qcow2 => "qcow2",
+            Format::Initramfs => "initramfs",
+        }
+    }
+}
+
+/// How `run` boots the image unless told otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDefaults {
+    pub smp: u32,
+    pub memory_mib: u64,
+}
+
+impl Image {
+    pub fn has_format(&self, format: Format) -> bool {
+        self.formats.contains(&format)
+    }
+
+    /// The Debian keys, for a Debian image.
+    pub fn debian(&self) -> Option<&Debian> {
+        match &self.flavour {
+            Flavour::Debian(d) => Some(d),
+            Flavour::Buildroot(_) => None,
+        }
+    }
+
+    /// The Buildroot table, for a Buildroot image.
+    pub fn buildroot(&self) -> Option<&Buildroot> {
+        match &self.flavour {
+            Flavour::Buildroot(b) => Some(b),
+            Flavour::Debian(_) => None,
+        }
+    }
+
+    /// The resolved config as the image keys hash it: a change here rebuilds
+    /// every user's images, so its shape is pinned by a golden test.
+    pub fn key_input(&self) -> Result<String> {
+        key::input(self)
+    }
+}
+
+impl Config {
+    /// The image called `name`, or the default one; an unknown name lists the valid ones.
+    pub fn image(&self, name: Option<&str>) -> Result<&Image> {
+        let name = name.unwrap_or(&self.default_image);
+        self.images.get(name).with_context(|| {
+            format!(
+                "unknown image `{name}`; images in the config: {}",
+                self.names().join(", ")
+            )
+        })
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.images.keys().cloned().collect()
+    }
+}
+
+/// Reads and validates the config at `path`; `package_sets` are the set names
+/// that exist in `debian/packages/`.
+pub fn load(path: &Path, package_sets: &[String]) -> Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    parse(&text, &path.display().to_string(), package_sets)
+}
+
+/// Parses config text; `file` is only used in error messages.
+pub fn parse(text: &str, file: &str, package_sets: &[String]) -> Result<Config> {
+    let at = |span: Range<usize>, msg: String| located(text, file, span, &msg);
+    let raw: RawConfig = toml::from_str(text).map_err(|e| match e.span() {
+        Some(span) => at(span, e.message().to_string()),
+        None => anyhow::anyhow!("{file}: {}", e.message()),
+    })?;
+
+    let mut images = BTreeMap::new();
+    for name in raw.images.keys() {
+        let image = resolve(&raw, name, package_sets, &at)?;
+        images.insert(name.clone(), image);
+    }
+    let default_image = match raw.default_image {
+        Some(d) if !raw.images.contains_key(d.get_ref()) => {
+            let valid: Vec<_> = raw.images.keys().cloned().collect();
+            return Err(at(
+                d.span(),
+                format!(
+                    "default_image `{}` is not an image here; valid: {}",
+                    d.get_ref(),
+                    valid.join(", ")
+                ),
+            ));
+        }
+        Some(d) => d.into_inner(),
+        None => match raw.images.keys().next() {
+            Some(first) => first.clone(),
+            None => bail!("{file}: no [images.NAME] table; define at least one image"),
+        },
+    };
+    Ok(Config {
+        default_image,
+        images,
+    })
+}
+
+/// Applies the `extends` chain of image `name` (child keys win) and validates the result.
+fn resolve(raw: &RawConfig, name: &str, sets: &[String], at: &At) -> Result<Image> {
+    let mut chain = vec![name.to_string()];
+    let mut merged = raw.images[name].get_ref().clone();
+    let mut parent = merged.extends.clone();
+    while let Some(p) = parent {
+        let Some(base) = raw.images.get(p.get_ref()) else {
+            let valid: Vec<_> = raw.images.keys().cloned().collect();
+            return Err(at(
+                p.span(),
+                format!(
+                    "`extends = \"{}\"`: no such image; valid: {}",
+                    p.get_ref(),
+                    valid.join(", ")
+                ),
+            ));
+        };
+        if chain.contains(p.get_ref()) {
+            return Err(at(
+                p.span(),
+                format!("`extends` cycle: {} -> {}", chain.join(" -> "), p.get_ref()),
+            ));
+        }
+        chain.push(p.get_ref().clone());
+        merged = raw::merge(merged, base.get_ref().clone());
+        parent = base.get_ref().extends.clone();
+    }
+    let span = raw.images[name].span();
+    build_image(name, merged, &raw.run, span, sets, at)
+}
+
+/// One image from its merged keys: the flavour's keys first, then the
+/// keys every image has.
+fn build_image(
+    name: &str,
+    mut r: RawImage,
+    top_run: &RawRun,
+    span: Range<usize>,
+    sets: &[String],
+    at: &At,
+) -> Result<Image> {
+    if !is_identifier(name) {
+        return Err(at(
+            span,
+            format!("image name `{name}`: use lowercase letters, digits and '-'"),
+        ));
+    }
+    let flavour = flavour(name, &mut r, sets, at)?;
+    Ok(Image {
+        name: name.to_string(),
+        description: r.description.clone().unwrap_or_default(),
+        formats: formats(r.formats, at)?,
+        size: size(r.size, at)?,
+        hostname: hostname(r.hostname, at)?,
+        user: user(r.user, at)?,
+        run: run_defaults(r.run.unwrap_or_default(), top_run, at)?,
+        flavour,
+    })
+}
+
+/// The `flavour` key and its keys: a `buildroot` table exactly when the
+/// flavour is buildroot, Debian's keys only on Debian images.
+fn flavour(name: &str, r: &mut RawImage, sets: &[String], at: &At) -> Result<Flavour> {
+    let kind = one_of(&r.flavour, "flavour", FlavourName::Debian, at)?;
+    match (kind, r.buildroot.take()) {
+        (FlavourName::Buildroot, table) => {
+            if let Some((key, span)) = debian::first_key_set(r) {
+                return Err(at(span, format!("`{key}` applies to Debian images; image `{name}` is flavour buildroot (its packages go in [images.{name}.buildroot])")));
+            }
+            let table = table.map(Spanned::into_inner).unwrap_or_default();
+            Ok(Flavour::Buildroot(buildroot::resolve(name, table, at)?))
+        }
+        (FlavourName::Debian, Some(table)) => Err(at(
+            table.span(),
+            format!(
+                "a `buildroot` table needs `flavour = \"buildroot\"` (image `{name}` is debian)"
+            ),
+        )),
+        (FlavourName::Debian, None) => Ok(Flavour::Debian(debian::resolve(r.clone(), sets, at)?)),
+    }
+}
+
+fn formats(v: Option<Spanned<Vec<String>>>, at: &At) -> Result<Vec<Format>> {
+    let Some(f) = v else {
+        return Ok(vec![Format::Ext4]);
+    };
+    let valid = Format::names().join(", ");
+    let mut formats = Vec::new();
+    for word in f.get_ref() {
+        match Format::from_name(word) {
+            Some(format) => formats.push(format),
+            None => {
+                return Err(at(
+                    f.span(),
+                    format!("unknown format `{word}`; valid: {valid}"),
+                ))
+            }
+        }
+    }
+    if formats.is_empty() {
+        return Err(at(
+            f.span(),
+            format!("formats is empty; name at least one of {valid}"),
+        ));
+    }
+    if formats.contains(&Format::Qcow2) && !formats.contains(&Format::Ext4) {
+        return Err(at(
+            f.span(),
+            "format qcow2 is converted from ext4: list \"ext4\" too".into(),
+        ));
+    }
+    Ok(formats)
+}
+
+fn size(v: Option<Spanned<String>>, at: &At) -> Result<Option<u64>> {
+    match v {
+        None => Ok(None),
+        Some(s) if s.get_ref() == "auto" => Ok(None),
+        Some(s) => {
+            let bytes = parse_size(s.get_ref()).map_err(|e| at(s.span(), format!("size: {e}")))?;
+            if !(MIN_SIZE..=MAX_SIZE).contains(&bytes) {
+                return Err(at(s.span(), format!("size `{}` is impossible for a root filesystem; use \"auto\" or a size between 256M and 2T", s.get_ref())));
+            }
+            Ok(Some(bytes))
+        }
+    }
+}
+
+fn hostname(v: Option<Spanned<String>>, at: &At) -> Result<String> {
+    let Some(h) = v else {
+        return Ok("acalsim".into());
+    };
+    let ok = !h.get_ref().is_empty() && h.get_ref().len() <= 63 && is_identifier(h.get_ref());
+    if !ok {
+        return Err(at(
+            h.span(),
+            format!(
+                "hostname `{}`: 1-63 lowercase letters, digits or '-'",
+                h.get_ref()
+            ),
+        ));
+    }
+    Ok(h.into_inner())
+}
+
+fn user(v: Option<Spanned<String>>, at: &At) -> Result<String> {
+    let Some(u) = v else {
+        return Ok("acalsim".into());
+    };
+    let ok = u.get_ref().len() <= 32
+        && u.get_ref().starts_with(|c: char| c.is_ascii_lowercase())
+        && is_identifier(u.get_ref());
+    if !ok || u.get_ref() == "root" {
+        return Err(at(
+            u.span(),
+            format!(
+                "user `{}`: a lowercase login name other than root",
+                u.get_ref()
+            ),
+        ));
+    }
+    Ok(u.into_inner())
+}
+
+/// The image's `run` keys, else the top-level `[run]`'s, else the defaults.
+fn run_defaults(image_run: RawRun, top_run: &RawRun, at: &At) -> Result<RunDefaults> {
+    let smp = match image_run.smp.or(top_run.smp.clone()) {
+        Some(s) if !(1..=32).contains(s.get_ref()) => {
+            return Err(at(
+                s.span(),
+                format!("smp = {}: use 1 to 32 virtual CPUs", s.get_ref()),
+            ))
+        }
+        Some(s) => s.into_inner(),
+        None => 2,
+    };
+    let memory_mib = match image_run.memory.or(top_run.memory.clone()) {
+        Some(m) => {
+            let bytes =
+                parse_size(m.get_ref()).map_err(|e| at(m.span(), format!("memory: {e}")))?;
+            if bytes < MIN_MEMORY {
+                return Err(at(
+                    m.span(),
+                    format!(
+                        "memory `{}` is too small to boot Debian; use at least 128M",
+                        m.get_ref()
+                    ),
+                ));
+            }
+            bytes >> 20
+        }
+        None => 4096,
+    };
+    Ok(RunDefaults { smp, memory_mib })
+}
+
+#[cfg(test)]
+mod tests;
