@@ -93,9 +93,10 @@ pub fn merge(child: RawBuildroot, base: RawBuildroot) -> RawBuildroot {
     }
 }
 
+/// The table's keys, each checked where it is written.
 pub fn resolve(image: &str, r: RawBuildroot, at: &At) -> Result<Buildroot> {
     let version_span = r.version.as_ref().map_or(0..0, Spanned::span);
-    let version = match r.version {
+    let version = match r.version.clone() {
         Some(v) if !is_version(v.get_ref()) => {
             return Err(at(
                 v.span(),
@@ -108,57 +109,7 @@ pub fn resolve(image: &str, r: RawBuildroot, at: &At) -> Result<Buildroot> {
         Some(v) => v.into_inner(),
         None => DEFAULT_VERSION.to_string(),
     };
-    let source = match (r.git, r.tarball) {
-        (Some(g), Some(t)) => {
-            return Err(at(
-                t.span(),
-                format!("give either `git` ({}) or `tarball`, not both", g.get_ref()),
-            ));
-        }
-        (None, Some(t)) => {
-            let Some(sha) = r.sha256 else {
-                return Err(at(
-                    t.span(),
-                    "`tarball` needs `sha256` (the tarball's checksum, 64 hex digits)".into(),
-                ));
-            };
-            if !is_hex(sha.get_ref(), 64) {
-                return Err(at(
-                    sha.span(),
-                    format!("sha256 `{}`: expected 64 hex digits", sha.get_ref()),
-                ));
-            }
-            Source::Tarball {
-                url: t.into_inner(),
-                sha256: sha.into_inner().to_lowercase(),
-            }
-        }
-        (git, None) => {
-            let url = git
-                .map(Spanned::into_inner)
-                .unwrap_or_else(|| DEFAULT_GIT.to_string());
-            let commit = match r.commit {
-                Some(c) if !is_hex(c.get_ref(), 40) => {
-                    return Err(at(c.span(), format!("commit `{}`: expected a full 40-hex-digit commit id", c.get_ref())))
-                }
-                Some(c) => c.into_inner().to_lowercase(),
-                None if version == DEFAULT_VERSION => DEFAULT_COMMIT.to_string(),
-                None => {
-                    return Err(at(
-                        version_span,
-                        format!(
-                            "image `{image}`: Buildroot {version} from git needs `commit` (the tag's commit id) so the source can be verified"
-                        ),
-                    ))
-                }
-            };
-            Source::Git {
-                url,
-                tag: version.clone(),
-                commit,
-            }
-        }
-    };
+    let source = source(image, &version, version_span, &r, at)?;
     let defconfig = match r.defconfig {
         Some(d) if !is_symbolish(d.get_ref()) => {
             return Err(at(
@@ -199,29 +150,7 @@ pub fn resolve(image: &str, r: RawBuildroot, at: &At) -> Result<Buildroot> {
         Some(k) => k.into_inner(),
         None => DEFAULT_KERNEL.into(),
     };
-    let packages = match r.packages {
-        Some(p) => {
-            if let Some(bad) = p.get_ref().iter().find(|n| !is_package(n)) {
-                return Err(at(p.span(), format!("packages: `{bad}` is not a Buildroot package name (lowercase letters, digits, '-')")));
-            }
-            p.into_inner()
-        }
-        None => vec![],
-    };
-    let symbols = match r.symbols {
-        Some(s) => {
-            if let Some(bad) = s.get_ref().keys().find(|k| {
-                !k.starts_with("BR2_")
-                    || !k
-                        .chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-            }) {
-                return Err(at(s.span(), format!("symbols: `{bad}` is not a Buildroot symbol (BR2_ followed by A-Z, 0-9, '_')")));
-            }
-            s.into_inner()
-        }
-        None => BTreeMap::new(),
-    };
+    let (packages, symbols) = (packages(r.packages, at)?, symbols(r.symbols, at)?);
     Ok(Buildroot {
         version,
         source,
@@ -235,6 +164,101 @@ pub fn resolve(image: &str, r: RawBuildroot, at: &At) -> Result<Buildroot> {
         opensbi: r.opensbi.unwrap_or(true),
         packages,
         symbols,
+    })
+}
+
+/// Where the tree comes from: a git tag verified by its commit (the
+/// default, with the pinned commit of the default version) or a tarball
+/// verified by its sha256.
+fn source(
+    image: &str,
+    version: &str,
+    version_span: std::ops::Range<usize>,
+    r: &RawBuildroot,
+    at: &At,
+) -> Result<Source> {
+    Ok(match (r.git.clone(), r.tarball.clone()) {
+        (Some(g), Some(t)) => {
+            return Err(at(
+                t.span(),
+                format!("give either `git` ({}) or `tarball`, not both", g.get_ref()),
+            ));
+        }
+        (None, Some(t)) => {
+            let Some(sha) = r.sha256.clone() else {
+                return Err(at(
+                    t.span(),
+                    "`tarball` needs `sha256` (the tarball's checksum, 64 hex digits)".into(),
+                ));
+            };
+            if !is_hex(sha.get_ref(), 64) {
+                return Err(at(
+                    sha.span(),
+                    format!("sha256 `{}`: expected 64 hex digits", sha.get_ref()),
+                ));
+            }
+            Source::Tarball {
+                url: t.into_inner(),
+                sha256: sha.into_inner().to_lowercase(),
+            }
+        }
+        (git, None) => {
+            let url = git
+                .map(Spanned::into_inner)
+                .unwrap_or_else(|| DEFAULT_GIT.to_string());
+            let commit = match r.commit.clone() {
+                Some(c) if !is_hex(c.get_ref(), 40) => {
+                    return Err(at(c.span(), format!("commit `{}`: expected a full 40-hex-digit commit id", c.get_ref())))
+                }
+                Some(c) => c.into_inner().to_lowercase(),
+                None if version == DEFAULT_VERSION => DEFAULT_COMMIT.to_string(),
+                None => {
+                    return Err(at(
+                        version_span,
+                        format!(
+                            "image `{image}`: Buildroot {version} from git needs `commit` (the tag's commit id) so the source can be verified"
+                        ),
+                    ))
+                }
+            };
+            Source::Git {
+                url,
+                tag: version.to_string(),
+                commit,
+            }
+        }
+    })
+}
+
+fn packages(packages: Option<Spanned<Vec<String>>>, at: &At) -> Result<Vec<String>> {
+    Ok(match packages {
+        Some(p) => {
+            if let Some(bad) = p.get_ref().iter().find(|n| !is_package(n)) {
+                return Err(at(p.span(), format!("packages: `{bad}` is not a Buildroot package name (lowercase letters, digits, '-')")));
+            }
+            p.into_inner()
+        }
+        None => vec![],
+    })
+}
+
+fn symbols(
+    symbols: Option<Spanned<BTreeMap<String, String>>>,
+    at: &At,
+) -> Result<BTreeMap<String, String>> {
+    Ok(match symbols {
+        Some(s) => {
+            if let Some(bad) = s.get_ref().keys().find(|k| {
+                !k.starts_with("BR2_")
+                    || !k
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            }) {
+                return Err(at(s.span(), format!("symbols: `{bad}` is not a Buildroot symbol (BR2_ followed by A-Z, 0-9, '_')")));
+            }
+            s.into_inner()
+        }
+        None => BTreeMap::new(),
     })
 }
 
