@@ -1,0 +1,152 @@
+//! The checkers on small trees with exactly the fault each exists to find:
+//! each test shows its checker failing on the broken tree and quiet once the
+//! fault is fixed, so a checker that silently stops working fails here.
+
+use std::path::Path;
+
+use super::buildroot::{buildroot_utils, check_package_problems};
+use super::docs::{dead_link_problems, readme_commands};
+use super::rust::{full_tier_problems, module_doc_problems, rustfmt_problems};
+use super::shell::{shell_dialect, shellcheck_problems};
+
+/// A scratch tree, removed when dropped.
+struct Probe(tempfile::TempDir);
+
+impl Probe {
+    fn new() -> Self {
+        Probe(tempfile::tempdir().expect("a temporary directory"))
+    }
+
+    fn dir(&self) -> &Path {
+        self.0.path()
+    }
+
+    /// Writes `text` to `rel` under the tree, creating directories.
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.dir().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+#[test]
+fn rustfmt_check_finds_unformatted_code() {
+    let p = Probe::new();
+    p.write(
+        "Cargo.toml",
+        "[package]\nname = \"tidy-probe\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n",
+    );
+    p.write("src/lib.rs", "//! Probe.\npub fn f( )->u32{1}\n");
+    let fmt = rustfmt_problems(p.dir());
+    assert!(
+        fmt.iter()
+            .any(|p| p.contains("lib.rs") && p.contains("not formatted")),
+        "{fmt:?}"
+    );
+    p.write("src/lib.rs", "//! Probe.\npub fn f() -> u32 {\n    1\n}\n");
+    assert_eq!(rustfmt_problems(p.dir()), Vec::<String>::new());
+}
+
+#[test]
+fn shellcheck_finds_unquoted_variables_and_bashisms_in_sh() {
+    let p = Probe::new();
+    p.write("guest/job.sh", "#!/bin/sh\nrm -rf $1/data\n");
+    p.write("guest/bashism", "#!/bin/sh\n[[ -e x ]] && echo yes\n");
+    let sc = shellcheck_problems(p.dir());
+    assert!(
+        sc.iter()
+            .any(|p| p.contains("job.sh") && p.contains("SC2086")),
+        "an unquoted variable: {sc:?}"
+    );
+    assert!(
+        sc.iter().any(|p| p.contains("bashism")),
+        "[[ ]] in a POSIX sh script: {sc:?}"
+    );
+    p.write("guest/job.sh", "#!/bin/sh\nrm -rf \"$1/data\"\n");
+    p.write("guest/bashism", "#!/bin/sh\n[ -e x ] && echo yes\n");
+    assert_eq!(shellcheck_problems(p.dir()), Vec::<String>::new());
+}
+
+#[test]
+fn module_comment_check_finds_a_file_without_one() {
+    let p = Probe::new();
+    p.write("src/lib.rs", "//! Probe.\npub fn f() -> u32 {\n    1\n}\n");
+    p.write("src/undocumented.rs", "pub fn g() {}\n");
+    let docs = module_doc_problems(p.dir());
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    assert!(docs[0].contains("undocumented.rs:1:"), "{docs:?}");
+    p.write(
+        "src/undocumented.rs",
+        "//! Documented now.\npub fn g() {}\n",
+    );
+    assert_eq!(module_doc_problems(p.dir()), Vec::<String>::new());
+}
+
+#[test]
+fn tier_check_finds_a_full_test_without_its_note() {
+    let p = Probe::new();
+    p.write(
+        "tests/boot.rs",
+        "//! Boots.\n#[test]\nfn full_boot_is_systemd() {}\n",
+    );
+    let full = full_tier_problems(p.dir());
+    assert!(
+        full.len() == 1 && full[0].contains("boot.rs:3:"),
+        "a full_ test without its note: {full:?}"
+    );
+    p.write(
+        "tests/boot.rs",
+        "//! Boots.\n/// Full tier only: slow.\n#[test]\nfn full_boot_is_systemd() {}\n",
+    );
+    assert_eq!(full_tier_problems(p.dir()), Vec::<String>::new());
+}
+
+#[test]
+fn link_check_finds_links_that_point_nowhere() {
+    let p = Probe::new();
+    p.write(
+        "README.md",
+        "See [the docs](docs/guide.md), [web](https://example.org) and [here](#top).\n",
+    );
+    p.write("docs/a.md", "![plot](bench/missing.svg)\n");
+    let links = dead_link_problems(p.dir());
+    assert_eq!(links.len(), 2, "{links:?}");
+    assert!(
+        links[0].contains("README.md:1: link to `docs/guide.md`"),
+        "{links:?}"
+    );
+    assert!(
+        links[1].contains("a.md:1: link to `bench/missing.svg`"),
+        "{links:?}"
+    );
+    p.write("docs/guide.md", "# Guide\n");
+    p.write("docs/bench/missing.svg", "<svg/>\n");
+    assert_eq!(dead_link_problems(p.dir()), Vec::<String>::new());
+}
+
+#[test]
+fn readme_table_and_script_kinds_are_read_right() {
+    let readme = "# x\n## Commands\n\n| command | does |\n|---|---|\n| `cargo xtask doctor [--fix]` | d |\n| `cargo xtask buildroot defconfig` | b |\n| `cargo xtask buildroot check` | c |\n| `cargo xtask images` | i |\n\n`--config`\n\n## Where\n| `cargo xtask nope` | x |\n";
+    assert_eq!(readme_commands(readme), ["buildroot", "doctor", "images"]);
+    assert_eq!(shell_dialect("init", "#!/bin/busybox sh"), Some("sh"));
+    assert_eq!(shell_dialect("run", "#!/usr/bin/env bash"), Some("bash"));
+    assert_eq!(shell_dialect("x.py", "#!/usr/bin/env python3"), None);
+    assert_eq!(shell_dialect("run.sh.in", "# template"), Some("sh"));
+    assert_eq!(shell_dialect("notes.txt", "hello"), None);
+}
+
+#[test]
+fn check_package_reports_a_broken_init_script() {
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let utils = buildroot_utils(scratch.path());
+    let ext = scratch.path().join("ext");
+    let init = ext.join("board/x/rootfs-overlay/etc/init.d/S50thing");
+    std::fs::create_dir_all(init.parent().unwrap()).unwrap();
+    std::fs::write(ext.join("external.desc"), "name: PROBE\ndesc: probe\n").unwrap();
+    std::fs::write(&init, "#!/bin/sh\n  echo start\n").unwrap();
+    let problems = check_package_problems(&utils, &ext);
+    assert!(
+        problems.iter().any(|p| p.contains("S50thing")),
+        "{problems:?}"
+    );
+}
