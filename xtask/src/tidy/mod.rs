@@ -2,16 +2,20 @@
 //! way rust-analyzer's `xtask/src/tidy.rs` does), so they run with every
 //! `cargo xtask test`, `--quick` included, and cannot be forgotten.
 //!
-//! Each checker takes a directory and returns the problems it found, one line
-//! each naming the file; the tests here run them on the workspace, and
-//! `selftest.rs` runs them on small broken trees. One file per family of
-//! checks: `rust.rs`, `shell.rs`, `docs.rs`, `buildroot.rs`; `repo.rs` finds
-//! the files and runs the tools.
+//! Each checker takes a directory (the layout checks: the files' texts) and
+//! returns the problems it found, each naming the file; the tests here run
+//! them on the workspace, and `selftest.rs` runs them on small broken trees.
+//! One file per family of checks: `rust.rs`, `shell.rs`, `docs.rs`,
+//! `buildroot.rs`, and the layout limits `layout.rs` (file and function
+//! length), which read Rust through `rust_text.rs`; `repo.rs` finds the files
+//! and runs the tools.
 
 mod buildroot;
 mod docs;
+mod layout;
 mod repo;
 mod rust;
+mod rust_text;
 mod selftest;
 mod shell;
 
@@ -22,7 +26,8 @@ use clap::CommandFactory;
 
 use buildroot::{buildroot_utils, check_package_problems};
 use docs::{dead_link_problems, readme_commands};
-use repo::{output, root};
+use layout::{long_file_problems, long_function_problems};
+use repo::{files_under, output, root};
 use rust::{full_tier_problems, module_doc_problems, rustfmt_problems};
 use shell::{shell_scripts, shellcheck_problems};
 
@@ -135,4 +140,38 @@ fn tests_outside_ci_say_so() {
 #[test]
 fn relative_links_in_the_docs_resolve() {
     assert_clean("links", dead_link_problems(&root()));
+}
+
+/// `xtask/src/**/*.rs` as `(path from the workspace root, text)`.
+fn xtask_sources() -> Vec<(String, String)> {
+    let root = root();
+    files_under(&root.join("xtask/src"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+            let rel = p.strip_prefix(&root).unwrap_or(&p);
+            (rel.to_string_lossy().into_owned(), text)
+        })
+        .collect()
+}
+
+// The layout checks below still fail on files other branches of the
+// re-layout are splitting (image.rs, config.rs, run.rs, qemu.rs, bench/…);
+// run them with `cargo test -p xtask tidy -- --ignored` to see what is left,
+// and drop the `#[ignore]`s once that list is empty.
+#[test]
+#[ignore = "enabled after the re-layout lands"]
+fn no_rust_file_is_over_the_line_limit() {
+    assert_clean("file length", long_file_problems(&xtask_sources()));
+}
+
+#[test]
+#[ignore = "enabled after the re-layout lands"]
+fn no_function_is_over_the_line_limit_without_a_reason() {
+    assert_clean(
+        "function length",
+        long_function_problems("xtask/src", &xtask_sources()),
+    );
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use super::buildroot::{buildroot_utils, check_package_problems};
 use super::docs::{dead_link_problems, readme_commands};
+use super::layout::{long_file_problems, long_function_problems};
 use super::rust::{full_tier_problems, module_doc_problems, rustfmt_problems};
+use super::rust_text::{code_only, test_modules, TestModules};
 use super::shell::{shell_dialect, shellcheck_problems};
 
 /// A scratch tree, removed when dropped.
@@ -149,4 +151,110 @@ fn check_package_reports_a_broken_init_script() {
         problems.iter().any(|p| p.contains("S50thing")),
         "{problems:?}"
     );
+}
+
+/// `(path, text)` pairs, as the layout checks take them.
+fn sources(files: &[(&str, &str)]) -> Vec<(String, String)> {
+    files
+        .iter()
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .collect()
+}
+
+/// A function `lines` long (its `fn` line and closing brace included).
+fn function(name: &str, lines: usize) -> String {
+    let body: String = (0..lines - 2)
+        .map(|i| format!("    let _x{i} = 0;\n"))
+        .collect();
+    format!("fn {name}() {{\n{body}}}\n")
+}
+
+#[test]
+fn rust_text_blanks_comments_and_literals_but_keeps_lines_and_lifetimes() {
+    let text = "fn f<'a>(s: &'a str) -> char { // crate::x }\n    /* { /* nested */ } */ let c = '}';\n    let s = r#\"crate::y \"}\"#; let t = \"\\\"{\"; 'q' }\n";
+    let code = code_only(text);
+    assert_eq!(code.lines().count(), text.lines().count());
+    assert!(
+        !code.contains("crate::") && !code.contains("nested"),
+        "{code}"
+    );
+    assert!(code.contains("fn f<'a>(s: &'a str)"), "{code}");
+    assert_eq!(code.matches('{').count(), 1, "{code}");
+    assert_eq!(code.matches('}').count(), 1, "{code}");
+    let tests = "fn a() {}\n#[cfg(test)]\nmod golden;\n#[cfg(test)]\n#[allow(unused)]\nmod tests {\n    fn b() {}\n}\n";
+    assert_eq!(
+        test_modules(&code_only(tests)),
+        TestModules {
+            blocks: vec![(3, 7)],
+            declared: vec!["golden".into()]
+        }
+    );
+}
+
+#[test]
+fn file_length_check_finds_a_file_over_500_lines() {
+    let long = "//! Long.\n".repeat(501);
+    let problems = long_file_problems(&sources(&[("src/big.rs", &long)]));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("src/big.rs: 501 lines (limit 500)"));
+    let ok = "//! Long.\n".repeat(500);
+    assert_eq!(
+        long_file_problems(&sources(&[("src/big.rs", &ok)])),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn function_length_check_finds_a_long_fn_without_a_reason() {
+    let text = format!(
+        "//! F.\n\n/// Does it.\n#[allow(unused)]\n{}",
+        function("long_one", 81)
+    );
+    let problems = long_function_problems("src", &sources(&[("src/f.rs", &text)]));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("src/f.rs:5: fn long_one is 81 lines (limit 80)")
+            && problems[0].contains("// long: <reason>"),
+        "{problems:?}"
+    );
+    // A reason among the doc comment and attributes lets it stay.
+    let reason = format!(
+        "//! F.\n\n/// Does it.\n// long: one match arm per opcode, a table\n#[allow(unused)]\n{}",
+        function("long_one", 81)
+    );
+    // 80 lines, braces in strings, a trait fn without a body: all fine.
+    let fine = format!(
+        "//! F.\ntrait T {{\n    fn decl(&self);\n}}\n{}pub(crate) fn strings() {{ let _ = \"}}\"; }}\n",
+        function("eighty", 80)
+    );
+    let empty_reason = format!("//! F.\n// long:\n{}", function("long_one", 81));
+    let files = sources(&[
+        ("src/reason.rs", &reason),
+        ("src/fine.rs", &fine),
+        ("src/empty.rs", &empty_reason),
+    ]);
+    let problems = long_function_problems("src", &files);
+    assert!(
+        problems.len() == 1 && problems[0].starts_with("src/empty.rs:3: fn long_one"),
+        "a `// long:` without a reason does not count: {problems:?}"
+    );
+}
+
+#[test]
+fn function_length_check_skips_test_code() {
+    let inline = format!(
+        "//! F.\nfn a() {{}}\n\n#[cfg(test)]\nmod tests {{\n{}}}\n",
+        function("golden_table", 120)
+    );
+    let main = "//! Main.\nmod f;\n#[cfg(test)]\nmod golden;\n";
+    let golden = format!("//! Golden.\n{}", function("every_case", 120));
+    let files = sources(&[
+        ("src/main.rs", main),
+        ("src/f.rs", &inline),
+        ("src/golden.rs", &golden),
+    ]);
+    assert_eq!(long_function_problems("src", &files), Vec::<String>::new());
+    let not_test = format!("//! F.\n{}", function("every_case", 120));
+    let files = sources(&[("src/main.rs", main), ("src/f.rs", &not_test)]);
+    assert_eq!(long_function_problems("src", &files).len(), 1);
 }
