@@ -144,6 +144,16 @@ impl TestModules {
     pub fn contains_line(&self, line: usize) -> bool {
         self.blocks.iter().any(|&(a, b)| (a..=b).contains(&line))
     }
+
+    /// `code` with the lines of the test blocks emptied.
+    pub fn blanked(&self, code: &str) -> String {
+        let lines: Vec<&str> = code
+            .lines()
+            .enumerate()
+            .map(|(i, l)| if self.contains_line(i) { "" } else { l })
+            .collect();
+        lines.join("\n")
+    }
 }
 
 /// Finds the `#[cfg(test)]` modules in `code` (from `code_only`).

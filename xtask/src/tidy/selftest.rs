@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::buildroot::{buildroot_utils, check_package_problems};
 use super::docs::{dead_link_problems, readme_commands};
+use super::imports::import_cycle_problems;
 use super::layout::{long_file_problems, long_function_problems};
 use super::rust::{full_tier_problems, module_doc_problems, rustfmt_problems};
 use super::rust_text::{code_only, test_modules, TestModules};
@@ -257,4 +258,58 @@ fn function_length_check_skips_test_code() {
     let not_test = format!("//! F.\n{}", function("every_case", 120));
     let files = sources(&[("src/main.rs", main), ("src/f.rs", &not_test)]);
     assert_eq!(long_function_problems("src", &files).len(), 1);
+}
+
+#[test]
+fn import_loop_check_finds_loops_and_names_what_each_file_takes() {
+    let files = sources(&[
+        (
+            "src/main.rs",
+            "//! Main.\nmod a;\nmod b;\nmod x;\nfn main() { a::run(); }\n",
+        ),
+        (
+            "src/a.rs",
+            "//! A.\nuse crate::b::{self, Thing};\npub fn run() {}\n",
+        ),
+        (
+            "src/b.rs",
+            "//! B.\npub struct Thing;\nfn f() { crate::a::run() }\n",
+        ),
+        (
+            "src/x/mod.rs",
+            "//! X.\nmod child;\npub use child::Item;\npub fn helper() {}\n",
+        ),
+        (
+            "src/x/child.rs",
+            "//! Child.\nuse super::helper;\npub struct Item;\n",
+        ),
+    ]);
+    let problems = import_cycle_problems("src", &files);
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert_eq!(
+        problems[0],
+        "import loop: src/a.rs -> src/b.rs -> src/a.rs\n    src/a.rs:2 takes crate::b, crate::b::Thing\n    src/b.rs:3 takes crate::a::run"
+    );
+    assert!(
+        problems[1].starts_with("import loop: src/x/mod.rs -> src/x/child.rs -> src/x/mod.rs")
+            && problems[1].contains("src/x/mod.rs:3 takes child::Item")
+            && problems[1].contains("src/x/child.rs:2 takes super::helper"),
+        "a parent re-exporting a child that takes from it: {problems:#?}"
+    );
+}
+
+#[test]
+fn import_loop_check_ignores_comments_strings_tests_and_one_way_uses() {
+    let files = sources(&[
+        ("src/main.rs", "//! Main.\nmod a;\nmod b;\nmod x;\n"),
+        ("src/a.rs", "//! Uses `crate::b::Thing`.\nuse crate::b::Thing;\n"),
+        (
+            "src/b.rs",
+            "//! B.\npub struct Thing;\nconst S: &str = \"crate::a\"; // crate::a\n#[cfg(test)]\nmod tests {\n    use crate::a;\n}\n",
+        ),
+        ("src/x/mod.rs", "//! X.\nmod child;\nmod helper;\npub use child::Item;\n"),
+        ("src/x/child.rs", "//! Child.\nuse super::helper::help;\npub struct Item;\n"),
+        ("src/x/helper.rs", "//! Helper.\npub fn help() {}\n"),
+    ]);
+    assert_eq!(import_cycle_problems("src", &files), Vec::<String>::new());
 }
