@@ -9,7 +9,7 @@
 
 pub mod buildroot;
 pub mod debian;
-mod key;
+mod image;
 mod raw;
 mod values;
 
@@ -18,11 +18,11 @@ use std::ops::Range;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 pub use buildroot::Buildroot;
 pub use debian::{Bootstrapper, Debian};
+pub use image::{Flavour, Format, Image, RunDefaults};
 pub use values::{is_package_name, parse_size};
 
 use raw::{RawConfig, RawImage, RawRun};
@@ -38,38 +38,6 @@ const MIN_MEMORY: u64 = 128 << 20;
 pub struct Config {
     pub default_image: String,
     pub images: BTreeMap<String, Image>,
-}
-
-/// One fully resolved image: every `extends` applied, every default filled in.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Image {
-    pub name: String,
-    pub description: String,
-    pub formats: Vec<Format>,
-    /// ext4 image size in bytes; `None` means sized from the content.
-    pub size: Option<u64>,
-    pub hostname: String,
-    pub user: String,
-    pub run: RunDefaults,
-    /// How the image is built, with that flavour's own keys.
-    pub flavour: Flavour,
-}
-
-/// The two ways an image is built.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Flavour {
-    Debian(Debian),
-    Buildroot(Buildroot),
-}
-
-impl Flavour {
-    /// The `flavour` key's value.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Flavour::Debian(_) => "debian",
-            Flavour::Buildroot(_) => "buildroot",
-        }
-    }
 }
 
 /// The names `flavour` takes, before the flavour's table is read.
@@ -89,67 +57,6 @@ impl Choice for FlavourName {
             FlavourName::Debian => "debian",
             FlavourName::Buildroot => "buildroot",
         }
-    }
-}
-
-/// A root filesystem format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Ext4,
-    /// Converted from the ext4 image.
-    Qcow2,
-    /// The whole rootfs as a compressed cpio, booted from RAM.
-    Initramfs,
-}
-
-impl Choice for Format {
-    const ALL: &'static [(Self, &'static str)] = &[
-        (Format::Ext4, "ext4"),
-        (Format::Qcow2, "qcow2"),
-        (Format::Initramfs, "initramfs"),
-    ];
-    fn name(self) -> &'static str {
-        match self {
-            Format::Ext4 => "ext4",
-            Format::Qcow2 => "qcow2",
-            Format::Initramfs => "initramfs",
-        }
-    }
-}
-
-/// How `run` boots the image unless told otherwise.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunDefaults {
-    pub smp: u32,
-    pub memory_mib: u64,
-}
-
-impl Image {
-    pub fn has_format(&self, format: Format) -> bool {
-        self.formats.contains(&format)
-    }
-
-    /// The Debian keys, for a Debian image.
-    pub fn debian(&self) -> Option<&Debian> {
-        match &self.flavour {
-            Flavour::Debian(d) => Some(d),
-            Flavour::Buildroot(_) => None,
-        }
-    }
-
-    /// The Buildroot table, for a Buildroot image.
-    pub fn buildroot(&self) -> Option<&Buildroot> {
-        match &self.flavour {
-            Flavour::Buildroot(b) => Some(b),
-            Flavour::Debian(_) => None,
-        }
-    }
-
-    /// The resolved config as the image keys hash it: a change here rebuilds
-    /// every user's images, so its shape is pinned by a golden test.
-    pub fn key_input(&self) -> Result<String> {
-        key::input(self)
     }
 }
 
