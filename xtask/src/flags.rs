@@ -132,7 +132,7 @@ pub struct Run {
     pub ssh: bool,
     /// Forward 127.0.0.1:HOST on the host to GUEST in the guest (TCP), repeatable.
     #[arg(long = "forward", value_name = "HOST:GUEST")]
-    pub forwards: Vec<crate::qemu::Forward>,
+    pub forwards: Vec<crate::run::machine::Forward>,
     /// Environment variable for the headless command, repeatable.
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
     pub envs: Vec<(String, String)>,

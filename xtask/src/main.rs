@@ -19,7 +19,6 @@ mod native;
 mod progress;
 mod project;
 mod pytorch;
-mod qemu;
 mod run;
 mod ssh;
 mod test;

@@ -23,8 +23,11 @@ use xshell::cmd;
 use crate::flags::{self, BootKind};
 use crate::manifest::Manifest;
 use crate::project::Project;
-use crate::qemu::{self, Boot, Console, Mode, Port, Share};
 use crate::ssh;
+use machine::{Boot, Console, MachineOptions, Mode, Port, Share};
+
+pub mod argv;
+pub mod machine;
 
 /// Exit status when `--timeout` expires (as coreutils' `timeout`).
 const EXIT_TIMEOUT: i32 = 124;
@@ -81,7 +84,7 @@ pub fn run_with(
     let mut forwards = flags.forwards.clone();
     let ssh_session = if flags.ssh {
         let port = ssh::free_port()?;
-        forwards.push(qemu::Forward {
+        forwards.push(machine::Forward {
             host: port,
             guest: 22,
         });
@@ -100,7 +103,7 @@ pub fn run_with(
         None => Boot::Full,
     };
     let sockets = Sockets::new(tmp.path(), job)?;
-    let options = qemu::Options {
+    let options = MachineOptions {
         qemu: flags.qemu.clone(),
         smp: flags.smp,
         memory_mib: flags.memory,
@@ -151,8 +154,8 @@ pub fn run_with(
             })
             .collect::<Result<_>>()?,
     };
-    let machine = qemu::plan(&manifest, &image_dir, &options)?;
-    let argv = qemu::argv(&machine);
+    let machine = machine::plan(&manifest, &image_dir, &options)?;
+    let argv = argv::argv(&machine);
     let log_path = project.logs_dir().join(format!("run-{name}.log"));
     std::fs::create_dir_all(project.logs_dir())
         .with_context(|| format!("creating {}", project.logs_dir().display()))?;
