@@ -118,7 +118,7 @@ pub struct Run {
     #[arg(long, value_parser = parse_memory)]
     pub memory: Option<u64>,
     /// Seconds a headless command may take before the guest is killed (0: no limit).
-    #[arg(long, default_value_t = 3600)]
+    #[arg(long, default_value_t = crate::run::defaults::TIMEOUT_SECS)]
     pub timeout: u64,
     /// Host directory shared read-write at /mnt/share (default: target/xtask/share).
     #[arg(long)]
@@ -141,7 +141,11 @@ pub struct Run {
     #[arg(long, value_name = "PATH")]
     pub sst_socket: Option<PathBuf>,
     /// The QEMU binary (e.g. ACALSim's build).
-    #[arg(long, env = "ACALSIM_QEMU", default_value = "qemu-system-riscv64")]
+    #[arg(
+        long,
+        env = crate::run::defaults::QEMU_ENV,
+        default_value = crate::run::defaults::QEMU_DEFAULT
+    )]
     pub qemu: PathBuf,
     /// Attach FILE as an extra raw disk, written in place (/dev/vdb, /dev/vdc, …), repeatable.
     #[arg(long = "drive", value_name = "FILE")]

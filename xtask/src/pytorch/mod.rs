@@ -13,6 +13,7 @@ pub mod toolchain;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use xshell::cmd;
@@ -21,6 +22,7 @@ use crate::cache::{self, ContentKey};
 use crate::flags;
 use crate::manifest::Manifest;
 use crate::project::Project;
+use crate::run::Request;
 
 pub fn run(project: &Project, flags: &flags::Pytorch) -> Result<i32> {
     match &flags.command {
@@ -127,28 +129,15 @@ fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
         envs.push(("NO_CCACHE".into(), "1".into()));
     }
     envs.sort();
-    let run = flags::Run {
-        name: Some(flags.image.clone()),
+    let run = Request {
+        image: Some(flags.image.clone()),
         command: vec!["sh".into(), "/mnt/scripts/pytorch/build.sh".into()],
-        persist: false,
-        initramfs: false,
-        disk: false,
-        boot: None,
-        smp: flags.smp,
-        memory: flags.memory,
-        timeout: flags.timeout,
-        share: None,
-        no_net: false,
-        ssh: false,
-        forwards: vec![],
         envs,
-        sst_socket: None,
-        qemu: std::env::var_os("ACALSIM_QEMU")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "qemu-system-riscv64".into()),
-        append: String::new(),
+        smp: flags.smp,
+        memory_mib: flags.memory,
+        timeout: (flags.timeout > 0).then(|| Duration::from_secs(flags.timeout)),
         drives: vec![disk.clone()],
-        console: false,
+        ..Request::default()
     };
     let tracker = Arc::new(Mutex::new(progress::Tracker::new(&log)?));
     let sink = {
@@ -159,7 +148,7 @@ fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
             }
         })
     };
-    let status = crate::run::run_with(project, &run, Some(sink))?;
+    let status = crate::run::run(project, &run, Some(sink))?;
     drop(distccd);
     if let Ok(mut t) = tracker.lock() {
         t.finish();

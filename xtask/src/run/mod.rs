@@ -20,32 +20,30 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use xshell::cmd;
 
-use crate::flags::{self, BootKind};
 use crate::manifest::Manifest;
 use crate::project::Project;
 use crate::ssh;
-use machine::{Boot, Console, MachineOptions, Mode, Port, Share};
+use machine::{Boot, Console, MachineOptions, Port, Share};
 
 pub mod argv;
+pub mod defaults;
 pub mod machine;
+mod request;
+
+pub use request::Request;
 
 /// Exit status when `--timeout` expires (as coreutils' `timeout`).
 const EXIT_TIMEOUT: i32 = 124;
-
-pub fn run(project: &Project, flags: &flags::Run) -> Result<i32> {
-    run_with(project, flags, None)
-}
 
 /// Where a headless job's stdout goes: the terminal, or a caller's sink
 /// (`pytorch build` reads ninja's progress from it).
 pub type StdoutSink = Box<dyn FnMut(&[u8]) + Send>;
 
-pub fn run_with(
-    project: &Project,
-    flags: &flags::Run,
-    stdout_sink: Option<StdoutSink>,
-) -> Result<i32> {
-    let name = image_name(project, flags.name.as_deref())?;
+/// Boots the image `request` names and supervises QEMU until it exits;
+/// returns the exit status for this process (the guest command's, for a job).
+pub fn run(project: &Project, request: &Request, stdout_sink: Option<StdoutSink>) -> Result<i32> {
+    let flags = request;
+    let name = image_name(project, flags.image.as_deref())?;
     let image_dir = project.images_dir().join(&name);
     let manifest = Manifest::read(&image_dir).with_context(|| {
         format!("image `{name}` is not built; build it with `cargo xtask image {name}`")
@@ -56,7 +54,7 @@ pub fn run_with(
     if let Some(socket) = &flags.sst_socket {
         require_sst_device(project, &flags.qemu, socket)?;
     }
-    let job = !flags.command.is_empty();
+    let job = flags.is_job();
     let _lock = lock_image(project, &name, flags.persist)?;
 
     remove_stale_run_dirs();
@@ -97,8 +95,7 @@ pub fn run_with(
     };
 
     let boot = match flags.boot {
-        Some(BootKind::Fast) => Boot::Fast,
-        Some(BootKind::Full) => Boot::Full,
+        Some(boot) => boot,
         None if job => Boot::Fast,
         None => Boot::Full,
     };
@@ -106,18 +103,12 @@ pub fn run_with(
     let options = MachineOptions {
         qemu: flags.qemu.clone(),
         smp: flags.smp,
-        memory_mib: flags.memory,
-        mode: if flags.initramfs {
-            Some(Mode::Initramfs)
-        } else if flags.disk {
-            Some(Mode::Disk)
-        } else {
-            None
-        },
+        memory_mib: flags.memory_mib,
+        mode: flags.mode,
         boot,
         persist: flags.persist,
         job,
-        net: !flags.no_net,
+        net: flags.net,
         ssh: flags.ssh,
         console: if job {
             Console::Socket(sockets.console_path.clone())
@@ -144,7 +135,7 @@ pub fn run_with(
         forwards,
         ports: sockets.ports.iter().map(|(port, _)| port.clone()).collect(),
         sst_socket: flags.sst_socket.clone(),
-        append: flags.append.split_whitespace().map(String::from).collect(),
+        append: flags.append.clone(),
         drives: flags
             .drives
             .iter()
@@ -177,11 +168,11 @@ pub fn run_with(
     let mut command: Command = cmd!(project.sh, "{q} {argv...}").into();
     command.current_dir(&project.root);
     let outcome = if job {
-        let timeout = (flags.timeout > 0).then(|| Duration::from_secs(flags.timeout));
+        let timeout = flags.timeout;
         let streams = Streams {
             sockets,
             log,
-            show_console: flags.console,
+            show_console: flags.show_console,
             stdout_sink,
         };
         headless(command, streams, timeout, &signals, &job_dir)
@@ -207,7 +198,7 @@ pub fn run_with(
         Outcome::TimedOut => {
             eprintln!(
                 "error: the command did not finish within {}s (--timeout); QEMU was killed. Boot log: {}",
-                flags.timeout,
+                flags.timeout.map_or(0, |t| t.as_secs()),
                 log_path.display()
             );
             Ok(EXIT_TIMEOUT)
