@@ -82,6 +82,16 @@ impl Request {
     pub fn is_job(&self) -> bool {
         !self.command.is_empty()
     }
+
+    /// The boot asked for, else the fast boot for a job (seconds sooner) and
+    /// the image's own init for an interactive run.
+    pub fn boot_or_default(&self) -> Boot {
+        match self.boot {
+            Some(boot) => boot,
+            None if self.is_job() => Boot::Fast,
+            None => Boot::Full,
+        }
+    }
 }
 
 impl From<&flags::Run> for Request {
@@ -178,5 +188,20 @@ mod tests {
         );
         assert_eq!(r.envs, [("A".to_string(), "b c".to_string())]);
         assert_eq!(parsed(&["--disk"]).mode, Some(Mode::Disk));
+    }
+
+    #[test]
+    fn a_job_boots_fast_and_an_interactive_run_fully_unless_asked() {
+        let job = Request {
+            command: vec!["true".into()],
+            ..Request::default()
+        };
+        assert_eq!(job.boot_or_default(), Boot::Fast);
+        assert_eq!(Request::default().boot_or_default(), Boot::Full);
+        let full_job = Request {
+            boot: Some(Boot::Full),
+            ..job
+        };
+        assert_eq!(full_job.boot_or_default(), Boot::Full);
     }
 }
