@@ -76,7 +76,7 @@ pub struct Image {
     pub offline: bool,
 }
 
-/// Boot a built image in QEMU: an interactive console, or one command run headless.
+/// Boot a built image in QEMU: an interactive console, or one command run headless
 ///
 /// Without a command: the guest's console on this terminal (log in as root, no
 /// password; quit with Ctrl-A X). With `-- CMD ARGS…`: boots, runs CMD in the guest
@@ -92,6 +92,7 @@ pub struct Image {
 /// snapshots: the image is unchanged afterwards unless --persist is given. The
 /// boot log goes to target/xtask/logs/run-IMAGE.log.
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct Run {
     /// Image name (default: the config's default_image).
     pub name: Option<String>,

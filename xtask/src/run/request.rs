@@ -191,6 +191,26 @@ mod tests {
     }
 
     #[test]
+    fn run_help_shows_one_example_per_line() {
+        use clap::CommandFactory;
+        let mut cli = flags::Xtask::command();
+        let help = cli
+            .find_subcommand_mut("run")
+            .expect("a run subcommand")
+            .render_long_help()
+            .to_string();
+        let examples: Vec<&str> = help
+            .lines()
+            .filter(|l| l.trim_start().starts_with("cargo xtask run "))
+            .collect();
+        assert_eq!(examples.len(), 3, "{help}");
+        assert!(
+            examples.iter().all(|l| l.starts_with("  cargo xtask run ")),
+            "{help}"
+        );
+    }
+
+    #[test]
     fn a_job_boots_fast_and_an_interactive_run_fully_unless_asked() {
         let job = Request {
             command: vec!["true".into()],
