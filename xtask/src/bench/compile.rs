@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use xshell::cmd;
 
-use super::{Figure, Goal, Suite};
+use super::results::{self, Figure, Goal, Suite};
 use crate::flags;
 use crate::progress::human_duration;
 use crate::project::Project;
@@ -20,7 +20,7 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     let exe = std::env::current_exe().context("locating the xtask binary")?;
     let config_path = &project.config_path;
     let image = "pytorch-build";
-    let guest = super::guest(project, image, None, None)?;
+    let guest = results::guest(project, image, None, None)?;
     let log = project.logs_dir().join("pytorch-build.log");
     let (source, target) = (&flags.compile_source, &flags.compile_target);
     let mut wall = [Vec::new(), Vec::new()];

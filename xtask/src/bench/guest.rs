@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use xshell::cmd;
 
-use super::{Figure, Goal, Suite};
+use super::results::{self, Figure, Goal, Suite};
 use crate::flags;
 use crate::project::Project;
 
@@ -57,7 +57,7 @@ fn number(v: &Value, key: &str) -> Result<f64> {
 pub fn torch_suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     let config = project.config()?;
     let image = config.image(flags.image.as_deref())?.name.clone();
-    let guest = super::guest(project, &image, Some(2), None)?;
+    let guest = results::guest(project, &image, Some(2), None)?;
     let sizes: &[u32] = if flags.quick { &[256] } else { &[256, 512] };
     let size_list = sizes
         .iter()
@@ -157,7 +157,7 @@ pub fn torch_suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
 
 pub fn llama_suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     let image = flags.llama_image.clone();
-    let guest = super::guest(project, &image, None, None)?;
+    let guest = results::guest(project, &image, None, None)?;
     let (size, tokens) = if flags.quick {
         ("tiny", "16")
     } else {

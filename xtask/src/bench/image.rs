@@ -2,12 +2,13 @@
 //! then our cold build (empty cache), the no-change re-run, and the same image
 //! with one extra package, all in one run so the ratios compare like with like.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use xshell::cmd;
 
-use super::{Figure, Goal, Suite};
+use super::results::{Figure, Goal, Suite};
 use crate::flags;
 use crate::image::Inputs;
 use crate::manifest::Manifest;
@@ -159,7 +160,7 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
         "x",
         Some(Goal::AtMost(0.3)),
     ));
-    super::remove_dir(&project.images_dir().join("bench-add-one"))?;
+    remove_dir(&project.images_dir().join("bench-add-one"))?;
 
     Ok(Suite {
         suite: "image".into(),
@@ -167,4 +168,11 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
         guest: None,
         figures,
     })
+}
+
+fn remove_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! The defaults `cargo xtask run`'s flags and [`super::Request::default`]
+//! The defaults `cargo xtask run`'s flags and `Request::default()`
 //! share, defined once so the CLI and library callers cannot drift apart.
 //! Imports nothing, so `flags.rs` can use it without an import loop.
 
