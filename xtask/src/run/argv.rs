@@ -159,7 +159,7 @@ impl Args {
 
 #[cfg(test)]
 mod tests {
-    use super::super::machine::tests::{manifest, options};
+    use super::super::fixtures::{manifest, options};
     use super::super::machine::{plan, MachineOptions};
     use super::*;
 

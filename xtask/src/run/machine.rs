@@ -275,55 +275,9 @@ fn formats(m: &Manifest) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
+    use super::super::fixtures::{artifact, manifest, options};
     use super::*;
-
-    pub(crate) fn artifact(path: &str) -> Artifact {
-        Artifact {
-            path: path.into(),
-            sha256: "0".repeat(64),
-            size: 1,
-        }
-    }
-
-    /// The sample manifest with exactly these rootfs formats.
-    pub(crate) fn manifest(formats: &[&str]) -> Manifest {
-        let files = [
-            ("ext4", "rootfs.ext4"),
-            ("qcow2", "rootfs.qcow2"),
-            ("initramfs", "rootfs.cpio.zst"),
-        ];
-        Manifest {
-            rootfs: files
-                .iter()
-                .filter(|(f, _)| formats.contains(f))
-                .map(|(f, p)| (f.to_string(), artifact(p)))
-                .collect(),
-            ..crate::manifest::sample()
-        }
-    }
-
-    /// An interactive run with nothing asked for.
-    pub(crate) fn options() -> MachineOptions {
-        MachineOptions {
-            qemu: "qemu-system-riscv64".into(),
-            smp: None,
-            memory_mib: None,
-            mode: None,
-            boot: Boot::Full,
-            persist: false,
-            job: false,
-            net: false,
-            ssh: false,
-            console: Console::Terminal,
-            shares: vec![],
-            forwards: vec![],
-            ports: vec![],
-            sst_socket: None,
-            append: vec![],
-            drives: vec![],
-        }
-    }
 
     fn planned(formats: &[&str], o: &MachineOptions) -> Machine {
         plan(&manifest(formats), Path::new("/img"), o).unwrap()
@@ -394,35 +348,32 @@ pub(crate) mod tests {
 
     #[test]
     fn impossible_modes_are_explained() {
-        let error = |formats: &[&str], o: MachineOptions| {
-            plan(&manifest(formats), Path::new("/img"), &o)
-                .unwrap_err()
-                .to_string()
-        };
         let initramfs = MachineOptions {
             mode: Some(Mode::Initramfs),
             ..options()
         };
-        let e = error(&["ext4"], initramfs);
-        assert!(
-            e.contains("without format \"initramfs\"") && e.contains("formats: ext4"),
-            "{e}"
-        );
         let disk = MachineOptions {
             mode: Some(Mode::Disk),
             ..options()
         };
-        let e = error(&["initramfs"], disk);
-        assert!(
-            e.contains("no disk image") && e.contains("--initramfs"),
-            "{e}"
-        );
         let persist = MachineOptions {
             persist: true,
             ..options()
         };
-        let e = error(&["initramfs"], persist);
-        assert!(e.contains("--persist needs a disk"), "{e}");
+        for (formats, o, expected) in [
+            (
+                &["ext4"],
+                initramfs,
+                &["without format \"initramfs\"", "formats: ext4"][..],
+            ),
+            (&["initramfs"], disk, &["no disk image", "--initramfs"]),
+            (&["initramfs"], persist, &["--persist needs a disk"]),
+        ] {
+            let e = plan(&manifest(formats), Path::new("/img"), &o)
+                .unwrap_err()
+                .to_string();
+            assert!(expected.iter().all(|x| e.contains(x)), "{e}");
+        }
     }
 
     #[test]

@@ -14,6 +14,8 @@
 pub mod argv;
 pub mod defaults;
 mod explain;
+#[cfg(test)]
+mod fixtures;
 pub mod machine;
 mod preflight;
 mod request;
