@@ -76,7 +76,7 @@ pub struct Image {
     pub offline: bool,
 }
 
-/// Boot a built image in QEMU: an interactive console, or one command run headless.
+/// Boot a built image in QEMU: an interactive console, or one command run headless
 ///
 /// Without a command: the guest's console on this terminal (log in as root, no
 /// password; quit with Ctrl-A X). With `-- CMD ARGS…`: boots, runs CMD in the guest
@@ -92,6 +92,7 @@ pub struct Image {
 /// snapshots: the image is unchanged afterwards unless --persist is given. The
 /// boot log goes to target/xtask/logs/run-IMAGE.log.
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct Run {
     /// Image name (default: the config's default_image).
     pub name: Option<String>,
@@ -118,7 +119,7 @@ pub struct Run {
     #[arg(long, value_parser = parse_memory)]
     pub memory: Option<u64>,
     /// Seconds a headless command may take before the guest is killed (0: no limit).
-    #[arg(long, default_value_t = 3600)]
+    #[arg(long, default_value_t = crate::run::defaults::TIMEOUT_SECS)]
     pub timeout: u64,
     /// Host directory shared read-write at /mnt/share (default: target/xtask/share).
     #[arg(long)]
@@ -132,7 +133,7 @@ pub struct Run {
     pub ssh: bool,
     /// Forward 127.0.0.1:HOST on the host to GUEST in the guest (TCP), repeatable.
     #[arg(long = "forward", value_name = "HOST:GUEST")]
-    pub forwards: Vec<crate::qemu::Forward>,
+    pub forwards: Vec<crate::run::machine::Forward>,
     /// Environment variable for the headless command, repeatable.
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
     pub envs: Vec<(String, String)>,
@@ -141,7 +142,11 @@ pub struct Run {
     #[arg(long, value_name = "PATH")]
     pub sst_socket: Option<PathBuf>,
     /// The QEMU binary (e.g. ACALSim's build).
-    #[arg(long, env = "ACALSIM_QEMU", default_value = "qemu-system-riscv64")]
+    #[arg(
+        long,
+        env = crate::run::defaults::QEMU_ENV,
+        default_value = crate::run::defaults::QEMU_DEFAULT
+    )]
     pub qemu: PathBuf,
     /// Attach FILE as an extra raw disk, written in place (/dev/vdb, /dev/vdc, …), repeatable.
     #[arg(long = "drive", value_name = "FILE")]

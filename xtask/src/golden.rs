@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::manifest::Manifest;
-use crate::qemu::{self, Boot, Console, Forward, Mode, Options, Port, Share};
+use crate::run::argv::argv;
+use crate::run::machine::{self, Boot, Console, Forward, MachineOptions, Mode, Port, Share};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/golden")
@@ -75,8 +76,8 @@ fn ports() -> Vec<Port> {
 
 /// The ways `run` boots: interactive, a headless job on disk and in RAM,
 /// and a job with every option that adds to the command line.
-fn cases() -> Vec<(&'static str, Options)> {
-    let interactive = Options {
+fn cases() -> Vec<(&'static str, MachineOptions)> {
+    let interactive = MachineOptions {
         qemu: "qemu-system-riscv64".into(),
         smp: None,
         memory_mib: None,
@@ -94,19 +95,19 @@ fn cases() -> Vec<(&'static str, Options)> {
         append: vec![],
         drives: vec![],
     };
-    let job = Options {
+    let job = MachineOptions {
         boot: Boot::Fast,
         job: true,
         console: Console::Socket("/run/acalsim/console.sock".into()),
         ports: ports(),
         ..interactive.clone()
     };
-    let initramfs_job = Options {
+    let initramfs_job = MachineOptions {
         mode: Some(Mode::Initramfs),
         net: false,
         ..job.clone()
     };
-    let everything = Options {
+    let everything = MachineOptions {
         qemu: "/opt/qemu/bin/qemu-system-riscv64".into(),
         smp: Some(1),
         memory_mib: Some(1536),
@@ -139,10 +140,10 @@ fn cases() -> Vec<(&'static str, Options)> {
 fn argv_text(m: &Manifest) -> String {
     let mut text = String::new();
     for (name, options) in cases() {
-        let machine = qemu::plan(m, Path::new("/images/img"), &options)
+        let machine = machine::plan(m, Path::new("/images/img"), &options)
             .unwrap_or_else(|e| panic!("{name}: {e:#}"));
         text.push_str(&format!("## {name}\n{}\n", machine.qemu.display()));
-        for word in qemu::argv(&machine) {
+        for word in argv(&machine) {
             text.push_str(&word.to_string_lossy());
             text.push('\n');
         }

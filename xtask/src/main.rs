@@ -18,7 +18,6 @@ mod output;
 mod progress;
 mod project;
 mod pytorch;
-mod qemu;
 mod run;
 mod ssh;
 mod test;
@@ -52,7 +51,7 @@ fn try_main() -> Result<i32> {
         flags::Command::Doctor(d) => host::doctor(&project.sh, d.fix),
         flags::Command::Image(i) => image::run(&project, &i),
         flags::Command::Images(_) => image::list(&project),
-        flags::Command::Run(r) => return run::run(&project, &r),
+        flags::Command::Run(r) => return run::run(&project, &run::Request::from(&r), None),
         flags::Command::Ssh(s) => return ssh::run(&project, &s),
         flags::Command::Buildroot(b) => buildroot::run(&project, &b),
         flags::Command::Pytorch(p) => return pytorch::run(&project, &p),

@@ -61,14 +61,15 @@ fn state_path(project: &Project, image: &str) -> PathBuf {
     project.xtask_dir().join("run").join(format!("{image}.ssh"))
 }
 
-/// The record of a running `run --ssh`; removed when dropped.
-pub struct Session {
+/// The record of a running `run --ssh` (its port and our pid) that
+/// `cargo xtask ssh` reads; removed when dropped.
+pub struct PortRecord {
     path: PathBuf,
     pub port: u16,
 }
 
-impl Session {
-    pub fn start(project: &Project, image: &str, port: u16) -> Result<Session> {
+impl PortRecord {
+    pub fn start(project: &Project, image: &str, port: u16) -> Result<PortRecord> {
         let path = state_path(project, image);
         if let Ok(old) = read_state(&path) {
             if process_alive(old.pid) {
@@ -85,11 +86,11 @@ impl Session {
         };
         let text = serde_json::to_string(&state).context("serialising the ssh state")?;
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        Ok(Session { path, port })
+        Ok(PortRecord { path, port })
     }
 }
 
-impl Drop for Session {
+impl Drop for PortRecord {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }

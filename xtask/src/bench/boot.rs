@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use xshell::cmd;
 
-use super::{Figure, Goal, Suite};
+use super::results::{self, Figure, Goal, Suite};
 use crate::flags;
 use crate::progress::human_duration;
 use crate::project::Project;
@@ -17,7 +17,7 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     let sh = &project.sh;
     let config = project.config()?;
     let name = config.image(flags.image.as_deref())?.name.clone();
-    let guest = super::guest(project, &name, None, None)?;
+    let guest = results::guest(project, &name, None, None)?;
     let m = crate::manifest::Manifest::read(&project.images_dir().join(&name))?;
     let exe = std::env::current_exe().context("locating the xtask binary")?;
     let config_path = &project.config_path;

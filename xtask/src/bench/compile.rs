@@ -5,65 +5,112 @@
 //! offload and nothing else. The compile phase comes from the stamped build
 //! log: first to last finished compile step.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use xshell::cmd;
 
-use super::{Figure, Goal, Suite};
+use super::results::{self, Figure, Goal, Suite};
 use crate::flags;
 use crate::progress::human_duration;
 use crate::project::Project;
 
+/// The image `pytorch build` uses by default, with the pinned compilers.
+const IMAGE: &str = "pytorch-build";
+
 pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
-    let sh = &project.sh;
     let exe = std::env::current_exe().context("locating the xtask binary")?;
-    let config_path = &project.config_path;
-    let image = "pytorch-build";
-    let guest = super::guest(project, image, None, None)?;
-    let log = project.logs_dir().join("pytorch-build.log");
-    let (source, target) = (&flags.compile_source, &flags.compile_target);
+    let guest = results::guest(project, IMAGE, None, None)?;
+    // [offloaded, in the guest]: seconds of each repeat.
     let mut wall = [Vec::new(), Vec::new()];
     let mut phase = [Vec::new(), Vec::new()];
     let mut gcc: Option<u32> = None;
     for i in 0..flags.repeats() {
         for (k, offload) in [true, false].into_iter().enumerate() {
-            let mut how: Vec<String> = vec![];
-            if !offload {
-                how.push("--no-offload".into());
-                if let Some(major) = gcc {
-                    how.extend(["--gcc".into(), major.to_string()]);
-                }
-            }
-            let how_args = how.clone();
-            let start = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
-            let t = Instant::now();
-            cmd!(sh, "{exe} --config {config_path} pytorch build --image {image} --source {source} --target {target} --clean --no-ccache {how_args...}")
-                .quiet()
-                .run()
-                .with_context(|| format!("bench compile: `pytorch build --source {source} --target {target} {}` failed", how.join(" ")))?;
-            wall[k].push(t.elapsed().as_secs_f64());
-            let text = std::fs::read(&log).with_context(|| format!("reading {}", log.display()))?;
-            let this_run =
-                String::from_utf8_lossy(&text[(start as usize).min(text.len())..]).into_owned();
-            let secs = compile_phase(&this_run).with_context(|| {
-                format!("no compile steps in this run's part of {}", log.display())
-            })?;
-            phase[k].push(secs);
-            let major = compiler_major(&this_run);
+            // The guest-only build uses the g++ the offloaded one matched.
+            let build = timed_build(project, &exe, flags, offload, gcc)?;
             if offload {
-                gcc = gcc.or(major);
+                gcc = gcc.or(build.gcc);
             }
             eprintln!(
                 "bench: compile #{} {}: whole {} , compile phase {} (g++-{})",
                 i + 1,
                 if offload { "offloaded" } else { "in the guest" },
-                human_duration(wall[k][wall[k].len() - 1]),
-                human_duration(secs),
-                major.map(|m| m.to_string()).unwrap_or_else(|| "?".into())
+                human_duration(build.wall),
+                human_duration(build.phase),
+                build
+                    .gcc
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| "?".into())
             );
+            wall[k].push(build.wall);
+            phase[k].push(build.phase);
         }
     }
+    Ok(Suite {
+        suite: "compile".into(),
+        image: IMAGE.into(),
+        guest: Some(guest),
+        figures: compile_figures(&flags.compile_target, gcc, &wall, &phase),
+    })
+}
+
+/// One `pytorch build` of the suite's target, as the bench measured it.
+struct TimedBuild {
+    /// The whole command, seconds.
+    wall: f64,
+    /// First to last compile step, seconds.
+    phase: f64,
+    /// The g++ major build.sh announced.
+    gcc: Option<u32>,
+}
+
+/// `pytorch build --clean --no-ccache` of the target, offloaded or (with
+/// `gcc`, when known) in the guest only; timed and read back from its log.
+fn timed_build(
+    project: &Project,
+    exe: &Path,
+    flags: &flags::Bench,
+    offload: bool,
+    gcc: Option<u32>,
+) -> Result<TimedBuild> {
+    let (config_path, image) = (&project.config_path, IMAGE);
+    let log = project.logs_dir().join("pytorch-build.log");
+    let (source, target) = (&flags.compile_source, &flags.compile_target);
+    let mut how: Vec<String> = vec![];
+    if !offload {
+        how.push("--no-offload".into());
+        if let Some(major) = gcc {
+            how.extend(["--gcc".into(), major.to_string()]);
+        }
+    }
+    let how_args = how.clone();
+    let start = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    let t = Instant::now();
+    cmd!(project.sh, "{exe} --config {config_path} pytorch build --image {image} --source {source} --target {target} --clean --no-ccache {how_args...}")
+        .quiet()
+        .run()
+        .with_context(|| format!("bench compile: `pytorch build --source {source} --target {target} {}` failed", how.join(" ")))?;
+    let wall = t.elapsed().as_secs_f64();
+    let text = std::fs::read(&log).with_context(|| format!("reading {}", log.display()))?;
+    let this_run = String::from_utf8_lossy(&text[(start as usize).min(text.len())..]).into_owned();
+    let phase = compile_phase(&this_run)
+        .with_context(|| format!("no compile steps in this run's part of {}", log.display()))?;
+    Ok(TimedBuild {
+        wall,
+        phase,
+        gcc: compiler_major(&this_run),
+    })
+}
+
+/// Both compile phases and whole commands, and the guest/offloaded ratios.
+fn compile_figures(
+    target: &str,
+    gcc: Option<u32>,
+    wall: &[Vec<f64>; 2],
+    phase: &[Vec<f64>; 2],
+) -> Vec<Figure> {
     let ratio = |v: &[Vec<f64>; 2]| {
         v[1].iter()
             .zip(&v[0])
@@ -74,7 +121,7 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
         "{target}, g++-{}",
         gcc.map(|m| m.to_string()).unwrap_or_else(|| "?".into())
     );
-    let figures = vec![
+    vec![
         Figure::new(
             &format!("compile phase, offloaded ({what})"),
             phase[0].clone(),
@@ -89,25 +136,14 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
         ),
         Figure::new(
             "compile phase speedup from offload",
-            ratio(&phase),
+            ratio(phase),
             "x",
             Some(Goal::AtLeast(4.0)),
         ),
         Figure::new("whole command, offloaded", wall[0].clone(), "s", None),
         Figure::new("whole command, in the guest", wall[1].clone(), "s", None),
-        Figure::new(
-            "whole command speedup from offload",
-            ratio(&wall),
-            "x",
-            None,
-        ),
-    ];
-    Ok(Suite {
-        suite: "compile".into(),
-        image: image.into(),
-        guest: Some(guest),
-        figures,
-    })
+        Figure::new("whole command speedup from offload", ratio(wall), "x", None),
+    ]
 }
 
 /// Seconds from the first to the last finished compile step of a stamped
@@ -161,5 +197,20 @@ mod tests {
             Some(16)
         );
         assert_eq!(compiler_major("no header"), None);
+    }
+
+    #[test]
+    fn the_speedup_is_guest_time_over_offloaded_time_per_repeat() {
+        let wall = [vec![100.0, 110.0], vec![300.0, 330.0]];
+        let phase = [vec![10.0, 20.0], vec![50.0, 60.0]];
+        let figures = compile_figures("ninja", Some(15), &wall, &phase);
+        assert_eq!(figures[0].name, "compile phase, offloaded (ninja, g++-15)");
+        assert_eq!(figures[2].samples, [3.0, 5.0]);
+        assert_eq!(figures[2].met, Some(true));
+        assert_eq!(figures[5].samples, [3.0, 3.0]);
+        assert_eq!(
+            compile_figures("c10", None, &wall, &phase)[1].name,
+            "compile phase, in the guest (c10, g++-?)"
+        );
     }
 }

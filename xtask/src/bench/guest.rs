@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use xshell::cmd;
 
-use super::{Figure, Goal, Suite};
+use super::results::{self, Figure, Goal, Suite};
 use crate::flags;
 use crate::project::Project;
 
@@ -57,8 +57,35 @@ fn number(v: &Value, key: &str) -> Result<f64> {
 pub fn torch_suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     let config = project.config()?;
     let image = config.image(flags.image.as_deref())?.name.clone();
-    let guest = super::guest(project, &image, Some(2), None)?;
+    let guest = results::guest(project, &image, Some(2), None)?;
     let sizes: &[u32] = if flags.quick { &[256] } else { &[256, 512] };
+    // --quick leaves out smp 1 (and so the scaling): each run pays `import torch`.
+    let smps: &[u32] = if flags.quick { &[2] } else { &[1, 2] };
+    let samples = measure_torch(project, &image, sizes, smps, flags.repeats())?;
+    Ok(Suite {
+        suite: "torch".into(),
+        image,
+        guest: Some(guest),
+        figures: torch_figures(sizes, smps, &samples),
+    })
+}
+
+/// What the torch suite's boots measured.
+struct TorchSamples {
+    /// `import torch` seconds, at smp 2.
+    import: Vec<f64>,
+    /// GFLOP/s samples, `gflops[smp index][size index]`.
+    gflops: Vec<Vec<Vec<f64>>>,
+}
+
+/// `repeats` boots at each of `smps`, each running gemm_bench.py on `sizes`.
+fn measure_torch(
+    project: &Project,
+    image: &str,
+    sizes: &[u32],
+    smps: &[u32],
+    repeats: usize,
+) -> Result<TorchSamples> {
     let size_list = sizes
         .iter()
         .map(u32::to_string)
@@ -75,38 +102,39 @@ pub fn torch_suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     ]
     .map(String::from)
     .to_vec();
-    // gflops[smp index][size index] = samples; import time at smp 2. --quick
-    // leaves out smp 1 (and so the scaling): each run pays `import torch`.
-    let smps: &[u32] = if flags.quick { &[2] } else { &[1, 2] };
-    let mut gflops = vec![vec![Vec::new(); sizes.len()]; smps.len()];
-    let mut import = Vec::new();
-    for i in 0..flags.repeats() {
+    let mut samples = TorchSamples {
+        import: Vec::new(),
+        gflops: vec![vec![Vec::new(); sizes.len()]; smps.len()],
+    };
+    for i in 0..repeats {
         for (k, &smp) in smps.iter().enumerate() {
-            let v = guest_json(
-                project,
-                &image,
-                &["--smp".into(), smp.to_string()],
-                &command,
-            )?;
+            let v = guest_json(project, image, &["--smp".into(), smp.to_string()], &command)?;
             if v.get("ok") != Some(&Value::Bool(true)) {
                 bail!("bench torch: the GEMM check failed in the guest: {v}");
             }
             if smp == 2 {
-                import.push(number(&v, "import_secs")?);
+                samples.import.push(number(&v, "import_secs")?);
             }
             let runs = v
                 .get("gemm")
                 .and_then(Value::as_array)
                 .context("bench torch: no `gemm` list")?;
             for (j, run) in runs.iter().enumerate().take(sizes.len()) {
-                gflops[k][j].push(number(run, "median_gflops")?);
+                samples.gflops[k][j].push(number(run, "median_gflops")?);
             }
             eprintln!("bench: torch #{} smp {smp}: {v}", i + 1);
         }
     }
+    Ok(samples)
+}
+
+/// The import time, then per size the GEMM rate at each smp and, with both
+/// smps, the scaling; the goals apply to the largest size.
+fn torch_figures(sizes: &[u32], smps: &[u32], samples: &TorchSamples) -> Vec<Figure> {
+    let gflops = &samples.gflops;
     let mut figures = vec![Figure::new(
         "import torch (smp 2)",
-        import,
+        samples.import.clone(),
         "s",
         Some(Goal::AtMost(10.0)),
     )];
@@ -147,17 +175,12 @@ pub fn torch_suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
             goal,
         ));
     }
-    Ok(Suite {
-        suite: "torch".into(),
-        image,
-        guest: Some(guest),
-        figures,
-    })
+    figures
 }
 
 pub fn llama_suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     let image = flags.llama_image.clone();
-    let guest = super::guest(project, &image, None, None)?;
+    let guest = results::guest(project, &image, None, None)?;
     let (size, tokens) = if flags.quick {
         ("tiny", "16")
     } else {
@@ -233,5 +256,40 @@ mod tests {
         let text = "booting\n{\"a\": 1}\nnoise {\n{\"a\": 2}\ntrailing text\n";
         assert_eq!(last_json(text).unwrap()["a"], 2);
         assert!(last_json("no json here\n{broken").is_none());
+    }
+
+    #[test]
+    fn torch_figures_scale_smp_1_to_2_and_judge_only_the_largest_size() {
+        let samples = TorchSamples {
+            import: vec![6.0],
+            gflops: vec![vec![vec![0.4], vec![0.5]], vec![vec![0.7], vec![0.9]]],
+        };
+        let figures = torch_figures(&[256, 512], &[1, 2], &samples);
+        let names: Vec<&str> = figures.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "import torch (smp 2)",
+                "fp32 GEMM 256², smp 1",
+                "fp32 GEMM 256², smp 2",
+                "fp32 GEMM 256² scaling smp 2 / smp 1",
+                "fp32 GEMM 512², smp 1",
+                "fp32 GEMM 512², smp 2",
+                "fp32 GEMM 512² scaling smp 2 / smp 1",
+            ]
+        );
+        assert_eq!(figures[3].value, 0.7 / 0.4);
+        assert_eq!(figures[2].goal, None);
+        assert_eq!(figures[5].goal.as_deref(), Some(">= 0.7 GFLOP/s"));
+        assert_eq!(figures[6].goal.as_deref(), Some(">= 1.8"));
+
+        let quick = TorchSamples {
+            import: vec![6.0],
+            gflops: vec![vec![vec![0.8]]],
+        };
+        let figures = torch_figures(&[256], &[2], &quick);
+        assert_eq!(figures.len(), 2);
+        assert_eq!(figures[1].name, "fp32 GEMM 256², smp 2");
+        assert_eq!(figures[1].met, Some(true));
     }
 }

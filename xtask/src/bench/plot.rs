@@ -6,8 +6,7 @@
 use anyhow::{Context, Result};
 use plotters::prelude::*;
 
-use super::report::show;
-use super::{Figure, Results};
+use super::results::{show, Figure, Results};
 
 const WIDTH: u32 = 960;
 const ROW: i32 = 22;
@@ -112,7 +111,8 @@ fn unit_scale(figures: &[Figure], unit: &str) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Goal;
+    use super::super::results::tests::sample;
+    use super::super::results::Goal;
     use super::*;
 
     #[test]
@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn the_svg_has_a_bar_and_a_label_per_figure() {
-        let mut r = super::super::report::tests::sample("t", vec![4.0, 5.0]);
+        let mut r = sample("t", vec![4.0, 5.0]);
         r.suites[0]
             .figures
             .push(Figure::single("login prompt", 15.0, "s", None));

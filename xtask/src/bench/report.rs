@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::{Figure, Results, SCHEMA};
-use crate::progress::human_duration;
+use super::plot;
+use super::results::{show, Figure, Results, SCHEMA};
 use crate::project::Project;
 
 /// Writes `<time>.json`, `.md` and `.svg` into target/xtask/bench; prints the table.
@@ -22,7 +22,7 @@ pub fn write(project: &Project, results: &Results) -> Result<PathBuf> {
     write_atomic(&json, &(serde_json::to_string_pretty(results)? + "\n"))?;
     let table = markdown(results);
     write_atomic(&json.with_extension("md"), &table)?;
-    write_atomic(&json.with_extension("svg"), &super::plot::svg(results)?)?;
+    write_atomic(&json.with_extension("svg"), &plot::svg(results)?)?;
     println!("{table}");
     Ok(json)
 }
@@ -48,16 +48,6 @@ pub fn read(path: &Path) -> Result<Results> {
     }
     serde_json::from_value(value)
         .with_context(|| format!("{}: not a bench results file", path.display()))
-}
-
-/// A value in its unit, as people read it.
-pub fn show(value: f64, unit: &str) -> String {
-    match unit {
-        "s" if value < 60.0 => format!("{value:.2} s"),
-        "s" => human_duration(value),
-        "x" => format!("{value:.2}x"),
-        unit => format!("{value:.3} {unit}"),
-    }
 }
 
 pub fn markdown(r: &Results) -> String {
@@ -143,35 +133,10 @@ pub fn compare(new: &Results, old: &Results) -> String {
 }
 
 #[cfg(test)]
-pub mod tests {
-    use super::super::{Figure, Goal, Guest, Machine, Suite};
+mod tests {
+    use super::super::results::tests::sample;
+    use super::super::results::Figure;
     use super::*;
-
-    pub fn sample(created: &str, boot: Vec<f64>) -> Results {
-        Results {
-            schema: SCHEMA,
-            created: created.into(),
-            quick: true,
-            machine: Machine {
-                cpu: "cpu".into(),
-                cores: 2,
-                memory_gib: 23.5,
-                host_kernel: "Linux 6.1".into(),
-                qemu: "QEMU emulator version 10.0.2".into(),
-                mmdebstrap: "mmdebstrap 1.3.5".into(),
-            },
-            suites: vec![Suite {
-                suite: "boot".into(),
-                image: "debian-sid-torch".into(),
-                guest: Some(Guest {
-                    kernel: "6.17.8-riscv64".into(),
-                    smp: 2,
-                    memory_mib: 4096,
-                }),
-                figures: vec![Figure::new("boot", boot, "s", Some(Goal::AtMost(8.0)))],
-            }],
-        }
-    }
 
     #[test]
     fn results_round_trip_and_other_schemas_are_refused() {

@@ -13,14 +13,16 @@ pub mod toolchain;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use xshell::cmd;
 
 use crate::cache::{self, ContentKey};
 use crate::flags;
-use crate::manifest::Manifest;
+use crate::manifest::{DebianSource, Manifest};
 use crate::project::Project;
+use crate::run::{Request, StdoutSink};
 
 pub fn run(project: &Project, flags: &flags::Pytorch) -> Result<i32> {
     match &flags.command {
@@ -29,26 +31,14 @@ pub fn run(project: &Project, flags: &flags::Pytorch) -> Result<i32> {
 }
 
 fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
-    let sh = &project.sh;
-    let image_dir = project.images_dir().join(&flags.image);
-    let manifest = Manifest::read(&image_dir).with_context(|| {
-        format!(
-            "image `{0}` is not built; build it with `cargo xtask image {0}`",
-            flags.image
-        )
-    })?;
-    let debian = manifest.debian.clone().context(
-        "`pytorch build` needs a Debian image (Buildroot images have no native compiler)",
-    )?;
-
-    let source = resolve_source(sh, &flags.source, &debian)?;
+    let (manifest, debian) = read_image(project, &flags.image)?;
+    let source = resolve_source(&project.sh, &flags.source, &debian)?;
     let disk = build_disk(project, &source, flags.fresh)?;
     let log = project.logs_dir().join("pytorch-build.log");
     std::fs::create_dir_all(project.logs_dir())
         .with_context(|| format!("creating {}", project.logs_dir().display()))?;
     eprintln!("source {}; build disk {}", source.display(), disk.display());
 
-    // Offload: the newest g++ the host's cross compiler matches exactly.
     let majors = toolchain::guest_gcc_majors(&manifest.packages);
     if majors.is_empty() {
         bail!(
@@ -56,63 +46,145 @@ fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
             flags.image
         );
     }
-    let mut gcc_major = flags.gcc.unwrap_or(majors[0]);
-    let mut distccd = None;
-    if !flags.no_offload {
-        let toolchain_log = project.logs_dir().join("pytorch-toolchain.log");
-        let root = toolchain::ensure_root(
-            sh,
-            &cache::cache_dir()?,
-            &debian,
-            &majors,
-            flags.refresh_toolchain,
-            &toolchain_log,
-        )?;
-        let pairings = toolchain::pairings(&manifest.packages, &toolchain::root_packages(&root)?);
-        for p in &pairings {
-            eprintln!("offload: {}", p.describe());
-        }
-        let wanted = match flags.gcc {
-            Some(m) => pairings.iter().find(|p| p.major == m && p.exact()),
-            None => toolchain::choose(&pairings),
-        };
-        match wanted {
-            Some(p) => {
-                gcc_major = p.major;
-                let port = crate::ssh::free_port()?;
-                let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-                distccd = Some(toolchain::Distccd::start(sh, &root, port, jobs, &project.logs_dir().join("pytorch-distccd.log"))?);
-                eprintln!("offload: distccd on 127.0.0.1:{port} (the guest's 10.0.2.2:{port}), g++-{gcc_major}");
-            }
-            None => eprintln!(
-                "offload: no exactly matching cross compiler{}; compiling in the guest (pass --no-offload to silence this)",
-                flags.gcc.map(|m| format!(" for g++-{m}")).unwrap_or_default()
-            ),
-        }
-    }
-    let jobs = match (&distccd, flags.jobs) {
-        (_, Some(j)) => j,
-        // Remote slots: the host's cores, plus one to keep the pipeline full.
-        (Some(_), None) => {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-                + 1
-        }
-        // cc1plus on PyTorch sources needs up to ~1.5 GiB each.
-        (None, None) => {
-            ((flags.memory.unwrap_or(manifest.run.memory_mib) / 1536) as usize).clamp(1, 8)
-        }
+    let offload = if flags.no_offload {
+        None
+    } else {
+        start_offload(project, flags, &manifest, &debian, &majors)?
+    };
+    let gcc_major = match &offload {
+        Some(o) => o.gcc_major,
+        None => flags.gcc.unwrap_or(majors[0]),
+    };
+    let jobs = parallel_jobs(
+        flags.jobs,
+        offload.is_some(),
+        flags.memory.unwrap_or(manifest.run.memory_mib),
+    );
+    let request = Request {
+        image: Some(flags.image.clone()),
+        command: vec!["sh".into(), "/mnt/scripts/pytorch/build.sh".into()],
+        envs: build_envs(
+            flags,
+            gcc_major,
+            jobs,
+            offload.as_ref().map(|o| o.distccd.port),
+        ),
+        smp: flags.smp,
+        memory_mib: flags.memory,
+        timeout: (flags.timeout > 0).then(|| Duration::from_secs(flags.timeout)),
+        drives: vec![disk],
+        ..Request::default()
     };
 
+    let tracker = Arc::new(Mutex::new(progress::Tracker::new(&log)?));
+    let status = crate::run::run(project, &request, Some(progress_sink(&tracker)))?;
+    drop(offload);
+    if let Ok(mut t) = tracker.lock() {
+        t.finish();
+    }
+    collect_wheels(project)?;
+    if status != 0 {
+        eprintln!("pytorch build: the guest build exited with status {status}; run the same command again to resume (log: {})", log.display());
+    }
+    Ok(status)
+}
+
+/// The build image's manifest and its Debian source (for the toolchain and
+/// `debian:` sources).
+fn read_image(project: &Project, image: &str) -> Result<(Manifest, DebianSource)> {
+    let image_dir = project.images_dir().join(image);
+    let manifest = Manifest::read(&image_dir).with_context(|| {
+        format!("image `{image}` is not built; build it with `cargo xtask image {image}`")
+    })?;
+    let debian = manifest.debian.clone().context(
+        "`pytorch build` needs a Debian image (Buildroot images have no native compiler)",
+    )?;
+    Ok((manifest, debian))
+}
+
+/// Compiles offloaded to the host: distccd serving the cross compiler of
+/// `gcc_major`, until dropped.
+struct Offload {
+    gcc_major: u32,
+    distccd: toolchain::Distccd,
+}
+
+/// The newest g++ (or `--gcc N`) the host's cross compiler matches exactly,
+/// served by distccd; `None` (the guest compiles) when there is no such match.
+fn start_offload(
+    project: &Project,
+    flags: &flags::PytorchBuild,
+    manifest: &Manifest,
+    debian: &DebianSource,
+    majors: &[u32],
+) -> Result<Option<Offload>> {
+    let sh = &project.sh;
+    let toolchain_log = project.logs_dir().join("pytorch-toolchain.log");
+    let root = toolchain::ensure_root(
+        sh,
+        &cache::cache_dir()?,
+        debian,
+        majors,
+        flags.refresh_toolchain,
+        &toolchain_log,
+    )?;
+    let pairings = toolchain::pairings(&manifest.packages, &toolchain::root_packages(&root)?);
+    for p in &pairings {
+        eprintln!("offload: {}", p.describe());
+    }
+    let wanted = match flags.gcc {
+        Some(m) => pairings.iter().find(|p| p.major == m && p.exact()),
+        None => toolchain::choose(&pairings),
+    };
+    let Some(p) = wanted else {
+        eprintln!(
+            "offload: no exactly matching cross compiler{}; compiling in the guest (pass --no-offload to silence this)",
+            flags.gcc.map(|m| format!(" for g++-{m}")).unwrap_or_default()
+        );
+        return Ok(None);
+    };
+    let gcc_major = p.major;
+    let port = crate::ssh::free_port()?;
+    let jobs = host_cores();
+    let distccd_log = project.logs_dir().join("pytorch-distccd.log");
+    let distccd = toolchain::Distccd::start(sh, &root, port, jobs, &distccd_log)?;
+    eprintln!(
+        "offload: distccd on 127.0.0.1:{port} (the guest's 10.0.2.2:{port}), g++-{gcc_major}"
+    );
+    Ok(Some(Offload { gcc_major, distccd }))
+}
+
+fn host_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+/// `--jobs`, else what keeps the compilers busy without running out of memory.
+fn parallel_jobs(jobs: Option<usize>, offloaded: bool, guest_memory_mib: u64) -> usize {
+    match (jobs, offloaded) {
+        (Some(j), _) => j,
+        // Remote slots: the host's cores, plus one to keep the pipeline full.
+        (None, true) => host_cores() + 1,
+        // cc1plus on PyTorch sources needs up to ~1.5 GiB each.
+        (None, false) => ((guest_memory_mib / 1536) as usize).clamp(1, 8),
+    }
+}
+
+/// The environment `guest-scripts/pytorch/build.sh` reads, sorted.
+fn build_envs(
+    flags: &flags::PytorchBuild,
+    gcc_major: u32,
+    jobs: usize,
+    distccd_port: Option<u16>,
+) -> Vec<(String, String)> {
     let mut envs = vec![
         ("GCC_MAJOR".to_string(), gcc_major.to_string()),
         ("JOBS".into(), jobs.to_string()),
         (
             "OFFLOAD".into(),
-            distccd
-                .as_ref()
-                .map(|d| format!("10.0.2.2:{}", d.port))
+            distccd_port
+                .map(|port| format!("10.0.2.2:{port}"))
                 .unwrap_or_default(),
         ),
         (
@@ -127,48 +199,17 @@ fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
         envs.push(("NO_CCACHE".into(), "1".into()));
     }
     envs.sort();
-    let run = flags::Run {
-        name: Some(flags.image.clone()),
-        command: vec!["sh".into(), "/mnt/scripts/pytorch/build.sh".into()],
-        persist: false,
-        initramfs: false,
-        disk: false,
-        boot: None,
-        smp: flags.smp,
-        memory: flags.memory,
-        timeout: flags.timeout,
-        share: None,
-        no_net: false,
-        ssh: false,
-        forwards: vec![],
-        envs,
-        sst_socket: None,
-        qemu: std::env::var_os("ACALSIM_QEMU")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "qemu-system-riscv64".into()),
-        append: String::new(),
-        drives: vec![disk.clone()],
-        console: false,
-    };
-    let tracker = Arc::new(Mutex::new(progress::Tracker::new(&log)?));
-    let sink = {
-        let tracker = Arc::clone(&tracker);
-        Box::new(move |bytes: &[u8]| {
-            if let Ok(mut t) = tracker.lock() {
-                t.feed(bytes);
-            }
-        })
-    };
-    let status = crate::run::run_with(project, &run, Some(sink))?;
-    drop(distccd);
-    if let Ok(mut t) = tracker.lock() {
-        t.finish();
-    }
-    collect_wheels(project)?;
-    if status != 0 {
-        eprintln!("pytorch build: the guest build exited with status {status}; run the same command again to resume (log: {})", log.display());
-    }
-    Ok(status)
+    envs
+}
+
+/// The guest build's stdout, fed to the progress tracker (ninja's [n/N]).
+fn progress_sink(tracker: &Arc<Mutex<progress::Tracker>>) -> StdoutSink {
+    let tracker = Arc::clone(tracker);
+    Box::new(move |bytes: &[u8]| {
+        if let Ok(mut t) = tracker.lock() {
+            t.feed(bytes);
+        }
+    })
 }
 
 /// `--source`: a directory, a tarball, or `debian:PACKAGE` (default
@@ -176,7 +217,7 @@ fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
 fn resolve_source(
     sh: &xshell::Shell,
     source: &Option<String>,
-    debian: &crate::manifest::DebianSource,
+    debian: &DebianSource,
 ) -> Result<PathBuf> {
     let spec = source.clone().unwrap_or_else(|| "debian:pytorch".into());
     if let Some(package) = source::debian_package(&spec) {
@@ -256,4 +297,59 @@ fn collect_wheels(project: &Project) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn build_flags(args: &[&str]) -> flags::PytorchBuild {
+        let cli =
+            flags::Xtask::try_parse_from(["cargo xtask", "pytorch", "build"].iter().chain(args))
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        match cli.command {
+            flags::Command::Pytorch(flags::Pytorch {
+                command: flags::PytorchCommand::Build(b),
+            }) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn build_sh_gets_the_compiler_jobs_offload_and_switches_sorted() {
+        let flags = build_flags(&["--target", "c10", "--clean", "--no-ccache"]);
+        let envs = build_envs(&flags, 15, 3, Some(36337));
+        let pairs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("BUILD_TARGET", "c10"),
+                ("CLEAN", "1"),
+                ("GCC_MAJOR", "15"),
+                ("JOBS", "3"),
+                ("NO_CCACHE", "1"),
+                ("OFFLOAD", "10.0.2.2:36337"),
+            ]
+        );
+        let envs = build_envs(&build_flags(&[]), 14, 1, None);
+        assert!(
+            envs.contains(&("OFFLOAD".into(), String::new())),
+            "{envs:?}"
+        );
+        assert!(
+            envs.contains(&("BUILD_TARGET".into(), String::new())),
+            "{envs:?}"
+        );
+    }
+
+    #[test]
+    fn jobs_follow_the_flag_the_host_cores_or_the_guest_memory() {
+        assert_eq!(parallel_jobs(Some(5), true, 4096), 5);
+        assert_eq!(parallel_jobs(None, true, 4096), host_cores() + 1);
+        assert_eq!(parallel_jobs(None, false, 6144), 4);
+        assert_eq!(parallel_jobs(None, false, 1024), 1);
+        assert_eq!(parallel_jobs(None, false, 64 << 10), 8);
+    }
 }

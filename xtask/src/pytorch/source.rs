@@ -50,6 +50,20 @@ pub fn fetch(
         return Ok(tree);
     }
     let apt = base.join("apt");
+    prepare_apt_dir(&apt, suite, mirror)?;
+    let opts = &apt_options(&apt, check_valid_until);
+    apt_update(sh, opts, suite, mirror)?;
+    let dsc = download_source(sh, opts, &apt.join("download"), suite, mirror, package)?;
+    let partial = base.join("tree.partial");
+    unpack(sh, &dsc, &partial)?;
+    std::fs::rename(&partial, &tree)
+        .with_context(|| format!("renaming {} to {}", partial.display(), tree.display()))?;
+    Ok(tree)
+}
+
+/// apt's private state directories and a sources.list with only `suite`'s
+/// sources at `mirror`.
+fn prepare_apt_dir(apt: &Path, suite: &str, mirror: &str) -> Result<()> {
     for d in [
         "state/lists/partial",
         "cache/archives/partial",
@@ -64,8 +78,10 @@ pub fn fetch(
         apt.join("sources.list"),
         format!("deb-src {mirror} {suite} main\n"),
     )
-    .context("writing the apt source list")?;
-    let opts = &apt_options(&apt, check_valid_until);
+    .context("writing the apt source list")
+}
+
+fn apt_update(sh: &Shell, opts: &[String], suite: &str, mirror: &str) -> Result<()> {
     let updated = cmd!(sh, "apt-get {opts...} update")
         .quiet()
         .ignore_status()
@@ -77,8 +93,19 @@ pub fn fetch(
             String::from_utf8_lossy(&updated.stderr).trim()
         );
     }
-    let download = apt.join("download");
-    let in_download = sh.push_dir(&download);
+    Ok(())
+}
+
+/// `apt-get source --download-only` into `download`; returns the .dsc.
+fn download_source(
+    sh: &Shell,
+    opts: &[String],
+    download: &Path,
+    suite: &str,
+    mirror: &str,
+    package: &str,
+) -> Result<PathBuf> {
+    let in_download = sh.push_dir(download);
     let fetched = cmd!(sh, "apt-get {opts...} source --download-only {package}")
         .quiet()
         .ignore_status()
@@ -97,20 +124,22 @@ pub fn fetch(
             err.trim()
         );
     }
-    let dsc = std::fs::read_dir(&download)
+    std::fs::read_dir(download)
         .with_context(|| format!("listing {}", download.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|e| e == "dsc"))
-        .with_context(|| format!("apt-get source left no .dsc in {}", download.display()))?;
-    let partial = base.join("tree.partial");
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial)
-            .with_context(|| format!("removing {}", partial.display()))?;
+        .with_context(|| format!("apt-get source left no .dsc in {}", download.display()))
+}
+
+/// `dpkg-source -x` of `dsc` into `into` (emptied first).
+fn unpack(sh: &Shell, dsc: &Path, into: &Path) -> Result<()> {
+    if into.exists() {
+        std::fs::remove_dir_all(into).with_context(|| format!("removing {}", into.display()))?;
     }
     // apt checked the .dsc against the signed Sources index and every tarball
     // against the .dsc; dpkg-source repeats the checksums (the uploader's own
     // signature needs debian-keyring, which the host need not have).
-    let unpacked = cmd!(sh, "dpkg-source -x {dsc} {partial}")
+    let unpacked = cmd!(sh, "dpkg-source -x {dsc} {into}")
         .quiet()
         .ignore_status()
         .output()
@@ -122,9 +151,7 @@ pub fn fetch(
             String::from_utf8_lossy(&unpacked.stderr).trim()
         );
     }
-    std::fs::rename(&partial, &tree)
-        .with_context(|| format!("renaming {} to {}", partial.display(), tree.display()))?;
-    Ok(tree)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,19 @@
+//! The defaults `cargo xtask run`'s flags and `Request::default()`
+//! share, defined once so the CLI and library callers cannot drift apart.
+//! Imports nothing, so `flags.rs` can use it without an import loop.
+
+use std::path::PathBuf;
+
+/// The environment variable that names the QEMU binary (e.g. ACALSim's build).
+pub const QEMU_ENV: &str = "ACALSIM_QEMU";
+/// The QEMU binary when neither `--qemu` nor [`QEMU_ENV`] names one.
+pub const QEMU_DEFAULT: &str = "qemu-system-riscv64";
+/// Seconds a headless command may take before the guest is killed (`--timeout`).
+pub const TIMEOUT_SECS: u64 = 3600;
+
+/// `$ACALSIM_QEMU`, else `qemu-system-riscv64`, as clap resolves `--qemu`.
+pub fn qemu() -> PathBuf {
+    std::env::var_os(QEMU_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| QEMU_DEFAULT.into())
+}

@@ -1,0 +1,145 @@
+//! `cargo xtask run`: boot a built image and supervise QEMU, as a library
+//! other commands call too.
+//!
+//! [`run`] reads as its steps: the [`Request`] (plain data; the CLI builds
+//! one from its flags) is checked by `preflight`; a [`Session`] takes what
+//! the run holds on the host (image lock, run directory, job files, sockets,
+//! ssh record); [`machine::plan`] and [`argv::argv`] make QEMU's command line
+//! without touching anything; `supervise` runs QEMU as a child that dies with
+//! us and forwards a headless job's streams; the [`Outcome`] becomes the exit
+//! status, and `explain` says why a job reported none. Every way out of
+//! [`run`] drops the session, its teardown, so no socket, job file or lock
+//! outlives the command.
+
+pub mod argv;
+pub mod defaults;
+mod explain;
+#[cfg(test)]
+mod fixtures;
+pub mod machine;
+mod preflight;
+mod request;
+mod session;
+mod supervise;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use xshell::cmd;
+
+use crate::project::Project;
+pub use request::Request;
+use session::{Session, Sockets};
+pub use supervise::StdoutSink;
+use supervise::{Outcome, Signals, Streams};
+
+/// Exit status when `--timeout` expires (as coreutils' `timeout`).
+const EXIT_TIMEOUT: i32 = 124;
+
+/// Boots the image `request` names and supervises QEMU until it exits;
+/// returns the exit status for this process (the guest command's, for a job).
+pub fn run(project: &Project, request: &Request, stdout_sink: Option<StdoutSink>) -> Result<i32> {
+    let image = preflight::built_image(project, request.image.as_deref())?;
+    if let Some(socket) = &request.sst_socket {
+        preflight::require_sst_device(project, &request.qemu, socket)?;
+    }
+    let session = Session::open(project, &image.name, request)?;
+    let sockets = Sockets::bind(session.dir(), request.is_job())?;
+    let options = session.machine_options(request, &sockets)?;
+    let machine = machine::plan(&image.manifest, &image.dir, &options)?;
+
+    let (q, args) = (&machine.qemu, argv::argv(&machine));
+    let qemu = cmd!(project.sh, "{q} {args...}");
+    let shown = qemu.to_string();
+    let (log_path, log) = start_boot_log(project, &image.name, &shown)?;
+    if project.verbose {
+        eprintln!("$ {shown}");
+    }
+    if let Some(port) = session.ssh_port() {
+        eprintln!("ssh: `cargo xtask ssh {}` (127.0.0.1:{port})", image.name);
+    }
+
+    let signals = Signals::register()?;
+    let started = Instant::now();
+    let mut command: Command = qemu.into();
+    command.current_dir(&project.root);
+    let outcome = if request.is_job() {
+        let streams = Streams {
+            sockets,
+            log,
+            show_console: request.show_console,
+            stdout_sink,
+        };
+        supervise::headless(
+            command,
+            streams,
+            request.timeout,
+            &signals,
+            &session.job_dir,
+        )
+    } else {
+        supervise::interactive(command, &signals)
+    };
+    let elapsed = started.elapsed();
+    drop(session);
+    exit_status(project, request, outcome?, elapsed, &log_path)
+}
+
+/// target/xtask/logs/run-IMAGE.log, opened with the QEMU command line.
+fn start_boot_log(project: &Project, image: &str, shown: &str) -> Result<(PathBuf, File)> {
+    let path = project.logs_dir().join(format!("run-{image}.log"));
+    std::fs::create_dir_all(project.logs_dir())
+        .with_context(|| format!("creating {}", project.logs_dir().display()))?;
+    let mut log = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    writeln!(log, "$ {shown}\n").with_context(|| format!("writing {}", path.display()))?;
+    Ok((path, log))
+}
+
+/// The process's exit status for `outcome`, saying on stderr how the run
+/// was stopped; a job that reported nothing is an error explaining why.
+fn exit_status(
+    project: &Project,
+    request: &Request,
+    outcome: Outcome,
+    elapsed: Duration,
+    log: &Path,
+) -> Result<i32> {
+    let secs = elapsed.as_secs_f64();
+    match outcome {
+        Outcome::Exited(code) => {
+            if project.verbose {
+                eprintln!("guest finished in {secs:.1}s with exit status {code}");
+            }
+            Ok(code)
+        }
+        Outcome::Interrupted(signal) => {
+            eprintln!(
+                "interrupted: QEMU stopped after {secs:.1}s (boot log: {})",
+                log.display()
+            );
+            Ok(128 + signal)
+        }
+        Outcome::TimedOut => {
+            eprintln!(
+                "error: the command did not finish within {}s (--timeout); QEMU was killed. Boot log: {}",
+                request.timeout.map_or(0, |t| t.as_secs()),
+                log.display()
+            );
+            Ok(EXIT_TIMEOUT)
+        }
+        Outcome::NoStatus {
+            qemu,
+            console_tail,
+            qemu_stderr,
+        } => Err(anyhow!(explain::no_status(
+            &qemu,
+            &console_tail,
+            &qemu_stderr,
+            log
+        ))),
+    }
+}

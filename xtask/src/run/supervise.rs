@@ -1,0 +1,412 @@
+//! QEMU as our child: spawned so it dies with us (parent-death signal), waited
+//! on until it exits, a signal arrives or the deadline passes, and stopped in
+//! order. For a headless job, the guest's streams are forwarded from their
+//! sockets while QEMU runs, and the job's status file becomes the [`Outcome`].
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::machine::Port;
+use super::session::Sockets;
+
+/// Where a headless job's stdout goes: the terminal, or a caller's sink
+/// (`pytorch build` reads ninja's progress from it).
+pub type StdoutSink = Box<dyn FnMut(&[u8]) + Send>;
+
+/// How a run ended.
+pub enum Outcome {
+    /// The guest command's exit status (a job), or QEMU's (interactive).
+    Exited(i32),
+    /// Stopped on this signal.
+    Interrupted(i32),
+    /// Stopped at the deadline.
+    TimedOut,
+    /// QEMU ended before the job wrote its status: what we saw, to explain why.
+    NoStatus {
+        qemu: String,
+        console_tail: String,
+        qemu_stderr: String,
+    },
+}
+
+/// SIGINT, SIGTERM and SIGHUP: remembered, acted on by the supervisor loop.
+pub struct Signals(Arc<AtomicUsize>);
+
+impl Signals {
+    pub fn register() -> Result<Signals> {
+        let caught = Arc::new(AtomicUsize::new(0));
+        for signal in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
+            signal_hook::flag::register_usize(signal, Arc::clone(&caught), signal as usize)
+                .with_context(|| format!("installing a handler for signal {signal}"))?;
+        }
+        Ok(Signals(caught))
+    }
+    fn caught(&self) -> Option<i32> {
+        match self.0.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s as i32),
+        }
+    }
+}
+
+/// QEMU as our child: if this process dies, even by SIGKILL, the kernel
+/// sends QEMU SIGTERM, which it handles by exiting cleanly.
+fn spawn(mut command: Command, own_group: bool) -> Result<Child> {
+    if own_group {
+        // Ctrl-C reaches us only; we stop QEMU in order.
+        command.process_group(0);
+    }
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(io::Error::other("cargo xtask exited before QEMU started"));
+            }
+            Ok(())
+        });
+    }
+    let program = command.get_program().to_string_lossy().into_owned();
+    command.spawn().with_context(|| {
+        format!("starting QEMU `{program}`: is it installed? (`cargo xtask doctor --fix`, or --qemu / ACALSIM_QEMU)")
+    })
+}
+
+/// Waits for QEMU, stopping it on a signal or at the deadline.
+fn supervise(
+    child: &mut Child,
+    signals: &Signals,
+    deadline: Option<Instant>,
+) -> Result<(ExitStatus, Option<Outcome>)> {
+    loop {
+        if let Some(status) = child.try_wait().context("waiting for QEMU")? {
+            return Ok((status, None));
+        }
+        let stop = if let Some(signal) = signals.caught() {
+            Some(Outcome::Interrupted(signal))
+        } else if deadline.is_some_and(|d| Instant::now() >= d) {
+            Some(Outcome::TimedOut)
+        } else {
+            None
+        };
+        if let Some(outcome) = stop {
+            let status = stop_qemu(child)?;
+            return Ok((status, Some(outcome)));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGTERM (QEMU exits at once and restores the terminal), SIGKILL if it has
+/// not after five seconds.
+fn stop_qemu(child: &mut Child) -> Result<ExitStatus> {
+    // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().context("waiting for QEMU")? {
+            return Ok(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    child.wait().context("waiting for QEMU after SIGKILL")
+}
+
+/// The console on this terminal until QEMU exits (Ctrl-A X) or a signal.
+pub fn interactive(command: Command, signals: &Signals) -> Result<Outcome> {
+    let mut child = spawn(command, false)?;
+    let (status, stopped) = supervise(&mut child, signals, None)?;
+    Ok(stopped.unwrap_or(Outcome::Exited(status.code().unwrap_or(1))))
+}
+
+/// Where a headless guest's output goes: the serial console to the boot log (and
+/// to stderr with `--console`), the job's stdout port to the sink or our stdout.
+pub struct Streams {
+    pub sockets: Sockets,
+    pub log: File,
+    pub show_console: bool,
+    pub stdout_sink: Option<StdoutSink>,
+}
+
+/// Runs QEMU without a terminal, forwarding the guest's streams, until it
+/// exits or is stopped; the job's exit status comes from `job_dir/status`.
+pub fn headless(
+    mut command: Command,
+    streams: Streams,
+    timeout: Option<Duration>,
+    signals: &Signals,
+    job_dir: &Path,
+) -> Result<Outcome> {
+    let Streams {
+        sockets,
+        log,
+        show_console,
+        stdout_sink,
+    } = streams;
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = spawn(command, true)?;
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let qemu_done = Arc::new(AtomicBool::new(false));
+    let console_tail = Arc::new(Mutex::new(Tail::default()));
+    let log = Arc::new(Mutex::new(log));
+
+    let mut forwarders = vec![forward_console(
+        sockets.console,
+        &qemu_done,
+        &console_tail,
+        &log,
+        show_console,
+    )];
+    forwarders.extend(forward_ports(sockets.ports, &qemu_done, stdout_sink));
+    let qemu_stderr = collect_stderr(&mut child, &log)?;
+
+    let supervised = supervise(&mut child, signals, deadline);
+    qemu_done.store(true, Ordering::SeqCst);
+    for f in forwarders {
+        let _ = f.join();
+    }
+    let qemu_stderr = qemu_stderr.join().unwrap_or_default();
+    let (status, stopped) = supervised?;
+    if let Some(outcome) = stopped {
+        return Ok(outcome);
+    }
+    let console_tail = console_tail.lock().map(|t| t.text()).unwrap_or_default();
+    job_outcome(job_dir, status, console_tail, qemu_stderr)
+}
+
+/// The serial console: into the boot log and the tail kept for errors, and
+/// to stderr with `--console`.
+fn forward_console(
+    listener: UnixListener,
+    qemu_done: &Arc<AtomicBool>,
+    tail: &Arc<Mutex<Tail>>,
+    log: &Arc<Mutex<File>>,
+    show_console: bool,
+) -> JoinHandle<()> {
+    let (tail, log) = (Arc::clone(tail), Arc::clone(log));
+    forward_socket(listener, Arc::clone(qemu_done), move |bytes| {
+        tail.lock().map(|mut t| t.push(bytes)).ok();
+        log.lock().map(|mut l| l.write_all(bytes)).ok();
+        if show_console {
+            let _ = io::stderr().write_all(bytes);
+        }
+    })
+}
+
+/// The job's stdout port to the sink (else our stdout, flushed as it comes),
+/// its stderr port to our stderr.
+fn forward_ports(
+    ports: Vec<(Port, UnixListener)>,
+    qemu_done: &Arc<AtomicBool>,
+    mut stdout_sink: Option<StdoutSink>,
+) -> Vec<JoinHandle<()>> {
+    let mut forwarders = Vec::new();
+    for (port, listener) in ports {
+        let to_stdout = port.name.ends_with("stdout");
+        let mut sink = if to_stdout { stdout_sink.take() } else { None };
+        forwarders.push(forward_socket(
+            listener,
+            Arc::clone(qemu_done),
+            move |bytes| {
+                let _ = if let Some(sink) = sink.as_mut() {
+                    sink(bytes);
+                    Ok(())
+                } else if to_stdout {
+                    let mut out = io::stdout().lock();
+                    out.write_all(bytes).and_then(|_| out.flush())
+                } else {
+                    io::stderr().write_all(bytes)
+                };
+            },
+        ));
+    }
+    forwarders
+}
+
+/// QEMU's stderr, read to its end on a thread and appended to the boot log.
+fn collect_stderr(child: &mut Child, log: &Arc<Mutex<File>>) -> Result<JoinHandle<String>> {
+    let mut pipe = child.stderr.take().context("QEMU's stderr pipe")?;
+    let log = Arc::clone(log);
+    Ok(std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        log.lock()
+            .map(|mut l| l.write_all(format!("\n[QEMU stderr]\n{text}").as_bytes()))
+            .ok();
+        text
+    }))
+}
+
+/// The status file the guest's runner writes after the command exits; its
+/// absence means the guest never got that far.
+fn job_outcome(
+    job_dir: &Path,
+    status: ExitStatus,
+    console_tail: String,
+    qemu_stderr: String,
+) -> Result<Outcome> {
+    let status_file = job_dir.join("status");
+    match std::fs::read_to_string(&status_file) {
+        Ok(text) => {
+            let code = text.trim().parse().with_context(|| {
+                format!(
+                    "{}: `{}` is not an exit status",
+                    status_file.display(),
+                    text.trim()
+                )
+            })?;
+            Ok(Outcome::Exited(code))
+        }
+        Err(_) => Ok(Outcome::NoStatus {
+            qemu: describe(status),
+            console_tail,
+            qemu_stderr,
+        }),
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    match (
+        status.code(),
+        std::os::unix::process::ExitStatusExt::signal(&status),
+    ) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "unknown status".into(),
+    }
+}
+
+/// Accepts QEMU's connection on `listener` and feeds everything it sends to
+/// `sink` until QEMU closes it. Gives up waiting once QEMU has exited.
+fn forward_socket(
+    listener: UnixListener,
+    qemu_done: Arc<AtomicBool>,
+    mut sink: impl FnMut(&[u8]) + Send + 'static,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        && !qemu_done.load(Ordering::SeqCst) =>
+                {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Err(_) => return,
+            }
+        };
+        if stream.set_nonblocking(false).is_err() {
+            return;
+        }
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink(&buf[..n]);
+        }
+    })
+}
+
+/// The last 64 KiB of the console, for error messages.
+#[derive(Default)]
+struct Tail(Vec<u8>);
+
+impl Tail {
+    const KEEP: usize = 64 << 10;
+    fn push(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+        if self.0.len() > 2 * Self::KEEP {
+            self.0.drain(..self.0.len() - Self::KEEP);
+        }
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0).replace('\r', "")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_end() {
+        let mut t = Tail::default();
+        for _ in 0..300 {
+            t.push(&[b'x'; 1024]);
+        }
+        t.push(b"Kernel panic - not syncing\r\n");
+        assert!(t.0.len() <= 2 * Tail::KEEP);
+        assert!(t.text().ends_with("Kernel panic - not syncing\n"));
+    }
+
+    #[test]
+    fn forward_socket_passes_everything_on_and_gives_up_once_qemu_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&got);
+        let done = Arc::new(AtomicBool::new(false));
+        let forwarder = forward_socket(listener, Arc::clone(&done), move |b| {
+            sink.lock().unwrap().extend_from_slice(b)
+        });
+        UnixStream::connect(&path)
+            .unwrap()
+            .write_all(b"guest output")
+            .unwrap();
+        forwarder.join().unwrap();
+        assert_eq!(&*got.lock().unwrap(), b"guest output");
+
+        // Nobody connects: the forwarder ends once QEMU has exited.
+        let listener = UnixListener::bind(dir.path().join("t.sock")).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        done.store(true, Ordering::SeqCst);
+        forward_socket(listener, done, |_| {}).join().unwrap();
+    }
+
+    #[test]
+    fn a_missing_status_file_means_no_status_and_a_bad_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let exited = |code| std::os::unix::process::ExitStatusExt::from_raw(code << 8);
+        let outcome = job_outcome(dir.path(), exited(1), "tail".into(), String::new()).unwrap();
+        assert!(
+            matches!(&outcome, Outcome::NoStatus { qemu, .. } if qemu == "exit status 1"),
+            "expected NoStatus"
+        );
+        std::fs::write(dir.path().join("status"), "3\n").unwrap();
+        let outcome = job_outcome(dir.path(), exited(0), String::new(), String::new()).unwrap();
+        assert!(matches!(outcome, Outcome::Exited(3)));
+        std::fs::write(dir.path().join("status"), "three").unwrap();
+        let e = job_outcome(dir.path(), exited(0), String::new(), String::new())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("`three` is not an exit status"), "{e}");
+    }
+}
