@@ -21,6 +21,7 @@ use xshell::cmd;
 use crate::cache::{self, ContentKey};
 use crate::flags;
 use crate::manifest::{DebianSource, Manifest};
+use crate::progress::CommandLog;
 use crate::project::Project;
 use crate::run::{Request, StdoutSink};
 
@@ -32,8 +33,13 @@ pub fn run(project: &Project, flags: &flags::Pytorch) -> Result<i32> {
 
 fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
     let (manifest, debian) = read_image(project, &flags.image)?;
-    let source = resolve_source(&project.sh, &flags.source, &debian)?;
-    let disk = build_disk(project, &source, flags.fresh)?;
+    // Host-side commands (source fetch, build disk); the guest's go to `log`.
+    let host_log = CommandLog::append_to(
+        &project.logs_dir().join("pytorch-host.log"),
+        project.verbose,
+    )?;
+    let source = resolve_source(&project.sh, &host_log, &flags.source, &debian)?;
+    let disk = build_disk(project, &host_log, &source, flags.fresh)?;
     let log = project.logs_dir().join("pytorch-build.log");
     std::fs::create_dir_all(project.logs_dir())
         .with_context(|| format!("creating {}", project.logs_dir().display()))?;
@@ -216,12 +222,13 @@ fn progress_sink(tracker: &Arc<Mutex<progress::Tracker>>) -> StdoutSink {
 /// `debian:pytorch`, Debian's signed source package of the image's suite).
 fn resolve_source(
     sh: &xshell::Shell,
+    log: &CommandLog,
     source: &Option<String>,
     debian: &DebianSource,
 ) -> Result<PathBuf> {
     let spec = source.clone().unwrap_or_else(|| "debian:pytorch".into());
     if let Some(package) = source::debian_package(&spec) {
-        return source::fetch(sh, &cache::cache_dir()?, &debian.suite, &debian.mirror, package, debian.check_valid_until).with_context(|| {
+        return source::fetch(sh, log, &cache::cache_dir()?, &debian.suite, &debian.mirror, package, debian.check_valid_until).with_context(|| {
             if package == "pytorch" {
                 "Debian's pytorch source is the default; with a PyTorch checkout or tarball at hand, pass --source PATH".to_string()
             } else {
@@ -237,7 +244,7 @@ fn resolve_source(
 
 /// The persistent build disk for `source`: made once (the tree copied in
 /// natively with `mkfs.ext4 -d`), then reused by every run so builds resume.
-fn build_disk(project: &Project, source: &Path, fresh: bool) -> Result<PathBuf> {
+fn build_disk(project: &Project, log: &CommandLog, source: &Path, fresh: bool) -> Result<PathBuf> {
     let sh = &project.sh;
     let mut key = ContentKey::new("pytorch-build-disk-v1");
     key.add("source", source.as_os_str().as_encoded_bytes());
@@ -254,25 +261,19 @@ fn build_disk(project: &Project, source: &Path, fresh: bool) -> Result<PathBuf> 
     let src = staging.path().join("src");
     std::fs::create_dir(&src).with_context(|| format!("creating {}", src.display()))?;
     if source.is_dir() {
-        cmd!(sh, "cp -a {source}/. {src}/")
-            .quiet()
-            .run()
+        log.run(cmd!(sh, "cp -a {source}/. {src}/"))
             .with_context(|| format!("copying {}", source.display()))?;
     } else {
-        cmd!(sh, "tar -xf {source} -C {src} --strip-components=1")
-            .quiet()
-            .run()
+        log.run(cmd!(sh, "tar -xf {source} -C {src} --strip-components=1"))
             .with_context(|| format!("unpacking {}", source.display()))?;
     }
     let partial = dir.join("build.ext4.partial");
     let root = staging.path();
     // Sparse: 64 GiB of room for PyTorch's build tree and ccache, a few GiB used.
-    cmd!(
+    log.run(cmd!(
         sh,
         "mkfs.ext4 -q -F -L acalsim-build -E root_owner=0:0 -d {root} {partial} 64G"
-    )
-    .quiet()
-    .run()
+    ))
     .with_context(|| format!("making the build disk {}", partial.display()))?;
     std::fs::rename(&partial, &disk)
         .with_context(|| format!("renaming {} to {}", partial.display(), disk.display()))?;

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
+use crate::progress::CommandLog;
+
 /// `debian:NAME` -> NAME.
 pub fn debian_package(spec: &str) -> Option<&str> {
     spec.strip_prefix("debian:")
@@ -38,6 +40,7 @@ pub fn apt_options(dir: &Path, check_valid_until: bool) -> Vec<String> {
 /// The unpacked source of Debian package `package` from `suite` at `mirror`.
 pub fn fetch(
     sh: &Shell,
+    log: &CommandLog,
     cache: &Path,
     suite: &str,
     mirror: &str,
@@ -52,10 +55,10 @@ pub fn fetch(
     let apt = base.join("apt");
     prepare_apt_dir(&apt, suite, mirror)?;
     let opts = &apt_options(&apt, check_valid_until);
-    apt_update(sh, opts, suite, mirror)?;
-    let dsc = download_source(sh, opts, &apt.join("download"), suite, mirror, package)?;
+    apt_update(sh, log, opts, suite, mirror)?;
+    let dsc = download_source(sh, log, opts, &apt.join("download"), suite, mirror, package)?;
     let partial = base.join("tree.partial");
-    unpack(sh, &dsc, &partial)?;
+    unpack(sh, log, &dsc, &partial)?;
     std::fs::rename(&partial, &tree)
         .with_context(|| format!("renaming {} to {}", partial.display(), tree.display()))?;
     Ok(tree)
@@ -81,24 +84,21 @@ fn prepare_apt_dir(apt: &Path, suite: &str, mirror: &str) -> Result<()> {
     .context("writing the apt source list")
 }
 
-fn apt_update(sh: &Shell, opts: &[String], suite: &str, mirror: &str) -> Result<()> {
-    let updated = cmd!(sh, "apt-get {opts...} update")
-        .quiet()
-        .ignore_status()
-        .output()
-        .context("running apt-get update")?;
-    if !updated.status.success() {
-        bail!(
-            "apt-get update of {suite}'s sources at {mirror} failed:\n{}",
-            String::from_utf8_lossy(&updated.stderr).trim()
-        );
-    }
-    Ok(())
+fn apt_update(
+    sh: &Shell,
+    log: &CommandLog,
+    opts: &[String],
+    suite: &str,
+    mirror: &str,
+) -> Result<()> {
+    log.run(cmd!(sh, "apt-get {opts...} update"))
+        .with_context(|| format!("apt-get update of {suite}'s sources at {mirror} failed"))
 }
 
 /// `apt-get source --download-only` into `download`; returns the .dsc.
 fn download_source(
     sh: &Shell,
+    log: &CommandLog,
     opts: &[String],
     download: &Path,
     suite: &str,
@@ -106,23 +106,22 @@ fn download_source(
     package: &str,
 ) -> Result<PathBuf> {
     let in_download = sh.push_dir(download);
-    let fetched = cmd!(sh, "apt-get {opts...} source --download-only {package}")
-        .quiet()
-        .ignore_status()
-        .output()
-        .context("running apt-get source")?;
+    let fetched = log.run(cmd!(
+        sh,
+        "apt-get {opts...} source --download-only {package}"
+    ));
     drop(in_download);
-    if !fetched.status.success() {
-        let err = String::from_utf8_lossy(&fetched.stderr);
+    if let Err(e) = fetched {
+        // The tail the log quotes has apt's own reason; name it first.
+        let err = format!("{e:#}");
         let missing = err
             .lines()
             .find(|l| l.contains("404") || l.contains("Unable to find"))
+            .map(|l| l.split_once("] ").map_or(l, |(_, text)| text))
             .unwrap_or("")
-            .trim();
-        bail!(
-            "cannot fetch Debian's `{package}` source from {mirror} ({suite}): {missing}\n{}",
-            err.trim()
-        );
+            .trim()
+            .to_string();
+        bail!("cannot fetch Debian's `{package}` source from {mirror} ({suite}): {missing}\n{err}");
     }
     std::fs::read_dir(download)
         .with_context(|| format!("listing {}", download.display()))?
@@ -132,26 +131,15 @@ fn download_source(
 }
 
 /// `dpkg-source -x` of `dsc` into `into` (emptied first).
-fn unpack(sh: &Shell, dsc: &Path, into: &Path) -> Result<()> {
+fn unpack(sh: &Shell, log: &CommandLog, dsc: &Path, into: &Path) -> Result<()> {
     if into.exists() {
         std::fs::remove_dir_all(into).with_context(|| format!("removing {}", into.display()))?;
     }
     // apt checked the .dsc against the signed Sources index and every tarball
     // against the .dsc; dpkg-source repeats the checksums (the uploader's own
     // signature needs debian-keyring, which the host need not have).
-    let unpacked = cmd!(sh, "dpkg-source -x {dsc} {into}")
-        .quiet()
-        .ignore_status()
-        .output()
-        .context("running dpkg-source (needs dpkg-dev)")?;
-    if !unpacked.status.success() {
-        bail!(
-            "dpkg-source -x {} failed:\n{}",
-            dsc.display(),
-            String::from_utf8_lossy(&unpacked.stderr).trim()
-        );
-    }
-    Ok(())
+    log.run(cmd!(sh, "dpkg-source -x {dsc} {into}"))
+        .context("unpacking the source with dpkg-source (needs dpkg-dev)")
 }
 
 #[cfg(test)]

@@ -159,18 +159,13 @@ fn xtask_sources() -> Vec<(String, String)> {
         .collect()
 }
 
-// The three layout checks below still fail on files other branches of the
-// re-layout are splitting (image.rs, config.rs, run.rs, qemu.rs, bench/…);
-// run them with `cargo test -p xtask tidy -- --ignored` to see what is left,
-// and drop the `#[ignore]`s once that list is empty.
+// The layout limits: one job per file and per function, no import loops.
 #[test]
-#[ignore = "enabled after the re-layout lands"]
 fn no_rust_file_is_over_the_line_limit() {
     assert_clean("file length", long_file_problems(&xtask_sources()));
 }
 
 #[test]
-#[ignore = "enabled after the re-layout lands"]
 fn no_function_is_over_the_line_limit_without_a_reason() {
     assert_clean(
         "function length",
@@ -179,7 +174,6 @@ fn no_function_is_over_the_line_limit_without_a_reason() {
 }
 
 #[test]
-#[ignore = "enabled after the re-layout lands"]
 fn modules_import_without_loops() {
     assert_clean(
         "import loops",
