@@ -78,22 +78,9 @@ fn ports() -> Vec<Port> {
 /// and a job with every option that adds to the command line.
 fn cases() -> Vec<(&'static str, MachineOptions)> {
     let interactive = MachineOptions {
-        qemu: "qemu-system-riscv64".into(),
-        smp: None,
-        memory_mib: None,
-        mode: None,
-        boot: Boot::Full,
-        persist: false,
-        job: false,
         net: true,
-        ssh: false,
-        console: Console::Terminal,
         shares: shares(),
-        forwards: vec![],
-        ports: vec![],
-        sst_socket: None,
-        append: vec![],
-        drives: vec![],
+        ..crate::run::fixtures::options()
     };
     let job = MachineOptions {
         boot: Boot::Fast,

@@ -292,23 +292,7 @@ pub fn milestone(line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn info() -> BTreeMap<String, Value> {
-        serde_json::from_str(
-            r#"{
-            "python-numpy": {"type": "target", "virtual": false, "version": "1.25.0", "dl_dir": "python-numpy",
-                "downloads": [{"source": "numpy-1.25.0.tar.gz", "uris": ["https+https://github.com/numpy/numpy/releases/download/v1.25.0", "https|urlencode+https://sources.buildroot.net/python-numpy"]}]},
-            "host-gcc-final": {"type": "host", "virtual": false, "version": "12.4.0", "dl_dir": "gcc",
-                "downloads": [{"source": "gcc-12.4.0.tar.xz", "uris": ["https+https://ftp.gnu.org/gnu/gcc/gcc-12.4.0"]}]},
-            "host-gcc-initial": {"type": "host", "virtual": false, "version": "12.4.0", "dl_dir": "gcc",
-                "downloads": [{"source": "gcc-12.4.0.tar.xz", "uris": ["https+https://ftp.gnu.org/gnu/gcc/gcc-12.4.0"]}]},
-            "toolchain-buildroot": {"type": "target", "virtual": true, "version": null, "downloads": []},
-            "linux": {"type": "target", "virtual": false, "version": "6.1.44", "dl_dir": "linux",
-                "downloads": [{"source": "linux-6.1.44.tar.xz", "uris": ["https+https://cdn.kernel.org/pub/linux/kernel/v6.x"]}]}
-        }"#,
-        )
-        .unwrap()
-    }
+    use crate::buildroot::downloads::tests::info;
 
     #[test]
     fn packages_are_the_real_target_packages() {

@@ -132,7 +132,7 @@ fn reachable(host: &str, port: u16) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
 
     pub fn info() -> BTreeMap<String, Value> {

@@ -15,7 +15,7 @@ pub mod argv;
 pub mod defaults;
 mod explain;
 #[cfg(test)]
-mod fixtures;
+pub mod fixtures;
 pub mod machine;
 mod preflight;
 mod request;
