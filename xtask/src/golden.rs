@@ -3,7 +3,7 @@
 //! byte-for-byte what `tests/data/golden/` holds.
 //!
 //! A deliberate change rewrites them with `ACALSIM_BLESS=1 cargo xtask test
-//! --quick -E 'test(golden)'`; the diff then shows in review what changed.
+//! --quick -- -E 'test(golden)'`; the diff then shows in review what changed.
 
 use std::path::{Path, PathBuf};
 
