@@ -131,3 +131,48 @@ pub fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let _ = child.wait();
     None
 }
+
+/// ACALSim's sources for the co-simulation tests: `ACALSIM_SRC`, else the
+/// tarball beside this checkout in `../shared/acalsim/`. Missing is a failure
+/// that says what is missing, never a skip.
+pub fn acalsim_src() -> PathBuf {
+    if let Some(src) = std::env::var_os("ACALSIM_SRC").filter(|v| !v.is_empty()) {
+        return PathBuf::from(src);
+    }
+    let dir = root().join("../shared/acalsim");
+    let tarball = std::fs::read_dir(&dir).ok().and_then(|entries| {
+        entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.to_string_lossy().ends_with(".tar.xz"))
+    });
+    tarball.unwrap_or_else(|| {
+        panic!(
+            "ACALSim's sources are missing: no ACALSIM_SRC and no *.tar.xz in {}",
+            dir.display()
+        )
+    })
+}
+
+/// [`xtask`] with extra environment variables (and `unset` removed).
+pub fn xtask_env(config: &Path, args: &[&str], env: &[(&str, &Path)], unset: &[&str]) -> Output {
+    let mut cmd = Command::new(xtask_bin());
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for k in unset {
+        cmd.env_remove(k);
+    }
+    let out = cmd.output().expect("starting xtask");
+    eprintln!(
+        "$ xtask --config {} {}\n--- stderr ---\n{}",
+        config.display(),
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

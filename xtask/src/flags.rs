@@ -34,6 +34,7 @@ pub enum Command {
     Run(Run),
     Ssh(Ssh),
     Buildroot(Buildroot),
+    Qemu(Qemu),
     Pytorch(Pytorch),
     Test(Test),
     Bench(Bench),
@@ -138,16 +139,13 @@ pub struct Run {
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
     pub envs: Vec<(String, String)>,
     /// ACALSim co-simulation: add `-device virtio-sst-device,socket=PATH`
-    /// (needs ACALSim's QEMU; see --qemu).
+    /// (boots the project's QEMU, `cargo xtask qemu build`, unless --qemu is given).
     #[arg(long, value_name = "PATH")]
     pub sst_socket: Option<PathBuf>,
-    /// The QEMU binary (e.g. ACALSim's build).
-    #[arg(
-        long,
-        env = crate::run::defaults::QEMU_ENV,
-        default_value = crate::run::defaults::QEMU_DEFAULT
-    )]
-    pub qemu: PathBuf,
+    /// The QEMU binary (default: the project's build for --sst-socket, else
+    /// qemu-system-riscv64 on PATH).
+    #[arg(long, env = crate::run::defaults::QEMU_ENV)]
+    pub qemu: Option<PathBuf>,
     /// Attach FILE as an extra raw disk, written in place (/dev/vdb, /dev/vdc, …), repeatable.
     #[arg(long = "drive", value_name = "FILE")]
     pub drives: Vec<PathBuf>,
@@ -245,6 +243,51 @@ pub struct BuildrootCheck {
     #[arg(long)]
     pub no_external: bool,
 }
+
+/// The project's own qemu-system-riscv64, with ACALSim's virtio-sst-device built in.
+#[derive(clap::Args, Debug)]
+pub struct Qemu {
+    #[command(subcommand)]
+    pub command: QemuCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QemuCommand {
+    Build(QemuBuild),
+    Info(QemuInfo),
+}
+
+/// Build QEMU (riscv64-softmmu, 9p, user networking) with ACALSim's virtio-sst-device.
+///
+/// The source is the `[qemu]` table of acalsim.toml: by default Debian's QEMU 10.2.2
+/// upstream tarball from the configured mirror, accepted only if its sha256 is the one
+/// in sid's signed Sources index (gpgv on InRelease, then Sources.xz by its hash); or a
+/// local tarball pinned by sha256, or a git checkout pinned by commit. ACALSim's device
+/// (virtio-device/ of its src/qemu-acalsim-sst-linux) comes from ACALSIM_SRC or
+/// `[qemu] acalsim`: a checkout, that directory, or a tarball. It is built unmodified;
+/// the project's glue (qemu/acalsim/) and patches (qemu/patches/) bridge QEMU 7.0's API.
+///
+/// Cached in $XDG_CACHE_HOME/acalsim/qemu/KEY/ under a key of the source, ACALSim's
+/// device files, the glue, the configure line, the compiler and the firmware, so a
+/// re-run with nothing changed finishes at once. Afterwards `run --sst-socket` boots it;
+/// target/xtask/qemu.json records it. Log: target/xtask/logs/qemu-build.log.
+///
+///   ACALSIM_SRC=~/acalsim cargo xtask qemu build
+///   cargo xtask run cosim --sst-socket /tmp/sst.sock -- python3 /mnt/scripts/sst_check.py
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct QemuBuild {
+    /// Build even if a build with the same key is cached.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Keep the unpacked source and build directory (for debugging the glue).
+    #[arg(long)]
+    pub keep_work: bool,
+}
+
+/// Print the project's QEMU build (path, version, sha256, source) as JSON.
+#[derive(clap::Args, Debug)]
+pub struct QemuInfo {}
 
 /// Build PyTorch from source inside the guest: resumable, ccache, host-offloaded compiles.
 #[derive(clap::Args, Debug)]

@@ -3,6 +3,7 @@
 //! This file only parses the command line, moves to the workspace root and
 //! dispatches; each command lives in its own module.
 
+mod acalsim;
 mod bench;
 mod buildroot;
 mod cache;
@@ -13,11 +14,13 @@ mod flags;
 mod golden;
 mod host;
 mod image;
+mod kernel_modules;
 mod manifest;
 mod output;
 mod progress;
 mod project;
 mod pytorch;
+mod qemu;
 mod run;
 mod ssh;
 mod test;
@@ -54,6 +57,7 @@ fn try_main() -> Result<i32> {
         flags::Command::Run(r) => return run::run(&project, &run::Request::from(&r), None),
         flags::Command::Ssh(s) => return ssh::run(&project, &s),
         flags::Command::Buildroot(b) => buildroot::run(&project, &b),
+        flags::Command::Qemu(q) => qemu::run(&project, &q),
         flags::Command::Pytorch(p) => return pytorch::run(&project, &p),
         flags::Command::Test(t) => test::run(&project, &t),
         flags::Command::Bench(b) => bench::run(&project, &b),

@@ -42,6 +42,9 @@ pub struct Manifest {
     pub debian: Option<DebianSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buildroot: Option<BuildrootSource>,
+    /// Out-of-tree modules (`kernel_modules`) installed, relative to the rootfs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kernel_modules: Vec<String>,
     pub packages: Vec<Package>,
     pub tools: BTreeMap<String, String>,
     pub build: BuildInfo,
@@ -166,6 +169,7 @@ pub fn sample() -> Manifest {
         size: 1,
     };
     Manifest {
+        kernel_modules: vec![],
         schema: SCHEMA,
         name: "img".into(),
         flavour: "debian".into(),

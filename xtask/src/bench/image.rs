@@ -22,7 +22,7 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     let debian = image
         .debian()
         .with_context(|| format!("bench image: image `{}` is not a Debian image", image.name))?;
-    let inputs = Inputs::load(project, debian)?;
+    let inputs = Inputs::load(project, &image, debian)?;
     let cx = SuiteContext::new(project)?;
     let mut figures = Vec::new();
 

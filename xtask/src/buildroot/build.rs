@@ -108,6 +108,13 @@ fn prepare<'a>(
     br: &'a Buildroot,
     key: &'a str,
 ) -> Result<Build<'a>> {
+    if !image.kernel_modules.is_empty() {
+        bail!(
+            "image `{}`: kernel_modules are built into Debian images only so far; a Buildroot image \
+             would need them as a kernel-module package of buildroot-external, which is not written yet",
+            image.name
+        );
+    }
     let defconfig_file = defconfig_path(project, br);
     let defconfig_text = defconfig::render(image, br);
     if std::fs::read_to_string(&defconfig_file).ok().as_deref() != Some(defconfig_text.as_str()) {
@@ -192,11 +199,10 @@ fn collect(
         output::artifact(&b.staged, to)
     };
     let kernel = copy("Image", "Image")?;
-    let firmware = if br.opensbi {
-        Some(copy("fw_jump.elf", "fw_jump.elf")?)
-    } else {
-        None
-    };
+    let firmware = br
+        .opensbi
+        .then(|| copy("fw_jump.elf", "fw_jump.elf"))
+        .transpose()?;
     let has = |format| image.has_format(format);
     let mut rootfs = BTreeMap::new();
     if has(Format::Initramfs) {
@@ -225,6 +231,7 @@ fn collect(
         .unwrap_or(&br.kernel_version)
         .to_string();
     Ok(Manifest {
+        kernel_modules: vec![],
         schema: manifest::SCHEMA,
         name: image.name.clone(),
         flavour: "buildroot".into(),

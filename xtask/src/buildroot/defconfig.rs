@@ -259,6 +259,7 @@ mod tests {
                 smp: 2,
                 memory_mib: 2048,
             },
+            kernel_modules: vec![],
             flavour: Flavour::Buildroot(br.clone()),
         };
         (image, br)

@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::values::At;
+use super::values::{is_hex, At};
 
 pub const LIBCS: &[&str] = &["glibc", "musl", "uclibc"];
 
@@ -279,10 +279,6 @@ fn is_version(s: &str) -> bool {
         && parts
             .iter()
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-}
-
-fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 fn is_symbolish(s: &str) -> bool {

@@ -20,8 +20,32 @@ pub struct Image {
     pub hostname: String,
     pub user: String,
     pub run: RunDefaults,
+    /// Out-of-tree kernel modules built against the image's kernel.
+    pub kernel_modules: Vec<KernelModule>,
     /// How the image is built, with that flavour's own keys.
     pub flavour: Flavour,
+}
+
+/// One `kernel_modules` entry: a Kbuild directory, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelModule {
+    /// `acalsim:SUBDIR`: a directory of ACALSim's `src/qemu-acalsim-sst-linux`
+    /// (ACALSIM_SRC or `[qemu] acalsim`), e.g. `acalsim:drivers`.
+    Acalsim(String),
+    /// A directory, relative to the project root (or absolute).
+    Dir(String),
+}
+
+impl KernelModule {
+    pub const ACALSIM_PREFIX: &'static str = "acalsim:";
+
+    /// The entry as the config writes it.
+    pub fn written(&self) -> String {
+        match self {
+            KernelModule::Acalsim(sub) => format!("{}{sub}", Self::ACALSIM_PREFIX),
+            KernelModule::Dir(d) => d.clone(),
+        }
+    }
 }
 
 /// The two ways an image is built.
@@ -124,6 +148,9 @@ struct KeyInput<'a> {
     check_valid_until: Option<bool>,
     run: &'a RunDefaults,
     buildroot: Option<&'a Buildroot>,
+    /// Left out when empty, so images without modules keep their keys.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    kernel_modules: Vec<String>,
 }
 
 /// What an image's content key hashes of its config. The JSON keeps the
@@ -156,6 +183,11 @@ fn key_input(image: &Image) -> Result<String> {
         check_valid_until: debian.check_valid_until,
         run: &image.run,
         buildroot,
+        kernel_modules: image
+            .kernel_modules
+            .iter()
+            .map(KernelModule::written)
+            .collect(),
     };
     serde_json::to_string(&input).context("serialising image config")
 }

@@ -10,6 +10,7 @@
 pub mod buildroot;
 pub mod debian;
 mod image;
+pub mod qemu;
 mod raw;
 mod values;
 
@@ -22,7 +23,8 @@ use toml::Spanned;
 
 pub use buildroot::Buildroot;
 pub use debian::{Bootstrapper, Debian};
-pub use image::{Flavour, Format, Image, RunDefaults};
+pub use image::{Flavour, Format, Image, KernelModule, RunDefaults};
+pub use qemu::{Qemu, QemuSource};
 pub use values::{is_package_name, parse_size};
 
 use raw::{RawConfig, RawImage, RawRun};
@@ -38,6 +40,8 @@ const MIN_MEMORY: u64 = 128 << 20;
 pub struct Config {
     pub default_image: String,
     pub images: BTreeMap<String, Image>,
+    /// The project's own QEMU (`cargo xtask qemu build`).
+    pub qemu: Qemu,
 }
 
 /// The names `flavour` takes, before the flavour's table is read.
@@ -116,9 +120,11 @@ pub fn parse(text: &str, file: &str, package_sets: &[String]) -> Result<Config> 
             None => bail!("{file}: no [images.NAME] table; define at least one image"),
         },
     };
+    let qemu = qemu::resolve(raw.qemu.clone(), &at)?;
     Ok(Config {
         default_image,
         images,
+        qemu,
     })
 }
 
@@ -178,6 +184,7 @@ fn build_image(
         hostname: hostname(r.hostname, at)?,
         user: user(r.user, at)?,
         run: run_defaults(r.run.unwrap_or_default(), top_run, at)?,
+        kernel_modules: kernel_modules(r.kernel_modules, at)?,
         flavour,
     })
 }
@@ -234,6 +241,39 @@ fn formats(v: Option<Spanned<Vec<String>>>, at: &At) -> Result<Vec<Format>> {
         ));
     }
     Ok(formats)
+}
+
+/// `kernel_modules`: `acalsim:SUBDIR` or a directory path, each at most once.
+fn kernel_modules(v: Option<Spanned<Vec<String>>>, at: &At) -> Result<Vec<KernelModule>> {
+    let Some(list) = v else {
+        return Ok(vec![]);
+    };
+    let mut modules = Vec::new();
+    for entry in list.get_ref() {
+        let module = match entry.strip_prefix(KernelModule::ACALSIM_PREFIX) {
+            Some(sub) => {
+                let ok = !sub.is_empty()
+                    && !sub.starts_with('/')
+                    && sub.split('/').all(|c| !c.is_empty() && c != "..");
+                if !ok {
+                    return Err(at(list.span(), format!("kernel_modules: `{entry}`: after `acalsim:` give a directory of ACALSim's src/qemu-acalsim-sst-linux, e.g. \"acalsim:drivers\"")));
+                }
+                KernelModule::Acalsim(sub.to_string())
+            }
+            None if entry.trim().is_empty() => {
+                return Err(at(list.span(), "kernel_modules: an empty entry; give a Kbuild directory (relative to the project root) or acalsim:SUBDIR".into()));
+            }
+            None => KernelModule::Dir(entry.clone()),
+        };
+        if modules.contains(&module) {
+            return Err(at(
+                list.span(),
+                format!("kernel_modules: `{entry}` is listed twice"),
+            ));
+        }
+        modules.push(module);
+    }
+    Ok(modules)
 }
 
 fn size(v: Option<Spanned<String>>, at: &At) -> Result<Option<u64>> {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::buildroot::{self as br, RawBuildroot};
+use super::qemu::RawQemu;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,6 +18,8 @@ pub struct RawConfig {
     pub run: RawRun,
     #[serde(default)]
     pub images: BTreeMap<String, Spanned<RawImage>>,
+    #[serde(default)]
+    pub qemu: RawQemu,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -48,6 +51,7 @@ pub struct RawImage {
     pub user: Option<Spanned<String>>,
     pub check_valid_until: Option<Spanned<CheckValidUntil>>,
     pub run: Option<RawRun>,
+    pub kernel_modules: Option<Spanned<Vec<String>>>,
     pub buildroot: Option<Spanned<RawBuildroot>>,
 }
 
@@ -93,6 +97,7 @@ pub fn merge(child: RawImage, base: RawImage) -> RawImage {
         user: child.user.or(base.user),
         check_valid_until: child.check_valid_until.or(base.check_valid_until),
         run,
+        kernel_modules: child.kernel_modules.or(base.kernel_modules),
         buildroot: match (child.buildroot, base.buildroot) {
             (Some(c), Some(b)) => {
                 let span = c.span();

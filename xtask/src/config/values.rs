@@ -79,6 +79,11 @@ pub fn is_identifier(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// Exactly `len` hex digits (a sha256 is 64, a git commit 40).
+pub fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 /// Debian policy 5.6.1: `[a-z0-9][a-z0-9+.-]+`.
 pub fn is_package_name(s: &str) -> bool {
     s.len() >= 2

@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cache::ContentKey;
 use crate::config::{Debian, Image};
+use crate::kernel_modules::{self, ModuleTree};
 use crate::project::Project;
 
 use super::bootstrap;
@@ -23,11 +24,13 @@ pub struct Inputs {
     pub base_packages: Vec<String>,
     /// `extra_package_sets` then `extra_packages`: installed on top of the base layer.
     pub top_packages: Vec<String>,
+    /// `kernel_modules`, located (their sources are part of the image key).
+    pub modules: Vec<ModuleTree>,
     root: PathBuf,
 }
 
 impl Inputs {
-    pub fn load(project: &Project, d: &Debian) -> Result<Inputs> {
+    pub fn load(project: &Project, image: &Image, d: &Debian) -> Result<Inputs> {
         let mut package_sets = BTreeMap::new();
         for name in d.package_sets.iter().chain(&d.extra_package_sets) {
             let path = project
@@ -44,6 +47,7 @@ impl Inputs {
             package_sets,
             base_packages,
             top_packages,
+            modules: kernel_modules::resolve(project, image)?,
             root: project.root.clone(),
         })
     }
@@ -83,5 +87,6 @@ pub fn image_key(image: &Image, d: &Debian, inputs: &Inputs) -> Result<String> {
         }
         key.add_file(wheel, &path)?;
     }
+    kernel_modules::add_to_key(&mut key, &inputs.modules)?;
     Ok(key.hex())
 }

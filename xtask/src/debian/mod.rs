@@ -18,6 +18,7 @@ mod initrd;
 mod inputs;
 mod kernel;
 mod layer;
+mod modules;
 mod native;
 mod rootfs;
 
@@ -43,7 +44,7 @@ use native::NativeSpec;
 
 /// The content key of Debian image `image`.
 pub fn image_key(project: &Project, image: &Image, d: &Debian) -> Result<String> {
-    inputs::image_key(image, d, &Inputs::load(project, d)?)
+    inputs::image_key(image, d, &Inputs::load(project, image, d)?)
 }
 
 /// Builds Debian image `image` (content key `key`) and installs it.
@@ -59,7 +60,8 @@ pub fn build(
     let b = context(project, image, d, key)?;
     std::fs::create_dir_all(&b.out).with_context(|| format!("creating {}", b.out.display()))?;
     let log = project.logs_dir().join(format!("image-{}.log", image.name));
-    let mut steps = Steps::new(5, log, project.verbose)?;
+    let with_modules = !b.inputs.modules.is_empty();
+    let mut steps = Steps::new(5 + with_modules as usize, log, project.verbose)?;
     eprintln!(
         "building image `{}` (Debian {} riscv64, {})",
         image.name, d.suite, d.bootstrapper
@@ -85,6 +87,13 @@ pub fn build(
     let (kernel_version, initrd_modules) = steps.step("kernel and minimal initrd", |step| {
         kernel::kernel_and_initrd(&b, step)
     })?;
+    let kernel_modules = if with_modules {
+        steps.step("kernel modules (kernel_modules)", |step| {
+            modules::build_and_install(&b, step, &b.inputs.modules, &kernel_version)
+        })?
+    } else {
+        vec![]
+    };
     let rootfs_images = steps.step("root filesystem images", |step| {
         rootfs::write_images(&project.sh, step, image, &b.rootfs, &b.out)
     })?;
@@ -97,6 +106,7 @@ pub fn build(
             rootfs_images,
             layer_cached,
             timings,
+            kernel_modules,
         };
         let m = manifest_of(&b, &built)?;
         output::finish(project, &m, &b.out)?;
@@ -152,7 +162,7 @@ fn context<'a>(
         project,
         image,
         debian: d,
-        inputs: Inputs::load(project, d)?,
+        inputs: Inputs::load(project, image, d)?,
         key: key.to_string(),
         rootfs: work.join("rootfs"),
         out: work.join("out"),
@@ -178,6 +188,8 @@ struct Built {
     rootfs_images: rootfs::RootfsImages,
     layer_cached: bool,
     timings: Vec<(String, f64)>,
+    /// The `kernel_modules` files installed, relative to the rootfs.
+    kernel_modules: Vec<String>,
 }
 
 /// The manifest of the finished build, its artifacts hashed.
@@ -217,6 +229,7 @@ fn manifest_of(b: &Build, built: &Built) -> Result<Manifest> {
             check_valid_until: b.check_valid_until,
         }),
         buildroot: None,
+        kernel_modules: built.kernel_modules.clone(),
         packages,
         tools: output::tool_versions(sh),
         build: BuildInfo {

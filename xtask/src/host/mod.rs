@@ -23,7 +23,7 @@ use xshell::Shell;
 pub use binfmt::binfmt_riscv64_ok;
 pub use os::is_root;
 pub use probe::{probe, require};
-pub use tools::Tool;
+pub use tools::{Tool, OPENSBI_FW};
 
 /// Prints the tool table; with `fix` (as root) installs what is missing and
 /// registers binfmt. Errs while anything is still missing.

@@ -5,6 +5,13 @@ use super::binfmt::BINFMT_ENTRY;
 
 /// Firmware qemu's `virt` machine loads for `-bios default`; without it the guest never starts.
 pub const OPENSBI_FW: &str = "/usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin";
+/// Headers and modules QEMU's build needs (`cargo xtask qemu build`), found by path.
+const GLIB_DEV: &str = "/usr/include/glib-2.0/glib.h";
+const ZLIB_DEV: &str = "/usr/include/zlib.h";
+const FDT_DEV: &str = "/usr/include/libfdt.h";
+const SLIRP_DEV: &str = "/usr/include/slirp/libslirp.h";
+const PYTHON_VENV: &str = "/usr/share/doc/python3-venv/copyright";
+const PYCOTAP: &str = "/usr/lib/python3/dist-packages/pycotap/__init__.py";
 /// Buildroot's `utils/check-package` imports `magic` (Debian's python3 module).
 const PYTHON_MAGIC: &str = "/usr/lib/python3/dist-packages/magic/__init__.py";
 
@@ -60,6 +67,16 @@ pub const TOOLS: &[Tool] = &[
     t("file", "file", VERSION, "file", false, "Buildroot: dependency check"),
     t("patch", "patch", VERSION, "patch", false, "Buildroot: package patches"),
     t("wget", "wget", VERSION, "wget", false, "Buildroot: downloads"),
+    t("curl", "curl", VERSION, "curl", false, "download QEMU's source (qemu build)"),
+    t("ninja", "ninja", VERSION, "ninja-build", false, "qemu build: QEMU's build tool"),
+    t("meson", "meson", VERSION, "meson", true, "qemu build: QEMU 10.2 needs meson >= 1.5 (bookworm has 1.0)"),
+    t("pkg-config", "pkg-config", VERSION, "pkg-config", false, "qemu build: finds glib, libfdt, libslirp"),
+    t("libglib2.0-dev", GLIB_DEV, DPKG, "libglib2.0-dev", false, "qemu build: glib"),
+    t("zlib1g-dev", ZLIB_DEV, DPKG, "zlib1g-dev", false, "qemu build: zlib"),
+    t("libfdt-dev", FDT_DEV, DPKG, "libfdt-dev", false, "qemu build: the riscv virt board's device tree"),
+    t("libslirp-dev", SLIRP_DEV, DPKG, "libslirp-dev", false, "qemu build: user networking"),
+    t("python3-venv", PYTHON_VENV, DPKG, "python3-venv", false, "qemu build: configure's Python venv"),
+    t("python3-pycotap", PYCOTAP, DPKG, "python3-pycotap", true, "qemu build: configure requires it (bookworm-backports)"),
     t("shellcheck", "shellcheck", VERSION, "shellcheck", false, "tests: the tidy test checks every shell script"),
     t("flake8", "flake8", VERSION, "flake8", false, "tests: Buildroot's check-package lints Python with it"),
     t("python3-magic", PYTHON_MAGIC, DPKG, "python3-magic", false, "tests: Buildroot's check-package needs it"),
@@ -116,7 +133,7 @@ mod tests {
         let from_backports = |t: &&Tool| {
             t.package.starts_with("qemu-")
                 || t.package.ends_with("debstrap")
-                || t.package == "debootstrap"
+                || ["debootstrap", "meson", "python3-pycotap"].contains(&t.package)
         };
         assert!(TOOLS.iter().all(|t| from_backports(&t) == t.backports));
         assert!(by_command(&["debootstrap", "arch-test"])

@@ -11,9 +11,9 @@ pub const QEMU_DEFAULT: &str = "qemu-system-riscv64";
 /// Seconds a headless command may take before the guest is killed (`--timeout`).
 pub const TIMEOUT_SECS: u64 = 3600;
 
-/// `$ACALSIM_QEMU`, else `qemu-system-riscv64`, as clap resolves `--qemu`.
-pub fn qemu() -> PathBuf {
+/// `$ACALSIM_QEMU` if set, as clap resolves `--qemu`.
+pub fn qemu() -> Option<PathBuf> {
     std::env::var_os(QEMU_ENV)
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| QEMU_DEFAULT.into())
 }

@@ -44,18 +44,19 @@ const EXIT_TIMEOUT: i32 = 124;
 /// returns the exit status for this process (the guest command's, for a job).
 pub fn run(project: &Project, request: &Request, stdout_sink: Option<StdoutSink>) -> Result<i32> {
     let image = preflight::built_image(project, request.image.as_deref())?;
+    let chosen = preflight::choose_qemu(project, request)?;
     if let Some(socket) = &request.sst_socket {
-        preflight::require_sst_device(project, &request.qemu, socket)?;
+        preflight::require_sst_device(project, &chosen, socket)?;
     }
     let session = Session::open(project, &image.name, request)?;
     let sockets = Sockets::bind(session.dir(), request.is_job())?;
-    let options = session.machine_options(request, &sockets)?;
+    let options = session.machine_options(request, &chosen.path, &sockets)?;
     let machine = machine::plan(&image.manifest, &image.dir, &options)?;
 
     let (q, args) = (&machine.qemu, argv::argv(&machine));
     let qemu = cmd!(project.sh, "{q} {args...}");
     let shown = qemu.to_string();
-    let (log_path, log) = start_boot_log(project, &image.name, &shown)?;
+    let (log_path, log) = start_boot_log(project, &image.name, &chosen.description, &shown)?;
     if project.verbose {
         eprintln!("$ {shown}");
     }
@@ -90,12 +91,18 @@ pub fn run(project: &Project, request: &Request, stdout_sink: Option<StdoutSink>
 }
 
 /// target/xtask/logs/run-IMAGE.log, opened with the QEMU command line.
-fn start_boot_log(project: &Project, image: &str, shown: &str) -> Result<(PathBuf, File)> {
+fn start_boot_log(
+    project: &Project,
+    image: &str,
+    qemu: &str,
+    shown: &str,
+) -> Result<(PathBuf, File)> {
     let path = project.logs_dir().join(format!("run-{image}.log"));
     std::fs::create_dir_all(project.logs_dir())
         .with_context(|| format!("creating {}", project.logs_dir().display()))?;
     let mut log = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    writeln!(log, "$ {shown}\n").with_context(|| format!("writing {}", path.display()))?;
+    writeln!(log, "# qemu: {qemu}\n$ {shown}\n")
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok((path, log))
 }
 

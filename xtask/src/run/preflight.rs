@@ -9,6 +9,66 @@ use xshell::cmd;
 
 use crate::manifest::{self, Manifest};
 use crate::project::Project;
+use crate::qemu::record;
+
+use super::defaults::QEMU_DEFAULT;
+use super::request::Request;
+
+/// The QEMU a run boots, and what the boot log says about it.
+pub struct ChosenQemu {
+    pub path: PathBuf,
+    /// Path, `--version` and sha256: which QEMU booted, for the record.
+    pub description: String,
+}
+
+/// `--qemu` (or `ACALSIM_QEMU`) when given; for a co-simulation run the
+/// project's own build when there is one; else `qemu-system-riscv64`.
+pub fn choose_qemu(project: &Project, request: &Request) -> Result<ChosenQemu> {
+    if request.qemu.is_none() && request.sst_socket.is_some() {
+        if let Some(built) = record::current(project)? {
+            let description = format!(
+                "{} ({}, sha256 {}; the project's build, {})",
+                built.binary.display(),
+                built.version,
+                built.sha256,
+                record::pointer(project).display()
+            );
+            return Ok(ChosenQemu {
+                path: built.binary,
+                description,
+            });
+        }
+    }
+    let path = request.qemu.clone().unwrap_or_else(|| QEMU_DEFAULT.into());
+    let sh = &project.sh;
+    let version = cmd!(sh, "{path} --version")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .with_context(|| format!("QEMU `{}` does not run (`--version`); install it (`cargo xtask doctor --fix`) or pass --qemu PATH", path.display()))?;
+    let file = on_path(&path);
+    let sha256 = match &file {
+        Some(f) => crate::cache::sha256_file(f)?,
+        None => "unknown".into(),
+    };
+    let description = format!(
+        "{} ({}, sha256 {sha256})",
+        file.as_deref().unwrap_or(&path).display(),
+        version.lines().next().unwrap_or_default()
+    );
+    Ok(ChosenQemu { path, description })
+}
+
+/// The file `program` runs: itself when it has a '/', else the first on PATH.
+fn on_path(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return program.is_file().then(|| program.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
 
 /// An image whose manifest and artifacts are all on disk.
 pub struct BuiltImage {
@@ -51,8 +111,9 @@ fn image_name(project: &Project, name: Option<&str>) -> Result<String> {
 
 /// `--sst-socket` needs ACALSim's QEMU build; stock QEMU would fail later
 /// with a bare "Device not found".
-pub fn require_sst_device(project: &Project, qemu: &Path, socket: &Path) -> Result<()> {
+pub fn require_sst_device(project: &Project, chosen: &ChosenQemu, socket: &Path) -> Result<()> {
     let sh = &project.sh;
+    let qemu = &chosen.path;
     let out = cmd!(sh, "{qemu} -machine virt -device help")
         .ignore_status()
         .quiet()
@@ -62,7 +123,8 @@ pub fn require_sst_device(project: &Project, qemu: &Path, socket: &Path) -> Resu
     if !devices.contains("\"virtio-sst-device\"") {
         bail!(
             "--sst-socket {}: QEMU `{}` has no virtio-sst-device (checked with `-device help`); \
-             it needs ACALSim's QEMU build: pass --qemu PATH or set ACALSIM_QEMU",
+             build the project's (`ACALSIM_SRC=PATH cargo xtask qemu build`, which `run` then uses) \
+             or pass --qemu PATH to another build with the device",
             socket.display(),
             qemu.display()
         );

@@ -93,10 +93,15 @@ impl Session {
     }
 
     /// What [`super::machine::plan`] needs from the request and this session.
-    pub fn machine_options(&self, request: &Request, sockets: &Sockets) -> Result<MachineOptions> {
+    pub fn machine_options(
+        &self,
+        request: &Request,
+        qemu: &Path,
+        sockets: &Sockets,
+    ) -> Result<MachineOptions> {
         let job = request.is_job();
         Ok(MachineOptions {
-            qemu: request.qemu.clone(),
+            qemu: qemu.to_path_buf(),
             smp: request.smp,
             memory_mib: request.memory_mib,
             mode: request.mode,

@@ -1,0 +1,295 @@
+//! Co-simulation, for real: the project's QEMU 10.2.2 built from Debian's
+//! verified tarball with ACALSim's unmodified virtio-sst-device, an image
+//! carrying ACALSim's unmodified guest driver, and `/dev/sst0` answering in
+//! the booted guest. ACALSim's sources come from `ACALSIM_SRC` or the tarball
+//! in `../shared/acalsim/`.
+
+use std::path::{Path, PathBuf};
+
+use tests::*;
+
+const QEMU_TARBALL_SHA256: &str =
+    "be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb";
+
+fn e2e_config() -> PathBuf {
+    root().join("tests/configs/e2e.toml")
+}
+
+/// The e2e config with `extra` appended, in `dir`.
+fn config_with(dir: &Path, name: &str, extra: &str) -> PathBuf {
+    let text = std::fs::read_to_string(e2e_config()).expect("reading e2e.toml");
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{text}\n{extra}\n")).expect("writing a test config");
+    path
+}
+
+fn qemu_cache() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"));
+    base.join("acalsim/qemu")
+}
+
+fn work_dirs() -> Vec<PathBuf> {
+    std::fs::read_dir(qemu_cache())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("work-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn qemu_record() -> serde_json::Value {
+    let path = root().join("target/xtask/qemu.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("qemu.json is JSON")
+}
+
+/// `cargo xtask qemu build` with ACALSim from the shared checkout; asserts success.
+fn build_qemu() -> std::process::Output {
+    let acalsim = acalsim_src();
+    let out = xtask_env(
+        &e2e_config(),
+        &["qemu", "build"],
+        &[("ACALSIM_SRC", &acalsim)],
+        &[],
+    );
+    assert!(out.status.success(), "qemu build failed:\n{}", stderr(&out));
+    out
+}
+
+#[test]
+fn qemu_build_refuses_unverified_sources_builds_acalsims_device_and_reruns_as_a_noop() {
+    let _lock = build_lock();
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = xtask_env(&e2e_config(), &["qemu", "build"], &[], &["ACALSIM_SRC"]);
+    assert!(!out.status.success(), "built without ACALSim's sources");
+    let err = stderr(&out);
+    assert!(
+        err.contains("set ACALSIM_SRC=PATH") && err.contains("[qemu] table"),
+        "{err}"
+    );
+
+    let before = work_dirs();
+    let wrong_pin = config_with(
+        dir.path(),
+        "wrong-pin.toml",
+        &format!("[qemu]\nsha256 = \"{}\"", "ab".repeat(32)),
+    );
+    let out = xtask_env(
+        &wrong_pin,
+        &["qemu", "build"],
+        &[("ACALSIM_SRC", &acalsim_src())],
+        &[],
+    );
+    assert!(!out.status.success(), "a wrong sha256 pin was accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "sha256 {QEMU_TARBALL_SHA256} in sid's signed Sources"
+        )) && err.contains("nothing was downloaded or unpacked"),
+        "{err}"
+    );
+
+    let tampered = dir.path().join("qemu-10.2.2.tar.xz");
+    std::fs::write(&tampered, b"not the QEMU source").unwrap();
+    let local = config_with(
+        dir.path(),
+        "tampered.toml",
+        &format!(
+            "[qemu]\nsource = \"{}\"\nsha256 = \"{QEMU_TARBALL_SHA256}\"",
+            tampered.display()
+        ),
+    );
+    let out = xtask_env(
+        &local,
+        &["qemu", "build"],
+        &[("ACALSIM_SRC", &acalsim_src())],
+        &[],
+    );
+    assert!(!out.status.success(), "a tampered tarball was accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains("its sha256 is") && err.contains("refusing it (nothing was unpacked)"),
+        "{err}"
+    );
+    assert_eq!(work_dirs(), before, "a refused source was unpacked");
+
+    build_qemu();
+    let record = qemu_record();
+    let binary = PathBuf::from(record["binary"].as_str().expect("binary"));
+    assert!(
+        record["version"].as_str().unwrap().contains("10.2.2"),
+        "{record}"
+    );
+    assert!(
+        record["source"]
+            .as_str()
+            .unwrap()
+            .contains(QEMU_TARBALL_SHA256),
+        "{record}"
+    );
+    let devices =
+        run(std::process::Command::new(&binary).args(["-machine", "virt", "-device", "help"]));
+    assert!(devices.contains("name \"virtio-sst-device\""), "{devices}");
+    assert!(
+        work_dirs().is_empty(),
+        "the work tree was left behind: {:?}",
+        work_dirs()
+    );
+
+    let again = build_qemu();
+    assert!(
+        stderr(&again).contains("qemu: up to date"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(qemu_record(), record, "a no-op re-run changed the record");
+}
+
+/// Writes the test module (good, or with a compile error) where e2e-cosim expects it.
+fn write_hello_module(broken: bool) {
+    let dest = root().join("target/xtask/test-kmod/hello");
+    std::fs::create_dir_all(&dest).unwrap();
+    let data = root().join("tests/data/kmod-hello");
+    for f in ["Makefile", "acalsim_hello.c"] {
+        let mut text = std::fs::read_to_string(data.join(f)).unwrap();
+        if broken && f.ends_with(".c") {
+            text = text.replace("return 0;", "return acalsim_undeclared_symbol;");
+        }
+        std::fs::write(dest.join(f), text).unwrap();
+    }
+}
+
+fn build_cosim_image() -> std::process::Output {
+    write_hello_module(false);
+    xtask_env(
+        &e2e_config(),
+        &["image", "e2e-cosim"],
+        &[("ACALSIM_SRC", &acalsim_src())],
+        &[],
+    )
+}
+
+#[test]
+fn acalsims_driver_in_the_image_answers_on_dev_sst0_through_the_projects_qemu() {
+    let _lock = build_lock();
+    build_qemu();
+    let out = build_cosim_image();
+    assert!(
+        out.status.success(),
+        "building e2e-cosim failed:\n{}",
+        stderr(&out)
+    );
+    let m = manifest("e2e-cosim");
+    let kver = m["kernel_version"].as_str().unwrap().to_string();
+    let modules: Vec<&str> = m["kernel_modules"]
+        .as_array()
+        .expect("kernel_modules")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    for ko in ["virtio-sst.ko", "acalsim_hello.ko"] {
+        let want = format!("usr/lib/modules/{kver}/updates/{ko}");
+        assert!(
+            modules.contains(&want.as_str()),
+            "{want} not in {modules:?}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("nothing-listens.sock");
+    let socket_arg = socket.display().to_string();
+    let job = "ls -l /dev/sst0 && cut -d' ' -f1 /proc/modules | grep -x virtio_sst \
+               && modprobe acalsim_hello && dmesg | grep -o 'acalsim_hello: loaded'; \
+               python3 /mnt/scripts/sst/sst_check.py";
+    let out = xtask(
+        &e2e_config(),
+        &[
+            "run",
+            "e2e-cosim",
+            "--sst-socket",
+            &socket_arg,
+            "--",
+            "sh",
+            "-c",
+            job,
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "the guest check failed:\n{stdout}\n{}",
+        stderr(&out)
+    );
+    for want in [
+        "/dev/sst0",
+        "virtio_sst",
+        "NOOP: OK user_data=11",
+        "ECHO: OK 4080 bytes back, identical",
+        "GET_INFO: OK version=0x00010000",
+        "COMPUTE: NO_DEVICE (status 5)",
+        "NOOP after COMPUTE: OK user_data=33",
+        "sst check: ok",
+    ] {
+        assert!(
+            stdout.contains(want),
+            "`{want}` missing from the guest's output:\n{stdout}"
+        );
+    }
+    let boot_log =
+        std::fs::read_to_string(root().join("target/xtask/logs/run-e2e-cosim.log")).unwrap();
+    let binary = qemu_record()["binary"].as_str().unwrap().to_string();
+    assert!(
+        boot_log
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("# qemu: ")
+                && l.contains(&binary)
+                && l.contains("10.2.2")),
+        "the boot log does not name the project's QEMU first:\n{}",
+        boot_log.lines().take(2).collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn a_kernel_module_that_does_not_compile_stops_the_build_and_keeps_the_previous_image() {
+    let _lock = build_lock();
+    let out = build_cosim_image();
+    assert!(
+        out.status.success(),
+        "building e2e-cosim failed:\n{}",
+        stderr(&out)
+    );
+    let before = manifest("e2e-cosim");
+
+    write_hello_module(true);
+    let out = xtask_env(
+        &e2e_config(),
+        &["image", "e2e-cosim"],
+        &[("ACALSIM_SRC", &acalsim_src())],
+        &[],
+    );
+    write_hello_module(false);
+    assert!(!out.status.success(), "a broken module built");
+    let err = stderr(&out);
+    assert!(
+        err.contains("does not compile against the image's kernel")
+            && err.contains("acalsim_hello.c:")
+            && err.contains("error: ")
+            && err.contains("acalsim_undeclared_symbol")
+            && err.contains("image-e2e-cosim.log"),
+        "{err}"
+    );
+    assert_eq!(manifest("e2e-cosim"), before, "the previous image changed");
+    let ext4 = image_dir("e2e-cosim").join("rootfs.ext4");
+    assert!(ext4.is_file(), "the previous image's rootfs is gone");
+}
