@@ -180,6 +180,98 @@ fn the_seeds_symbol_list_loses_four_symbols_and_each_is_named() {
 }
 
 #[test]
+fn kernel_modules_become_the_external_trees_kernel_module_package_and_kconfig_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("acalsim.toml");
+    let text = std::fs::read_to_string(project_config()).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[images.buildroot-kmod]\nextends = \"buildroot-riscv64\"\nkernel_modules = [\"tests/data/kmod-hello\"]\n"),
+    )
+    .unwrap();
+    let out = xtask_with(
+        &config,
+        &["buildroot", "defconfig", "--print", "buildroot-kmod"],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let defconfig_text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        defconfig_text.contains("\nBR2_PACKAGE_ACALSIM_KERNEL_MODULES=y\n"),
+        "{defconfig_text}"
+    );
+    let defconfig = dir.path().join("buildroot_kmod_defconfig");
+    std::fs::write(&defconfig, &defconfig_text).unwrap();
+    let out = xtask_with(
+        &config,
+        &[
+            "buildroot",
+            "check",
+            "buildroot-kmod",
+            "--defconfig",
+            defconfig.to_str().unwrap(),
+        ],
+        Some(&buildroot_src()),
+    );
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{report}\n{}", stderr(&out));
+    assert!(
+        report.contains("keeps every requested symbol") && !report.contains("DROPPED"),
+        "{report}"
+    );
+    // make show-info selects exactly one package more than the image without modules.
+    let selected = |report: &str| -> u32 {
+        let line = report
+            .lines()
+            .find(|l| l.starts_with("packages: "))
+            .expect("a packages line");
+        let (n, of) = line
+            .trim_start_matches("packages: ")
+            .split_once(" of ")
+            .unwrap();
+        assert_eq!(n, of.split_whitespace().next().unwrap(), "{line}");
+        n.parse().unwrap()
+    };
+    let base = xtask_with(
+        &project_config(),
+        &["buildroot", "check"],
+        Some(&buildroot_src()),
+    );
+    assert!(base.status.success(), "{}", stderr(&base));
+    assert_eq!(
+        selected(&report),
+        selected(&String::from_utf8_lossy(&base.stdout)) + 1,
+        "acalsim-kernel-modules is not among the selected packages:\n{report}"
+    );
+
+    // ACALSim's driver on the image's Linux 6.1 is refused before any build.
+    std::fs::write(
+        &config,
+        format!("{text}\n[images.buildroot-kmod]\nextends = \"buildroot-riscv64\"\nkernel_modules = [\"acalsim:drivers\"]\n"),
+    )
+    .unwrap();
+    let out = Command::new(xtask_bin())
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "image",
+            "buildroot-kmod",
+            "--offline",
+        ])
+        .env("ACALSIM_SRC", tests::acalsim_src())
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("needs Linux 6.11 or newer"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn unreachable_or_wrong_sources_fail_early_and_say_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let base = std::fs::read_to_string(project_config()).unwrap();

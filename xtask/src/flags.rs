@@ -229,6 +229,10 @@ pub struct BuildrootDefconfig {
     /// Only compare; fail if a committed defconfig differs from the generated one.
     #[arg(long)]
     pub check: bool,
+    /// Print image IMAGE's defconfig on stdout instead of writing files
+    /// (e.g. for `buildroot check IMAGE --defconfig FILE`).
+    #[arg(long, value_name = "IMAGE", conflicts_with = "check")]
+    pub print: Option<String>,
 }
 
 /// Run Buildroot's Kconfig on a defconfig and list dropped or changed symbols.

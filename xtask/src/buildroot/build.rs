@@ -15,7 +15,8 @@ use xshell::cmd;
 use crate::buildroot::source::Tree;
 use crate::buildroot::{check, defconfig, defconfig_path, downloads, external_dir, source};
 use crate::cache::{self, ContentKey};
-use crate::config::{Buildroot, Format, Image};
+use crate::config::{Buildroot, Format, Image, KernelModule};
+use crate::kernel_modules::{self, ModuleTree};
 use crate::manifest::{self, Artifact, BuildInfo, BuildrootSource, Manifest, Package};
 use crate::output;
 use crate::progress::{human_duration, Step, Steps};
@@ -28,9 +29,11 @@ const BUILD_FORMAT: &str = "acalsim-buildroot-image-v1";
 pub fn image_key(project: &Project, image: &Image) -> Result<String> {
     let mut key = ContentKey::new(BUILD_FORMAT);
     key.add("image", image.key_input()?.as_bytes());
-    for dir in ["buildroot-external", "guest-scripts/runner", "qemu"] {
+    for dir in ["buildroot-external", "guest-scripts/runner"] {
         key.add_dir(&project.root.join(dir))?;
     }
+    key.add_file("run.sh.in", &project.root.join("qemu/run.sh.in"))?;
+    kernel_modules::add_to_key(&mut key, &kernel_modules::resolve(project, image)?)?;
     Ok(key.hex())
 }
 
@@ -51,6 +54,8 @@ struct Build<'a> {
     out: PathBuf,
     /// Where the image is assembled before it is installed.
     staged: PathBuf,
+    /// `kernel_modules`, for buildroot-external's acalsim-kernel-modules.
+    modules: Vec<ModuleTree>,
     started: Instant,
 }
 
@@ -108,13 +113,8 @@ fn prepare<'a>(
     br: &'a Buildroot,
     key: &'a str,
 ) -> Result<Build<'a>> {
-    if !image.kernel_modules.is_empty() {
-        bail!(
-            "image `{}`: kernel_modules are built into Debian images only so far; a Buildroot image \
-             would need them as a kernel-module package of buildroot-external, which is not written yet",
-            image.name
-        );
-    }
+    let modules = kernel_modules::resolve(project, image)?;
+    refuse_too_old_kernel_for_acalsim(image, br)?;
     let defconfig_file = defconfig_path(project, br);
     let defconfig_text = defconfig::render(image, br);
     if std::fs::read_to_string(&defconfig_file).ok().as_deref() != Some(defconfig_text.as_str()) {
@@ -135,8 +135,27 @@ fn prepare<'a>(
         defconfig_text,
         out: project.xtask_dir().join("buildroot").join(&image.name),
         staged,
+        modules,
         started: Instant::now(),
     })
+}
+
+/// ACALSim's driver needs Linux 6.11 (`virtio_find_vqs` with `struct
+/// virtqueue_info`, one-argument `class_create`): say so before hours of build.
+fn refuse_too_old_kernel_for_acalsim(image: &Image, br: &Buildroot) -> Result<()> {
+    let wants_driver = image
+        .kernel_modules
+        .contains(&KernelModule::Acalsim("drivers".into()));
+    let series = crate::config::buildroot::kernel_series(&br.kernel_version);
+    if wants_driver && series.is_some_and(|s| s < (6, 11)) {
+        bail!(
+            "image `{}`: ACALSim's driver (kernel_modules `acalsim:drivers`) needs Linux 6.11 or newer \
+             (virtio_find_vqs with struct virtqueue_info, one-argument class_create), but kernel_version is {}",
+            image.name,
+            br.kernel_version
+        );
+    }
+    Ok(())
 }
 
 /// `make defconfig` through real Kconfig, every asked symbol checked, then
@@ -174,12 +193,34 @@ fn make(b: &Build, step: &Step, tree: &Tree, dl: &Path) -> Result<()> {
         .map(|n| n.get())
         .unwrap_or(2)
         .to_string();
+    let modules = module_make_args(b)?;
     step.run_milestones(
-        cmd!(sh, "make -C {tree} O={out} BR2_JLEVEL={jobs}")
+        cmd!(sh, "make -C {tree} O={out} BR2_JLEVEL={jobs} {modules...}")
             .env("BR2_DL_DIR", dl)
             .env("BR2_CCACHE_DIR", &ccache),
         milestone,
     )
+}
+
+/// `kernel_modules` copied where acalsim-kernel-modules.mk finds them, and
+/// the make variables that say where. Buildroot syncs a local package once,
+/// so its build directory goes first: a changed module source is rebuilt.
+fn module_make_args(b: &Build) -> Result<Vec<String>> {
+    if b.modules.is_empty() {
+        return Ok(vec![]);
+    }
+    let src = b.out.join("acalsim-kernel-modules-src");
+    output::remove_dir(&src)?;
+    output::remove_dir(&b.out.join("build/acalsim-kernel-modules-local"))?;
+    let mut subdirs = Vec::new();
+    for (i, tree) in b.modules.iter().enumerate() {
+        tree.copy_into(&src.join(i.to_string()))?;
+        subdirs.push(format!("{i}/{}", tree.name()));
+    }
+    Ok(vec![
+        format!("ACALSIM_KERNEL_MODULES_SRC={}", src.display()),
+        format!("ACALSIM_KERNEL_MODULES_SUBDIRS={}", subdirs.join(" ")),
+    ])
 }
 
 /// Copies Buildroot's images into the staged image dir and describes them.

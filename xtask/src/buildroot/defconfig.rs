@@ -25,11 +25,22 @@ pub fn render(image: &Image, br: &Buildroot) -> String {
     toolchain(&mut d, br);
     system(&mut d, image, br);
     kernel(&mut d, br);
+    kernel_modules(&mut d, image);
     firmware(&mut d, br);
     rootfs_formats(&mut d, image);
     packages(&mut d, br);
     symbols(&mut d, br);
     d.0
+}
+
+/// The external tree's package that builds `kernel_modules` (its sources
+/// are given to make by `cargo xtask image`).
+fn kernel_modules(d: &mut Defconfig, image: &Image) {
+    if image.kernel_modules.is_empty() {
+        return;
+    }
+    d.section("Out-of-tree kernel modules (kernel_modules)");
+    d.y("BR2_PACKAGE_ACALSIM_KERNEL_MODULES");
 }
 
 fn header(d: &mut Defconfig, image: &Image, br: &Buildroot) {

@@ -19,7 +19,14 @@ use crate::project::Project;
 
 pub fn run(project: &Project, flags: &flags::Buildroot) -> Result<()> {
     match &flags.command {
-        BuildrootCommand::Defconfig(d) => write_defconfigs(project, d.check),
+        BuildrootCommand::Defconfig(d) => match &d.print {
+            Some(name) => {
+                let (image, br) = buildroot_image(project, Some(name))?;
+                print!("{}", defconfig::render(&image, &br));
+                Ok(())
+            }
+            None => write_defconfigs(project, d.check),
+        },
         BuildrootCommand::Check(c) => check_image(project, c),
     }
 }

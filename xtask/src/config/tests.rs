@@ -222,3 +222,50 @@ fn sizes_parse_binary_units() {
     assert_eq!(parse_size("100"), Ok(100));
     assert!(parse_size("4X").is_err());
 }
+
+#[test]
+fn kernel_modules_take_acalsim_subdirs_or_paths_once_each() {
+    let c = parse(
+        "[images.a]\nkernel_modules = [\"acalsim:drivers\", \"mods/hello\"]\n",
+        "acalsim.toml",
+        &sets(),
+    )
+    .unwrap();
+    assert_eq!(
+        c.image(Some("a")).unwrap().kernel_modules,
+        [
+            KernelModule::Acalsim("drivers".into()),
+            KernelModule::Dir("mods/hello".into())
+        ]
+    );
+    let e = err("[images.a]\nkernel_modules = [\"acalsim:../x\"]\n");
+    assert!(
+        e.starts_with("acalsim.toml:2:18: kernel_modules: `acalsim:../x`"),
+        "{e}"
+    );
+    let e = err("[images.a]\nkernel_modules = [\"m\", \"m\"]\n");
+    assert!(e.contains("`m` is listed twice"), "{e}");
+}
+
+#[test]
+fn the_qemu_table_pins_its_source_or_says_how() {
+    let c = parse(GOOD, "acalsim.toml", &sets()).unwrap();
+    assert_eq!(c.qemu.version, "10.2.2");
+    assert!(
+        matches!(&c.qemu.source, QemuSource::Debian { suite, sha256: Some(_), .. } if suite == "sid")
+    );
+    let e = err(&format!("{GOOD}[qemu]\nsource = \"qemu.tar.xz\"\n"));
+    assert!(e.contains("a tarball `source` needs `sha256`"), "{e}");
+    let e = err(&format!(
+        "{GOOD}[qemu]\nsource = \"~/qemu\"\nsha256 = \"{}\"\n",
+        "a".repeat(64)
+    ));
+    assert!(
+        e.contains("a checkout `source` is pinned by `commit`"),
+        "{e}"
+    );
+    let e = err(&format!("{GOOD}[qemu]\ncommit = \"{}\"\n", "a".repeat(40)));
+    assert!(e.contains("`commit` pins a local git checkout"), "{e}");
+    let e = err(&format!("{GOOD}[qemu]\nversion = \"ten\"\n"));
+    assert!(e.contains("version `ten`: expected a QEMU release"), "{e}");
+}

@@ -77,9 +77,11 @@ pub fn image_key(image: &Image, d: &Debian, inputs: &Inputs) -> Result<String> {
     for (name, text) in &inputs.package_sets {
         key.add(name, text.as_bytes());
     }
-    for dir in ["debian", "qemu", "guest-scripts/runner"] {
+    for dir in ["debian", "guest-scripts/runner"] {
         key.add_dir(&inputs.root.join(dir))?;
     }
+    // Only the run.sh template of qemu/: the QEMU build's glue is not the image's.
+    key.add_file("run.sh.in", &inputs.root.join("qemu/run.sh.in"))?;
     for wheel in &d.wheels {
         let path = inputs.root.join(wheel);
         if !path.is_file() {

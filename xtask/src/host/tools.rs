@@ -67,7 +67,7 @@ pub const TOOLS: &[Tool] = &[
     t("file", "file", VERSION, "file", false, "Buildroot: dependency check"),
     t("patch", "patch", VERSION, "patch", false, "Buildroot: package patches"),
     t("wget", "wget", VERSION, "wget", false, "Buildroot: downloads"),
-    t("curl", "curl", VERSION, "curl", false, "download QEMU's source (qemu build)"),
+    t("curl", "curl", DPKG, "curl", false, "download QEMU's source (qemu build)"),
     t("ninja", "ninja", VERSION, "ninja-build", false, "qemu build: QEMU's build tool"),
     t("meson", "meson", VERSION, "meson", true, "qemu build: QEMU 10.2 needs meson >= 1.5 (bookworm has 1.0)"),
     t("pkg-config", "pkg-config", VERSION, "pkg-config", false, "qemu build: finds glib, libfdt, libslirp"),

@@ -34,13 +34,15 @@ pub fn debian_tarball_name(version: &str) -> String {
     format!("qemu_{version}+ds.orig.tar.xz")
 }
 
-/// What identifies the source before it is fetched (for the cache key),
-/// when the config pins it; `None` means the signed index must be read.
+/// The identity of a pinned Debian tarball, known without the network, so a
+/// cached build needs no download (offline re-runs). `None` means the source
+/// must be verified first: the signed index when nothing is pinned, and a
+/// local tarball or checkout always (cheap, and the file given is what is
+/// checked, not only a build made from an equal one).
 pub fn pinned_identity(q: &Qemu) -> Option<String> {
     match &q.source {
         QemuSource::Debian { sha256, .. } => sha256.clone().map(|s| format!("sha256:{s}")),
-        QemuSource::Tarball { sha256, .. } => Some(format!("sha256:{sha256}")),
-        QemuSource::Checkout { commit, .. } => Some(format!("commit:{commit}")),
+        QemuSource::Tarball { .. } | QemuSource::Checkout { .. } => None,
     }
 }
 
@@ -188,6 +190,7 @@ fn signed_listing(
     let plain = sources_xz.with_extension("");
     let sources =
         std::fs::read_to_string(&plain).with_context(|| format!("reading {}", plain.display()))?;
+    let _ = std::fs::remove_file(&plain); // 60 MB; the verified .xz stays
     let entry = archive::source_file(&sources, "qemu", file).with_context(|| {
         format!("{suite}'s signed Sources lists no qemu source with {file}; set [qemu] suite to one that has it (sid lists 10.2.2), or version to one {suite} has")
     })?;
