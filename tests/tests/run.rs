@@ -500,11 +500,20 @@ fn sst_socket_with_stock_qemu_is_refused_before_booting() {
     let log = root().join(format!("target/xtask/logs/run-{IMAGE}.log"));
     let modified = || std::fs::metadata(&log).and_then(|m| m.modified()).ok();
     let before = modified();
-    let out = run(&[IMAGE, "--sst-socket", "/tmp/acalsim-sst.sock", "--", "true"]);
+    // Stock QEMU named explicitly (without --qemu, a built project QEMU is chosen).
+    let out = run(&[
+        IMAGE,
+        "--qemu",
+        "qemu-system-riscv64",
+        "--sst-socket",
+        "/tmp/acalsim-sst.sock",
+        "--",
+        "true",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("no virtio-sst-device") && err.contains("--qemu"),
+        err.contains("no virtio-sst-device") && err.contains("cargo xtask qemu build"),
         "{err}"
     );
     assert_eq!(
