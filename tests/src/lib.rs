@@ -30,21 +30,7 @@ pub fn xtask_bin() -> PathBuf {
 
 /// Runs `cargo xtask ARGS` with the given config file, from the workspace root.
 pub fn xtask(config: &Path, args: &[&str]) -> Output {
-    let out = Command::new(xtask_bin())
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .output()
-        .expect("starting xtask");
-    eprintln!(
-        "$ xtask --config {} {}\n--- stderr ---\n{}",
-        config.display(),
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    xtask_env(config, args, &[], &[])
 }
 
 /// Builds image `name` of `config` (a no-op when it is up to date) and asserts success.
