@@ -120,6 +120,8 @@ fn ensure_root(b: &Build, step: &Step, kver: &str, version: &str) -> Result<Path
     for p in [&partial, &dir] {
         crate::output::remove_dir(p)?;
     }
+    let parent = dir.parent().context("the build root has no parent")?;
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let apt_cache = b.cache.join("apt").join(format!("{}-amd64", d.suite));
     std::fs::create_dir_all(&apt_cache)
         .with_context(|| format!("creating {}", apt_cache.display()))?;
@@ -138,8 +140,9 @@ fn ensure_root(b: &Build, step: &Step, kver: &str, version: &str) -> Result<Path
     let sh = &b.project.sh;
     step.run(cmd!(sh, "mmdebstrap {args...}")).with_context(|| {
         format!(
-            "bootstrapping the kernel-module build root: linux-headers-{kver} {version} from {} {}; \
-             if the archive no longer has the image kernel's headers, rebuild the image with --no-cache to take the current kernel",
+            "bootstrapping the kernel-module build root: linux-headers-{kver} {version} from {} {} \
+             (should apt say it cannot find that version, the archive has moved past the image's kernel: \
+             rebuild the image with --no-cache to take the current one)",
             d.mirror, d.suite
         )
     })?;
