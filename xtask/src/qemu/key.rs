@@ -96,13 +96,15 @@ fn first_line(s: String) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 
-/// Interrupted builds' `*.partial` installs (never used, only removed).
+/// What interrupted builds left: `*.partial` installs and `work-*` trees
+/// (never used again, only removed; an install is never touched).
 pub fn remove_partials(cache: &Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(cache) else {
         return Ok(());
     };
     for e in entries.flatten() {
-        if e.file_name().to_string_lossy().ends_with(".partial") {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".partial") || name.starts_with("work-") {
             crate::output::remove_dir(&e.path())?;
         }
     }
