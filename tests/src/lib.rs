@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
+
+pub mod cosim;
 use std::time::{Duration, Instant};
 
 /// The workspace root.

@@ -6,14 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
+use tests::cosim::*;
 use tests::*;
 
 const QEMU_TARBALL_SHA256: &str =
     "be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb";
-
-fn e2e_config() -> PathBuf {
-    root().join("tests/configs/e2e.toml")
-}
 
 /// The e2e config with `extra` appended, in `dir`.
 fn config_with(dir: &Path, name: &str, extra: &str) -> PathBuf {
@@ -43,26 +40,6 @@ fn work_dirs() -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn qemu_record() -> serde_json::Value {
-    let path = root().join("target/xtask/qemu.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_str(&text).expect("qemu.json is JSON")
-}
-
-/// `cargo xtask qemu build` with ACALSim from the shared checkout; asserts success.
-fn build_qemu() -> std::process::Output {
-    let acalsim = acalsim_src();
-    let out = xtask_env(
-        &e2e_config(),
-        &["qemu", "build"],
-        &[("ACALSIM_SRC", &acalsim)],
-        &[],
-    );
-    assert!(out.status.success(), "qemu build failed:\n{}", stderr(&out));
-    out
 }
 
 #[test]
@@ -159,40 +136,10 @@ fn qemu_build_refuses_unverified_sources_builds_acalsims_device_and_reruns_as_a_
     assert_eq!(qemu_record(), record, "a no-op re-run changed the record");
 }
 
-/// Writes the test module (good, or with a compile error) where e2e-cosim expects it.
-fn write_hello_module(broken: bool) {
-    let dest = root().join("target/xtask/test-kmod/hello");
-    std::fs::create_dir_all(&dest).unwrap();
-    let data = root().join("tests/data/kmod-hello");
-    for f in ["Makefile", "acalsim_hello.c"] {
-        let mut text = std::fs::read_to_string(data.join(f)).unwrap();
-        if broken && f.ends_with(".c") {
-            text = text.replace("return 0;", "return acalsim_undeclared_symbol;");
-        }
-        std::fs::write(dest.join(f), text).unwrap();
-    }
-}
-
-fn build_cosim_image() -> std::process::Output {
-    write_hello_module(false);
-    xtask_env(
-        &e2e_config(),
-        &["image", "e2e-cosim"],
-        &[("ACALSIM_SRC", &acalsim_src())],
-        &[],
-    )
-}
-
 #[test]
 fn acalsims_driver_in_the_image_answers_on_dev_sst0_through_the_projects_qemu() {
     let _lock = build_lock();
-    build_qemu();
-    let out = build_cosim_image();
-    assert!(
-        out.status.success(),
-        "building e2e-cosim failed:\n{}",
-        stderr(&out)
-    );
+    ensure_cosim_ready();
     let m = manifest("e2e-cosim");
     let kver = m["kernel_version"].as_str().unwrap().to_string();
     let modules: Vec<&str> = m["kernel_modules"]

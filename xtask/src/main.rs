@@ -8,6 +8,7 @@ mod bench;
 mod buildroot;
 mod cache;
 mod config;
+mod cosim;
 mod debian;
 mod flags;
 #[cfg(test)]
@@ -23,6 +24,7 @@ mod pytorch;
 mod qemu;
 mod run;
 mod ssh;
+mod sst;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -58,6 +60,8 @@ fn try_main() -> Result<i32> {
         flags::Command::Ssh(s) => return ssh::run(&project, &s),
         flags::Command::Buildroot(b) => buildroot::run(&project, &b),
         flags::Command::Qemu(q) => qemu::run(&project, &q),
+        flags::Command::Cosim(c) => return cosim::run(&project, &c),
+        flags::Command::Sst(s) => sst::run(&s.command),
         flags::Command::Pytorch(p) => return pytorch::run(&project, &p),
         flags::Command::Test(t) => test::run(&project, &t),
         flags::Command::Bench(b) => bench::run(&project, &b),

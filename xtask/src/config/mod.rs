@@ -8,6 +8,7 @@
 //! this module the keys every image has.
 
 pub mod buildroot;
+pub mod cosim;
 pub mod debian;
 mod image;
 pub mod qemu;
@@ -22,6 +23,7 @@ use anyhow::{bail, Context, Result};
 use toml::Spanned;
 
 pub use buildroot::Buildroot;
+pub use cosim::Cosim;
 pub use debian::{Bootstrapper, Debian};
 pub use image::{Flavour, Format, Image, KernelModule, RunDefaults};
 pub use qemu::{Qemu, QemuSource};
@@ -42,6 +44,8 @@ pub struct Config {
     pub images: BTreeMap<String, Image>,
     /// The project's own QEMU (`cargo xtask qemu build`).
     pub qemu: Qemu,
+    /// Defaults of `cargo xtask cosim`.
+    pub cosim: Cosim,
 }
 
 /// The names `flavour` takes, before the flavour's table is read.
@@ -121,10 +125,19 @@ pub fn parse(text: &str, file: &str, package_sets: &[String]) -> Result<Config> 
         },
     };
     let qemu = qemu::resolve(raw.qemu.clone(), &at)?;
+    let cosim = cosim::resolve(raw.cosim.clone(), &at)?;
+    if let Some(image) = cosim.image.as_ref().filter(|i| !images.contains_key(*i)) {
+        let valid: Vec<_> = images.keys().map(String::as_str).collect();
+        bail!(
+            "{file}: [cosim] image `{image}` is not an image here; valid: {}",
+            valid.join(", ")
+        );
+    }
     Ok(Config {
         default_image,
         images,
         qemu,
+        cosim,
     })
 }
 

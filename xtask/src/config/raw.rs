@@ -8,6 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::buildroot::{self as br, RawBuildroot};
+use super::cosim::RawCosim;
 use super::qemu::RawQemu;
 
 #[derive(Deserialize)]
@@ -20,6 +21,8 @@ pub struct RawConfig {
     pub images: BTreeMap<String, Spanned<RawImage>>,
     #[serde(default)]
     pub qemu: RawQemu,
+    #[serde(default)]
+    pub cosim: RawCosim,
 }
 
 #[derive(Deserialize, Default, Clone)]

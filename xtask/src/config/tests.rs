@@ -269,3 +269,37 @@ fn the_qemu_table_pins_its_source_or_says_how() {
     let e = err(&format!("{GOOD}[qemu]\nversion = \"ten\"\n"));
     assert!(e.contains("version `ten`: expected a QEMU release"), "{e}");
 }
+
+#[test]
+fn the_cosim_table_gives_defaults_and_names_a_bad_key() {
+    let c = parse(GOOD, "acalsim.toml", &sets()).unwrap();
+    assert_eq!(c.cosim.sst, None);
+    assert_eq!(c.cosim.listen_timeout.as_secs(), 60);
+    let c = parse(
+        &format!("{GOOD}[cosim]\nimage = \"small\"\nsst = \"sst x.py\"\nsocket = \"/tmp/s.sock\"\nlisten_timeout = 5\n"),
+        "acalsim.toml",
+        &sets(),
+    )
+    .unwrap();
+    assert_eq!(
+        (c.cosim.image.as_deref(), c.cosim.sst.as_deref()),
+        (Some("small"), Some("sst x.py"))
+    );
+    assert_eq!(c.cosim.listen_timeout.as_secs(), 5);
+    let e = err(&format!("{GOOD}[cosim]\nsst = \" \"\n"));
+    assert!(e.contains("sst is empty"), "{e}");
+    let e = err(&format!("{GOOD}[cosim]\nlisten_timeout = 0\n"));
+    assert!(e.contains("listen_timeout must be at least 1"), "{e}");
+    let e = err(&format!("{GOOD}[cosim]\nimage = \"nope\"\n"));
+    assert!(
+        e.contains("[cosim] image `nope` is not an image here; valid: "),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{GOOD}[cosim]\nsocket = \"/{}\"\n",
+        "s".repeat(120)
+    ));
+    assert!(e.contains("a Unix socket path has at most 107"), "{e}");
+    let e = err(&format!("{GOOD}[cosim]\nsst_wait = 3\n"));
+    assert!(e.contains("sst_wait"), "{e}");
+}

@@ -35,7 +35,8 @@ use crate::project::Project;
 pub use request::Request;
 use session::{Session, Sockets};
 pub use supervise::StdoutSink;
-use supervise::{Outcome, Signals, Streams};
+pub use supervise::{die_with_us, Signals, Watch, COMPANION_GRACE};
+use supervise::{Outcome, Streams};
 
 /// Exit status when `--timeout` expires (as coreutils' `timeout`).
 const EXIT_TIMEOUT: i32 = 124;
@@ -43,6 +44,17 @@ const EXIT_TIMEOUT: i32 = 124;
 /// Boots the image `request` names and supervises QEMU until it exits;
 /// returns the exit status for this process (the guest command's, for a job).
 pub fn run(project: &Project, request: &Request, stdout_sink: Option<StdoutSink>) -> Result<i32> {
+    run_watched(project, request, stdout_sink, None)
+}
+
+/// [`run`], also stopping the guest [`COMPANION_GRACE`] after `watch` says
+/// the process the run depends on has ended.
+pub fn run_watched(
+    project: &Project,
+    request: &Request,
+    stdout_sink: Option<StdoutSink>,
+    watch: Option<Watch>,
+) -> Result<i32> {
     let image = preflight::built_image(project, request.image.as_deref())?;
     let chosen = preflight::choose_qemu(project, request)?;
     if let Some(socket) = &request.sst_socket {
@@ -74,6 +86,7 @@ pub fn run(project: &Project, request: &Request, stdout_sink: Option<StdoutSink>
             log,
             show_console: request.show_console,
             stdout_sink,
+            watch,
         };
         supervise::headless(
             command,
@@ -83,11 +96,30 @@ pub fn run(project: &Project, request: &Request, stdout_sink: Option<StdoutSink>
             &session.job_dir,
         )
     } else {
-        supervise::interactive(command, &signals)
+        supervise::interactive(command, &signals, watch)
     };
     let elapsed = started.elapsed();
     drop(session);
     exit_status(project, request, outcome?, elapsed, &log_path)
+}
+
+/// A private directory for what a session keeps beside a run (a
+/// co-simulation's socket): `$TMPDIR/acalsim-run-XXXXXX` with our pid,
+/// removed when dropped, or by a later run if we are SIGKILLed.
+pub fn private_dir() -> Result<tempfile::TempDir> {
+    session::remove_stale_run_dirs();
+    session::create_run_dir()
+}
+
+/// Checks `run` would make before it starts anything: the image is built,
+/// and its QEMU has the SST device when a socket is asked for.
+pub fn check(project: &Project, request: &Request) -> Result<()> {
+    preflight::built_image(project, request.image.as_deref())?;
+    let chosen = preflight::choose_qemu(project, request)?;
+    if let Some(socket) = &request.sst_socket {
+        preflight::require_sst_device(project, &chosen, socket)?;
+    }
+    Ok(())
 }
 
 /// target/xtask/logs/run-IMAGE.log, opened with the QEMU command line.
@@ -137,6 +169,14 @@ fn exit_status(
                 log.display()
             );
             Ok(EXIT_TIMEOUT)
+        }
+        Outcome::CompanionEnded(why) => {
+            eprintln!(
+                "stopped: QEMU was stopped {}s after {why} (boot log: {})",
+                COMPANION_GRACE.as_secs(),
+                log.display()
+            );
+            Ok(1)
         }
         Outcome::NoStatus {
             qemu,

@@ -133,7 +133,7 @@ impl Session {
 }
 
 /// A fresh run directory holding our pid, so a later run can tell it is stale.
-fn create_run_dir() -> Result<tempfile::TempDir> {
+pub fn create_run_dir() -> Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new()
         .prefix(RUN_DIR_PREFIX)
         .tempdir()
@@ -146,7 +146,7 @@ fn create_run_dir() -> Result<tempfile::TempDir> {
 
 /// Run directories are removed on every exit we get to see; one whose owner
 /// was SIGKILLed (its QEMU died with it) is removed by the next run.
-fn remove_stale_run_dirs() {
+pub fn remove_stale_run_dirs() {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };

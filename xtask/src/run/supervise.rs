@@ -23,6 +23,15 @@ use super::session::Sockets;
 /// (`pytorch build` reads ninja's progress from it).
 pub type StdoutSink = Box<dyn FnMut(&[u8]) + Send>;
 
+/// A process the run depends on (the SST side of a co-simulation), polled
+/// while QEMU runs: `Some(why)` once it has ended. The guest then gets
+/// [`COMPANION_GRACE`] to finish on its own before QEMU is stopped.
+pub type Watch = Box<dyn FnMut() -> Option<String> + Send>;
+
+/// Long enough for a guest job to notice (its requests fail) and exit with
+/// its own status; short enough that a dead session does not linger.
+pub const COMPANION_GRACE: Duration = Duration::from_secs(10);
+
 /// How a run ended.
 pub enum Outcome {
     /// The guest command's exit status (a job), or QEMU's (interactive).
@@ -31,6 +40,8 @@ pub enum Outcome {
     Interrupted(i32),
     /// Stopped at the deadline.
     TimedOut,
+    /// Stopped [`COMPANION_GRACE`] after the watched process ended, for this reason.
+    CompanionEnded(String),
     /// QEMU ended before the job wrote its status: what we saw, to explain why.
     NoStatus {
         qemu: String,
@@ -55,11 +66,33 @@ impl Signals {
         }
         Ok(Signals(caught))
     }
-    fn caught(&self) -> Option<i32> {
+    /// The signal that arrived, if one did.
+    pub fn caught(&self) -> Option<i32> {
         match self.0.load(Ordering::SeqCst) {
             0 => None,
             s => Some(s as i32),
         }
+    }
+}
+
+/// Makes `command`'s process get SIGTERM from the kernel when this process
+/// dies, even by SIGKILL (the parent-death signal); `what` names it in the
+/// error if we were gone before it started.
+pub fn die_with_us(command: &mut Command, what: &'static str) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(io::Error::other(format!(
+                    "cargo xtask exited before {what} started"
+                )));
+            }
+            Ok(())
+        });
     }
 }
 
@@ -70,41 +103,46 @@ fn spawn(mut command: Command, own_group: bool) -> Result<Child> {
         // Ctrl-C reaches us only; we stop QEMU in order.
         command.process_group(0);
     }
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                return Err(io::Error::other("cargo xtask exited before QEMU started"));
-            }
-            Ok(())
-        });
-    }
+    die_with_us(&mut command, "QEMU");
     let program = command.get_program().to_string_lossy().into_owned();
     command.spawn().with_context(|| {
         format!("starting QEMU `{program}`: is it installed? (`cargo xtask doctor --fix`, or --qemu / ACALSIM_QEMU)")
     })
 }
 
-/// Waits for QEMU, stopping it on a signal or at the deadline.
+/// Waits for QEMU, stopping it on a signal, at the deadline, or once the
+/// watched companion has been gone for [`COMPANION_GRACE`].
 fn supervise(
     child: &mut Child,
     signals: &Signals,
     deadline: Option<Instant>,
+    watch: &mut Option<Watch>,
 ) -> Result<(ExitStatus, Option<Outcome>)> {
+    let mut companion_gone: Option<(String, Instant)> = None;
     loop {
         if let Some(status) = child.try_wait().context("waiting for QEMU")? {
             return Ok((status, None));
+        }
+        if companion_gone.is_none() {
+            if let Some(why) = watch.as_mut().and_then(|w| w()) {
+                eprintln!(
+                    "{why}; the guest has {}s to finish",
+                    COMPANION_GRACE.as_secs()
+                );
+                companion_gone = Some((why, Instant::now() + COMPANION_GRACE));
+            }
         }
         let stop = if let Some(signal) = signals.caught() {
             Some(Outcome::Interrupted(signal))
         } else if deadline.is_some_and(|d| Instant::now() >= d) {
             Some(Outcome::TimedOut)
         } else {
-            None
+            match &companion_gone {
+                Some((why, at)) if Instant::now() >= *at => {
+                    Some(Outcome::CompanionEnded(why.clone()))
+                }
+                _ => None,
+            }
         };
         if let Some(outcome) = stop {
             let status = stop_qemu(child)?;
@@ -131,9 +169,13 @@ fn stop_qemu(child: &mut Child) -> Result<ExitStatus> {
 }
 
 /// The console on this terminal until QEMU exits (Ctrl-A X) or a signal.
-pub fn interactive(command: Command, signals: &Signals) -> Result<Outcome> {
+pub fn interactive(
+    command: Command,
+    signals: &Signals,
+    mut watch: Option<Watch>,
+) -> Result<Outcome> {
     let mut child = spawn(command, false)?;
-    let (status, stopped) = supervise(&mut child, signals, None)?;
+    let (status, stopped) = supervise(&mut child, signals, None, &mut watch)?;
     Ok(stopped.unwrap_or(Outcome::Exited(status.code().unwrap_or(1))))
 }
 
@@ -144,6 +186,8 @@ pub struct Streams {
     pub log: File,
     pub show_console: bool,
     pub stdout_sink: Option<StdoutSink>,
+    /// A process the run depends on, see [`Watch`].
+    pub watch: Option<Watch>,
 }
 
 /// Runs QEMU without a terminal, forwarding the guest's streams, until it
@@ -160,6 +204,7 @@ pub fn headless(
         log,
         show_console,
         stdout_sink,
+        mut watch,
     } = streams;
     command
         .stdin(Stdio::null())
@@ -181,7 +226,7 @@ pub fn headless(
     forwarders.extend(forward_ports(sockets.ports, &qemu_done, stdout_sink));
     let qemu_stderr = collect_stderr(&mut child, &log)?;
 
-    let supervised = supervise(&mut child, signals, deadline);
+    let supervised = supervise(&mut child, signals, deadline, &mut watch);
     qemu_done.store(true, Ordering::SeqCst);
     for f in forwarders {
         let _ = f.join();

@@ -1,0 +1,275 @@
+//! `cargo xtask cosim`: one co-simulation session, the SST side and the
+//! guest started in order and ended together.
+//!
+//! [`run`] reads as its steps: the [`Settings`] (flags over the `[cosim]`
+//! table, plain data) and `run`'s own checks come first, before anything
+//! starts; then the session's socket ([`socket`]), the SST side started
+//! and watched until it listens ([`sst_side`], [`listening`]), the guest
+//! booted through `run` with the device on that socket and the SST side
+//! watched, and last the SST side stopped. Every way out drops the SST
+//! side (stopping it) and then the socket (removing it).
+
+mod listening;
+mod socket;
+mod sst_side;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::config::Cosim as CosimTable;
+use crate::flags;
+use crate::project::Project;
+use crate::run::{self, Request, Signals};
+use socket::SessionSocket;
+use sst_side::{describe, launch_of_shell_command, Launch, SstSide, Waited};
+
+/// The reference peer's request log, in target/xtask/logs/.
+pub const PEER_LOG: &str = "sst-peer.jsonl";
+/// The SST side's stdout and stderr, in target/xtask/logs/.
+pub const SST_LOG: &str = "cosim-sst.log";
+
+/// What one session runs, from the flags and the `[cosim]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The SST side as a shell command; `None`: the reference peer.
+    pub sst: Option<String>,
+    pub sst_dir: PathBuf,
+    /// A fixed socket path; `None`: a fresh one.
+    pub socket: Option<PathBuf>,
+    pub listen_timeout: Duration,
+    pub cycles_per_unit: u64,
+}
+
+impl Settings {
+    /// Flags win over the table; relative directories are from the project root.
+    pub fn new(flags: &flags::Cosim, table: &CosimTable, root: &Path) -> Settings {
+        Settings {
+            sst: flags.sst.clone().or_else(|| table.sst.clone()),
+            sst_dir: match flags.sst_dir.clone().or_else(|| table.sst_dir.clone()) {
+                Some(dir) => root.join(dir),
+                None => root.to_path_buf(),
+            },
+            socket: flags.socket.clone().or_else(|| table.socket.clone()),
+            listen_timeout: flags
+                .listen_timeout
+                .map_or(table.listen_timeout, Duration::from_secs),
+            cycles_per_unit: flags.cycles_per_unit,
+        }
+    }
+
+    /// The SST side's command line for a session on `socket`.
+    pub fn launch(&self, socket: &Path, xtask: &Path, peer_log: &Path) -> Launch {
+        match &self.sst {
+            Some(command) => launch_of_shell_command(command, &self.sst_dir, socket),
+            None => {
+                let argv: Vec<String> = [
+                    xtask.to_string_lossy().into_owned(),
+                    "sst".into(),
+                    "peer".into(),
+                    "--socket".into(),
+                    socket.to_string_lossy().into_owned(),
+                    "--cycles-per-unit".into(),
+                    self.cycles_per_unit.to_string(),
+                    "--log".into(),
+                    peer_log.to_string_lossy().into_owned(),
+                ]
+                .into();
+                Launch {
+                    shown: format!("cargo xtask sst peer (log: {})", peer_log.display()),
+                    argv,
+                    dir: self.sst_dir.clone(),
+                    socket: socket.to_path_buf(),
+                }
+            }
+        }
+    }
+}
+
+/// Runs one session; the exit status is the guest command's.
+pub fn run(project: &Project, flags: &flags::Cosim) -> Result<i32> {
+    if let Some(s) = &flags.run.sst_socket {
+        bail!(
+            "--sst-socket {}: `cosim` picks the socket itself and hands it to the SST side; \
+             to fix the path (an SST config that hard-codes it) use --socket PATH",
+            s.display()
+        );
+    }
+    let config = project.config()?;
+    let settings = Settings::new(flags, &config.cosim, &project.root);
+    if !settings.sst_dir.is_dir() {
+        bail!(
+            "--sst-dir {}: no such directory",
+            settings.sst_dir.display()
+        );
+    }
+    let mut request = Request::from(&flags.run);
+    request.image = request.image.or_else(|| config.cosim.image.clone());
+    request.sst_socket = Some(settings.socket.clone().unwrap_or_else(|| "SOCKET".into()));
+    run::check(project, &request)?;
+
+    let socket = match &settings.socket {
+        Some(path) => SessionSocket::fixed(project, path)?,
+        None => SessionSocket::private()?,
+    };
+    request.sst_socket = Some(socket.path.clone());
+    let signals = Signals::register()?;
+    let mut sst = start_sst_side(project, &settings, &socket.path)?;
+    match sst.wait_listening(settings.listen_timeout, &signals)? {
+        Waited::Interrupted(signal) => {
+            eprintln!("interrupted while the SST side was starting; it was stopped");
+            return Ok(128 + signal);
+        }
+        Waited::Listening(after) => eprintln!(
+            "cosim: the SST side listens on {} ({:.1}s); booting the guest",
+            socket.path.display(),
+            after.as_secs_f64()
+        ),
+    }
+    let guest = run::run_watched(project, &request, None, Some(sst.watch()));
+    let died_first = sst.exited();
+    let stopped = sst.stop();
+    finish(&sst, guest, died_first, stopped)
+}
+
+/// Starts the SST side with its log in target/xtask/logs/.
+fn start_sst_side(project: &Project, settings: &Settings, socket: &Path) -> Result<SstSide> {
+    let logs = project.logs_dir();
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let xtask = std::env::current_exe().context("finding this program (for `sst peer`)")?;
+    let launch = settings.launch(socket, &xtask, &logs.join(PEER_LOG));
+    let sst = SstSide::start(&launch, &logs.join(SST_LOG))?;
+    eprintln!(
+        "cosim: started the SST side `{}` (pid {}, in {}; log: {})",
+        launch.shown,
+        sst.pid,
+        launch.dir.display(),
+        sst.log.display()
+    );
+    Ok(sst)
+}
+
+/// The session's exit status: the guest's, unless the SST side ended
+/// before the guest did, which is an error naming how and its log.
+fn finish(
+    sst: &SstSide,
+    guest: Result<i32>,
+    died_first: Option<std::process::ExitStatus>,
+    stopped: Result<std::process::ExitStatus>,
+) -> Result<i32> {
+    if let Some(status) = died_first {
+        let guest = match &guest {
+            Ok(code) => format!("the guest's exit status was {code}"),
+            Err(e) => format!("the guest run failed: {e:#}"),
+        };
+        bail!(
+            "the SST side `{}` {} while the guest was running ({guest}); its last lines:\n{}\n(log: {})",
+            sst.launch.shown,
+            describe(status),
+            sst.log_tail(),
+            sst.log.display()
+        );
+    }
+    let code = guest?;
+    match stopped {
+        Ok(status) => eprintln!(
+            "cosim: the SST side stopped ({}; log: {})",
+            describe(status),
+            sst.log.display()
+        ),
+        Err(e) => eprintln!("warning: stopping the SST side: {e:#}"),
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::config::cosim::DEFAULT_LISTEN_TIMEOUT_SECS;
+
+    fn cosim_flags(args: &[&str]) -> flags::Cosim {
+        let argv = ["cargo xtask", "cosim"].iter().chain(args);
+        match flags::Xtask::parse_from(argv).command {
+            flags::Command::Cosim(c) => c,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    fn table() -> CosimTable {
+        CosimTable {
+            image: None,
+            sst: Some("sst linux_basic.py".into()),
+            sst_dir: Some("sst-config".into()),
+            socket: Some("/tmp/qemu-sst-linux.sock".into()),
+            listen_timeout: Duration::from_secs(DEFAULT_LISTEN_TIMEOUT_SECS),
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_table_and_directories_are_from_the_root() {
+        let root = Path::new("/p");
+        let s = Settings::new(&cosim_flags(&["cosim", "--", "true"]), &table(), root);
+        assert_eq!(s.sst.as_deref(), Some("sst linux_basic.py"));
+        assert_eq!(s.sst_dir, Path::new("/p/sst-config"));
+        assert_eq!(
+            s.socket.as_deref(),
+            Some(Path::new("/tmp/qemu-sst-linux.sock"))
+        );
+        assert_eq!(s.listen_timeout, Duration::from_secs(60));
+        let f = cosim_flags(&[
+            "--sst",
+            "x",
+            "--sst-dir",
+            "/abs",
+            "--listen-timeout",
+            "3",
+            "--",
+            "true",
+        ]);
+        assert_eq!(f.run.command, ["true"]);
+        let s = Settings::new(&f, &table(), root);
+        assert_eq!(
+            (s.sst.as_deref(), s.sst_dir.as_path()),
+            (Some("x"), Path::new("/abs"))
+        );
+        assert_eq!(s.listen_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn without_sst_the_reference_peer_is_started_on_the_sessions_socket() {
+        let empty = CosimTable {
+            sst: None,
+            sst_dir: None,
+            socket: None,
+            ..table()
+        };
+        let s = Settings::new(
+            &cosim_flags(&["--cycles-per-unit", "7"]),
+            &empty,
+            Path::new("/p"),
+        );
+        let l = s.launch(
+            Path::new("/tmp/r/sst.sock"),
+            Path::new("/x/xtask"),
+            Path::new("/l/p.jsonl"),
+        );
+        assert_eq!(
+            l.argv,
+            [
+                "/x/xtask",
+                "sst",
+                "peer",
+                "--socket",
+                "/tmp/r/sst.sock",
+                "--cycles-per-unit",
+                "7",
+                "--log",
+                "/l/p.jsonl"
+            ]
+        );
+        assert_eq!(l.dir, Path::new("/p"));
+    }
+}

@@ -1,0 +1,87 @@
+//! `cargo xtask cosim` and `cargo xtask sst`.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::run::Run;
+
+/// Run a co-simulation: the SST side and the guest together, started in order, ended together.
+///
+/// 1. picks a fresh socket in the session's private directory (or --socket PATH, for
+///    SST configs that hard-code theirs, e.g. ACALSim's linux_basic.py:
+///    /tmp/qemu-sst-linux.sock), refusing a path another session holds;
+/// 2. starts the SST side: --sst CMD (a shell command; `{socket}` in it and
+///    $ACALSIM_SST_SOCKET name the socket), else the reference peer `cargo xtask sst peer`;
+/// 3. waits until it listens on the socket, without connecting (ACALSim's component
+///    takes exactly one client: QEMU), read from /proc/net/unix;
+/// 4. boots IMAGE on the project's QEMU (`cargo xtask qemu build`) with
+///    `-device virtio-sst-device,socket=SOCKET`, runs CMD headless (or the console);
+/// 5. stops the SST side (SIGTERM, then SIGKILL) and removes the socket.
+///
+/// The exit status is the guest command's. If the SST side dies first, the guest gets
+/// 10 s to finish (its COMPUTEs see NO_DEVICE), then the run ends non-zero naming the
+/// SST side's exit status and log. Ctrl-C, --timeout or an error leave no process and
+/// no socket behind. Logs: target/xtask/logs/cosim-sst.log (the SST side's output),
+/// sst-peer.jsonl (the reference peer's requests), run-IMAGE.log (the boot).
+/// Defaults can live in the [cosim] table of acalsim.toml (image, sst, sst_dir,
+/// socket, listen_timeout). Every `run` option applies to the guest.
+///
+///   cargo xtask cosim cosim -- python3 /mnt/scripts/sst/sst_compute.py --count 1000
+///   cargo xtask cosim cosim --socket /tmp/qemu-sst-linux.sock --sst-dir ~/acalsim/src/qemu-acalsim-sst-linux/sst-config \
+///       --sst 'sst --add-lib-path=DIR linux_basic.py' -- python3 /mnt/scripts/sst/sst_check.py
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Cosim {
+    #[command(flatten)]
+    pub run: Run,
+    /// The SST side, a shell command run in --sst-dir ({socket} is replaced by the
+    /// socket path, also in $ACALSIM_SST_SOCKET). Default: the reference peer.
+    #[arg(long, value_name = "CMD")]
+    pub sst: Option<String>,
+    /// Use this socket path (for an SST config that fixes its own) instead of a fresh one.
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// The SST side's working directory (default: the project root).
+    #[arg(long, value_name = "DIR")]
+    pub sst_dir: Option<PathBuf>,
+    /// Seconds the SST side may take to listen on the socket (default 60).
+    #[arg(long, value_name = "SECS")]
+    pub listen_timeout: Option<u64>,
+    /// The reference peer's simulated cycles per COMPUTE unit.
+    #[arg(long, default_value_t = crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT)]
+    pub cycles_per_unit: u64,
+}
+
+/// The SST side of a co-simulation.
+#[derive(clap::Args, Debug)]
+pub struct Sst {
+    #[command(subcommand)]
+    pub command: SstCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SstCommand {
+    Peer(SstPeer),
+}
+
+/// The reference SST peer: answers QEMU's virtio-sst-device as ACALSim's component does.
+///
+/// Listens on --socket and answers one client (QEMU's device) at a time: COMPUTE → OK with
+/// cycles = compute_units × --cycles-per-unit, result = cycles, timestamp = the peer's
+/// simulated clock (the sum of the cycles so far); NOOP and ECHO as the component; every
+/// other type → INVALID. Requests are exactly 4104 bytes (assembled from partial reads),
+/// answers 4112. Each request is one JSON line in --log. Stops on SIGTERM or Ctrl-C and
+/// removes its socket. `cargo xtask cosim` starts it when no --sst is given.
+#[derive(clap::Args, Debug)]
+pub struct SstPeer {
+    /// The Unix socket to listen on (a stale socket file there is replaced).
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+    /// Simulated cycles per COMPUTE unit (ACALSim's component: 100).
+    #[arg(long, default_value_t = crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT)]
+    pub cycles_per_unit: u64,
+    /// Write every request and its answer here, one JSON object per line.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}

@@ -1,0 +1,110 @@
+//! `cargo xtask run`'s flags, which `cosim` takes too.
+
+use std::path::PathBuf;
+
+/// Boot a built image in QEMU: an interactive console, or one command run headless
+///
+/// Without a command: the guest's console on this terminal (log in as root, no
+/// password; quit with Ctrl-A X). With `-- CMD ARGS…`: boots, runs CMD in the guest
+/// (as root, in /mnt/share), streams its stdout and stderr here, powers off and
+/// exits with CMD's exit status. Examples:
+///
+///   cargo xtask run -- python3 /mnt/scripts/torch_check.py
+///   cargo xtask run --share ~/data -- sh -c 'ls /mnt/share | wc -l'
+///   cargo xtask run --ssh            (then `cargo xtask ssh` from another terminal)
+///
+/// In the guest: /mnt/scripts is the project's guest-scripts/ (read-only) and
+/// /mnt/share the work share (--share, default target/xtask/share). Runs are
+/// snapshots: the image is unchanged afterwards unless --persist is given. The
+/// boot log goes to target/xtask/logs/run-IMAGE.log.
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Run {
+    /// Image name (default: the config's default_image).
+    pub name: Option<String>,
+    /// Command to run in the guest, headless; without it the run is interactive.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+    /// Keep the guest's changes to the disk image (default: discard them).
+    #[arg(long)]
+    pub persist: bool,
+    /// Boot the whole rootfs from RAM (needs format "initramfs" in the image).
+    #[arg(long, conflicts_with = "disk")]
+    pub initramfs: bool,
+    /// Boot from the disk image (the default when the image has one).
+    #[arg(long)]
+    pub disk: bool,
+    /// `fast`: a minimal PID 1 runs the command (headless default, a few seconds);
+    /// `full`: the image's own init (systemd) boots first (interactive default).
+    #[arg(long, value_enum)]
+    pub boot: Option<BootKind>,
+    /// Virtual CPUs (default: the image's run.smp).
+    #[arg(long)]
+    pub smp: Option<u32>,
+    /// Guest memory, e.g. 4G or 1536M (default: the image's run.memory).
+    #[arg(long, value_parser = parse_memory)]
+    pub memory: Option<u64>,
+    /// Seconds a headless command may take before the guest is killed (0: no limit).
+    #[arg(long, default_value_t = crate::run::defaults::TIMEOUT_SECS)]
+    pub timeout: u64,
+    /// Host directory shared read-write at /mnt/share (default: target/xtask/share).
+    #[arg(long)]
+    pub share: Option<PathBuf>,
+    /// Leave the guest network unconfigured in a fast boot (the device stays).
+    #[arg(long)]
+    pub no_net: bool,
+    /// Start sshd in the guest with the project's key, on a free 127.0.0.1 port
+    /// (log in with `cargo xtask ssh`).
+    #[arg(long)]
+    pub ssh: bool,
+    /// Forward 127.0.0.1:HOST on the host to GUEST in the guest (TCP), repeatable.
+    #[arg(long = "forward", value_name = "HOST:GUEST")]
+    pub forwards: Vec<crate::run::machine::Forward>,
+    /// Environment variable for the headless command, repeatable.
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub envs: Vec<(String, String)>,
+    /// ACALSim co-simulation: add `-device virtio-sst-device,socket=PATH`
+    /// (boots the project's QEMU, `cargo xtask qemu build`, unless --qemu is given).
+    #[arg(long, value_name = "PATH")]
+    pub sst_socket: Option<PathBuf>,
+    /// The QEMU binary (default: the project's build for --sst-socket, else
+    /// qemu-system-riscv64 on PATH).
+    #[arg(long, env = crate::run::defaults::QEMU_ENV)]
+    pub qemu: Option<PathBuf>,
+    /// Attach FILE as an extra raw disk, written in place (/dev/vdb, /dev/vdc, …), repeatable.
+    #[arg(long = "drive", value_name = "FILE")]
+    pub drives: Vec<PathBuf>,
+    /// Extra kernel command line arguments (appended last, so they win).
+    #[arg(long, value_name = "ARGS", default_value = "")]
+    pub append: String,
+    /// Also show the guest console of a headless run on stderr.
+    #[arg(long)]
+    pub console: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootKind {
+    Fast,
+    Full,
+}
+
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    crate::config::parse_size(s)
+        .map(|bytes| bytes >> 20)
+        .map_err(|e| format!("{e} (e.g. 4G, 1536M)"))
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let valid = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`{name}` is not a variable name (letters, digits, '_')"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
