@@ -12,6 +12,12 @@ safetensors checkpoint, which is then loaded exactly as a real one is with
 *.safetensors, tokenizer files). Nothing is fetched from the network.
 Prints prefill and decode tokens/s, latency per token and peak RSS; --json
 prints one JSON object with the generated token ids as well.
+
+With --sst (in a co-simulation: `cargo xtask cosim cosim -- python3
+/mnt/scripts/llama/llama_torch.py --sst`) every attention and FFN block sends
+one COMPUTE, its units from the block's FLOPs (sst_blocks.py says how), to the
+SST side through /dev/sst0, and the simulated cycles per decoded token are
+reported beside the wall-clock tokens/s.
 """
 
 import argparse
@@ -38,6 +44,9 @@ def parse_args():
     parser.add_argument("--tokens", type=int, default=32, help="tokens to generate")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: all CPUs)")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    parser.add_argument("--sst", nargs="?", const="/dev/sst0", metavar="DEVICE",
+                        help="send a COMPUTE per attention/FFN block to the SST side (default device /dev/sst0)")
+    parser.add_argument("--flops-per-unit", type=int, default=1024, help="FLOPs per COMPUTE unit (with --sst)")
     return parser.parse_args()
 
 
@@ -52,13 +61,15 @@ def load_tokenizer(model_dir):
     return (lambda text: tok(text)["input_ids"]), (lambda ids: tok.decode(ids, skip_special_tokens=True))
 
 
-def generate(model, prompt_ids, n_tokens, eos_id):
+def generate(model, prompt_ids, n_tokens, eos_id, cosim=None):
     """Prefill the prompt, then greedy-decode n_tokens with the KV cache.
     EOS is masked, as llama.cpp's --ignore-eos does, so both produce n_tokens."""
     import torch
 
     ids = torch.tensor([prompt_ids])
     out_ids, margins, steps = [], [], []
+    if cosim:
+        cosim.context = len(prompt_ids)
     with torch.inference_mode():
         t = time.perf_counter()
         out = model(ids, use_cache=True)
@@ -77,6 +88,8 @@ def generate(model, prompt_ids, n_tokens, eos_id):
                 raise SystemExit(f"llama_torch: non-finite logits at step {i}")
             if i + 1 == n_tokens:
                 break
+            if cosim:
+                cosim.phase, cosim.context = "decode", len(prompt_ids) + i + 1
             t = time.perf_counter()
             out = model(torch.tensor([[next_id]]), past_key_values=past, use_cache=True)
             steps.append(time.perf_counter() - t)
@@ -109,7 +122,12 @@ def main():
         prompt_ids = encode(args.prompt)
         eos = model.config.eos_token_id
         eos = eos[0] if isinstance(eos, list) else eos
-        ids, margins, prefill, decode, steps = generate(model, prompt_ids, args.tokens, eos)
+        cosim = None
+        if args.sst:
+            import sst_blocks
+
+            cosim = sst_blocks.BlockCosim(model, args.sst, args.flops_per_unit)
+        ids, margins, prefill, decode, steps = generate(model, prompt_ids, args.tokens, eos, cosim)
 
     n_decode = max(1, len(ids) - 1)
     results = {
@@ -133,6 +151,9 @@ def main():
         "ms_per_token": round(1000 * decode / n_decode, 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    if cosim:
+        results["sst"] = cosim.summary(n_decode)
+        cosim.close()
     if args.json:
         print(json.dumps(results))
     else:
@@ -144,6 +165,12 @@ def main():
         print(f"prefill: {results['prefill_tokens_per_s']} tokens/s ({prefill * 1000:.0f} ms); "
               f"decode: {results['decode_tokens_per_s']} tokens/s ({results['ms_per_token']} ms/token); "
               f"peak RSS {results['peak_rss_mib']} MiB")
+        if cosim:
+            c = results["sst"]
+            print(f"sst: {c['requests']} COMPUTEs (attention and FFN of {model.config.num_hidden_layers} layers per step, "
+                  f"{c['flops_per_unit']} FLOPs/unit); simulated prefill {c['prefill_cycles']:,} cycles, "
+                  f"decode {c['decode_cycles_per_token']:,} cycles/token beside {results['decode_tokens_per_s']} tokens/s "
+                  f"wall clock ({c['round_trip_secs']} s waiting on SST)")
     return 0
 
 

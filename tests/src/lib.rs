@@ -124,10 +124,21 @@ pub fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 /// tarball beside this checkout in `../shared/acalsim/`. Missing is a failure
 /// that says what is missing, never a skip.
 pub fn acalsim_src() -> PathBuf {
-    if let Some(src) = std::env::var_os("ACALSIM_SRC").filter(|v| !v.is_empty()) {
+    shared_source("ACALSIM_SRC", "acalsim", "ACALSim's sources")
+}
+
+/// SST-core's source for the `--full` SST test: `SST_CORE_SRC`, else the
+/// tarball in `../shared/sst-core/`; missing is a failure, never a skip.
+pub fn sst_core_src() -> PathBuf {
+    shared_source("SST_CORE_SRC", "sst-core", "SST-core's source")
+}
+
+/// `$env`, else the `*.tar.xz` in `../shared/DIR/`.
+fn shared_source(env: &str, dir: &str, what: &str) -> PathBuf {
+    if let Some(src) = std::env::var_os(env).filter(|v| !v.is_empty()) {
         return PathBuf::from(src);
     }
-    let dir = root().join("../shared/acalsim");
+    let dir = root().join("../shared").join(dir);
     let tarball = std::fs::read_dir(&dir).ok().and_then(|entries| {
         entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -135,7 +146,7 @@ pub fn acalsim_src() -> PathBuf {
     });
     tarball.unwrap_or_else(|| {
         panic!(
-            "ACALSim's sources are missing: no ACALSIM_SRC and no *.tar.xz in {}",
+            "cannot find {what}: {env} is not set and {} holds no *.tar.xz",
             dir.display()
         )
     })

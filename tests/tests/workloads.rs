@@ -253,3 +253,69 @@ fn bench_quick_writes_results_with_the_documented_schema() {
         "{text}"
     );
 }
+
+/// The tiny LLaMA in a co-simulation (`cosim` image, the reference peer):
+/// one COMPUTE per attention and FFN block per forward pass, with the units
+/// the FLOP count gives, every one in the peer's log with its cycles.
+#[test]
+fn tiny_llama_sends_a_compute_per_block_through_a_cosim_session() {
+    let _lock = build_lock();
+    let acalsim = tests::acalsim_src();
+    let env = [("ACALSIM_SRC", acalsim.as_path())];
+    for args in [&["qemu", "build"][..], &["image", "cosim"][..]] {
+        let out = tests::xtask_env(&config(), args, &env, &[]);
+        assert!(out.status.success(), "{args:?} failed:\n{}", stderr(&out));
+    }
+    let tokens = 4;
+    let job = format!(
+        "python3 /mnt/scripts/llama/llama_torch.py --size tiny --tokens {tokens} --sst --json"
+    );
+    let out = xtask(&config(), &["cosim", "cosim", "--", "sh", "-c", &job]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON:\n{text}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let sst = &v["sst"];
+    // tiny: 2 layers, attention + FFN each, one prefill pass and tokens-1 decode passes.
+    assert_eq!(sst["requests"], 2 * 2 * tokens, "{v}");
+    let units: Vec<u64> = sst["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_u64().unwrap())
+        .collect();
+    // Prefill's first blocks by hand: T prompt tokens, d = 64, f = 172, 1024 FLOPs a unit.
+    let t = v["prompt_tokens"].as_u64().unwrap();
+    let attention = 8 * t * 64 * 64 + 4 * (t * (t + 1) / 2) * 64;
+    assert_eq!(units[0], attention.div_ceil(1024), "{v}");
+    assert_eq!(units[1], (6 * t * 64 * 172).div_ceil(1024), "{v}");
+    // A decode FFN block: one token.
+    assert_eq!(units[5], (6 * 64 * 172_u64).div_ceil(1024), "{v}");
+
+    let log = std::fs::read_to_string(root().join("target/xtask/logs/sst-peer.jsonl")).unwrap();
+    let logged: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(logged.len(), units.len(), "{log}");
+    let mut decode_cycles = 0;
+    for (i, (entry, u)) in logged.iter().zip(&units).enumerate() {
+        assert_eq!(
+            (entry["units"].as_u64(), entry["cycles"].as_u64()),
+            (Some(*u), Some(u * 100)),
+            "request {i}"
+        );
+        if i >= 4 {
+            decode_cycles += u * 100;
+        }
+    }
+    assert_eq!(sst["decode_cycles"], decode_cycles, "{v}");
+    assert_eq!(
+        sst["decode_cycles_per_token"],
+        (decode_cycles as f64 / (tokens - 1) as f64).round() as u64,
+        "{v}"
+    );
+}

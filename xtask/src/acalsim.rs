@@ -31,6 +31,11 @@ impl Acalsim {
     pub fn device_dir(&self) -> PathBuf {
         self.dir.join("virtio-device")
     }
+
+    /// The SST component (`ACALSimVirtIODeviceComponent`), for `sst build`.
+    pub fn component_dir(&self) -> PathBuf {
+        self.dir.join("acalsim-device")
+    }
 }
 
 /// ACALSim from `ACALSIM_SRC`, else from the config's `acalsim` (relative to

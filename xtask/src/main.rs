@@ -61,7 +61,7 @@ fn try_main() -> Result<i32> {
         flags::Command::Buildroot(b) => buildroot::run(&project, &b),
         flags::Command::Qemu(q) => qemu::run(&project, &q),
         flags::Command::Cosim(c) => return cosim::run(&project, &c),
-        flags::Command::Sst(s) => sst::run(&s.command),
+        flags::Command::Sst(s) => sst::run(&project, &s.command),
         flags::Command::Pytorch(p) => return pytorch::run(&project, &p),
         flags::Command::Test(t) => test::run(&project, &t),
         flags::Command::Bench(b) => bench::run(&project, &b),

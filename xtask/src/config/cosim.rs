@@ -29,6 +29,10 @@ pub struct Cosim {
     pub socket: Option<PathBuf>,
     /// How long the SST side may take to listen on the socket.
     pub listen_timeout: Duration,
+    /// SST-core's source for `cargo xtask sst build`: a checkout or a
+    /// tarball (relative paths from the project root); `SST_CORE_SRC`
+    /// overrides it.
+    pub sst_core: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -39,6 +43,7 @@ pub struct RawCosim {
     sst_dir: Option<Spanned<String>>,
     socket: Option<Spanned<String>>,
     listen_timeout: Option<Spanned<u64>>,
+    sst_core: Option<Spanned<String>>,
 }
 
 /// Each key is checked where it is written; image names are checked by the
@@ -78,6 +83,7 @@ pub fn resolve(r: RawCosim, at: &At) -> Result<Cosim> {
         sst_dir: non_empty(r.sst_dir, "sst_dir")?.map(PathBuf::from),
         socket: socket.map(PathBuf::from),
         listen_timeout,
+        sst_core: non_empty(r.sst_core, "sst_core")?.map(PathBuf::from),
     })
 }
 

@@ -22,8 +22,9 @@ use crate::config::Cosim as CosimTable;
 use crate::flags;
 use crate::project::Project;
 use crate::run::{self, Request, Signals};
+use crate::sst::record::Built as BuiltSst;
 use socket::SessionSocket;
-use sst_side::{describe, launch_of_shell_command, Launch, SstSide, Waited};
+use sst_side::{built_sst_env, describe, launch_of_shell_command, Launch, SstSide, Waited};
 
 /// The reference peer's request log, in target/xtask/logs/.
 pub const PEER_LOG: &str = "sst-peer.jsonl";
@@ -60,9 +61,29 @@ impl Settings {
     }
 
     /// The SST side's command line for a session on `socket`.
-    pub fn launch(&self, socket: &Path, xtask: &Path, peer_log: &Path) -> Launch {
+    /// The SST side's command line for a session on `socket`; `built` is
+    /// `cargo xtask sst build`'s SST, put first on the command's paths.
+    pub fn launch(
+        &self,
+        socket: &Path,
+        xtask: &Path,
+        peer_log: &Path,
+        built: Option<&BuiltSst>,
+    ) -> Launch {
         match &self.sst {
-            Some(command) => launch_of_shell_command(command, &self.sst_dir, socket),
+            Some(command) => {
+                let mut launch = launch_of_shell_command(command, &self.sst_dir, socket);
+                if let Some(b) = built {
+                    let var = |k: &str| std::env::var(k).ok();
+                    launch.env = built_sst_env(
+                        &b.bin_dir(),
+                        &b.elements,
+                        var("PATH").as_deref(),
+                        var("SST_LIB_PATH").as_deref(),
+                    );
+                }
+                launch
+            }
             None => {
                 let argv: Vec<String> = [
                     xtask.to_string_lossy().into_owned(),
@@ -81,6 +102,7 @@ impl Settings {
                     argv,
                     dir: self.sst_dir.clone(),
                     socket: socket.to_path_buf(),
+                    env: Vec::new(),
                 }
             }
         }
@@ -138,7 +160,15 @@ fn start_sst_side(project: &Project, settings: &Settings, socket: &Path) -> Resu
     let logs = project.logs_dir();
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let xtask = std::env::current_exe().context("finding this program (for `sst peer`)")?;
-    let launch = settings.launch(socket, &xtask, &logs.join(PEER_LOG));
+    let built = crate::sst::record::current(project)?;
+    let launch = settings.launch(socket, &xtask, &logs.join(PEER_LOG), built.as_ref());
+    if let (Some(b), Some(_)) = (&built, &settings.sst) {
+        eprintln!(
+            "cosim: SST from `cargo xtask sst build` first on PATH ({}) and SST_LIB_PATH ({})",
+            b.bin_dir().display(),
+            b.elements.display()
+        );
+    }
     let sst = SstSide::start(&launch, &logs.join(SST_LOG))?;
     eprintln!(
         "cosim: started the SST side `{}` (pid {}, in {}; log: {})",
@@ -205,6 +235,7 @@ mod tests {
             sst_dir: Some("sst-config".into()),
             socket: Some("/tmp/qemu-sst-linux.sock".into()),
             listen_timeout: Duration::from_secs(DEFAULT_LISTEN_TIMEOUT_SECS),
+            sst_core: None,
         }
     }
 
@@ -255,6 +286,7 @@ mod tests {
             Path::new("/tmp/r/sst.sock"),
             Path::new("/x/xtask"),
             Path::new("/l/p.jsonl"),
+            None,
         );
         assert_eq!(
             l.argv,

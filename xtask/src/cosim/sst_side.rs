@@ -28,6 +28,8 @@ pub struct Launch {
     pub shown: String,
     pub dir: PathBuf,
     pub socket: PathBuf,
+    /// Variables set for it besides `ACALSIM_SST_SOCKET`.
+    pub env: Vec<(String, String)>,
 }
 
 /// `CMD` with `{socket}` replaced: run directly when it is plain words
@@ -48,7 +50,28 @@ pub fn launch_of_shell_command(command: &str, dir: &Path, socket: &Path) -> Laun
         shown: text,
         dir: dir.to_path_buf(),
         socket: socket.to_path_buf(),
+        env: Vec::new(),
     }
+}
+
+/// The environment that makes `cargo xtask sst build`'s SST the one a
+/// command finds: its `bin/` first on `PATH` and its element directory
+/// first in `SST_LIB_PATH` (SST-core's own search path variable), before
+/// what the user has (`path`, `lib_path`).
+pub fn built_sst_env(
+    bin: &Path,
+    elements: &Path,
+    path: Option<&str>,
+    lib_path: Option<&str>,
+) -> Vec<(String, String)> {
+    let first = |dir: &Path, rest: Option<&str>| match rest.filter(|r| !r.is_empty()) {
+        Some(rest) => format!("{}:{rest}", dir.display()),
+        None => dir.display().to_string(),
+    };
+    vec![
+        ("PATH".into(), first(bin, path)),
+        ("SST_LIB_PATH".into(), first(elements, lib_path)),
+    ]
 }
 
 /// How waiting for the socket ended, when it did not fail.
@@ -90,6 +113,7 @@ impl SstSide {
             .args(args)
             .current_dir(&launch.dir)
             .env("ACALSIM_SST_SOCKET", &launch.socket)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err)
@@ -97,7 +121,8 @@ impl SstSide {
         die_with_us(&mut command, "the SST side");
         let child = command.spawn().with_context(|| {
             format!(
-                "starting the SST side `{}` in {}: is `{program}` installed and on PATH?",
+                "starting the SST side `{}` in {}: is `{program}` installed and on PATH? \
+                 (`cargo xtask sst build` builds SST-core and ACALSim's component; `cosim` then puts its `sst` on PATH)",
                 launch.shown,
                 launch.dir.display()
             )
@@ -232,6 +257,22 @@ pub fn describe(status: ExitStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_sst_comes_first_on_path_and_in_sst_lib_path() {
+        let (bin, el) = (Path::new("/c/core/bin"), Path::new("/c/element"));
+        assert_eq!(
+            built_sst_env(bin, el, Some("/usr/bin:/bin"), None),
+            [
+                ("PATH".to_string(), "/c/core/bin:/usr/bin:/bin".to_string()),
+                ("SST_LIB_PATH".to_string(), "/c/element".to_string()),
+            ]
+        );
+        assert_eq!(
+            built_sst_env(bin, el, Some(""), Some("/my/elements"))[1].1,
+            "/c/element:/my/elements"
+        );
+    }
 
     #[test]
     fn plain_words_run_directly_and_shell_syntax_goes_through_sh() {

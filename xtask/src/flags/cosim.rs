@@ -63,7 +63,42 @@ pub struct Sst {
 #[derive(Subcommand, Debug)]
 pub enum SstCommand {
     Peer(SstPeer),
+    Build(SstBuild),
+    Info(SstInfo),
 }
+
+/// Build SST-core and ACALSim's SST component (element library `acalsim`) from local sources.
+///
+/// SST-core comes from SST_CORE_SRC or `sst_core` in the [cosim] table: a git checkout
+/// (at a clean commit) or a tarball, e.g. a release or `git archive` of tag v15.1.2_Final.
+/// ACALSim comes from ACALSIM_SRC or [qemu] acalsim, as for `qemu build`. No network is used.
+///
+///   1. SST-core: autogen.sh, configure --disable-mpi --with-python=/usr/bin/python3-config,
+///      make (about 15 minutes on 2 cores), make install into the user cache;
+///   2. only acalsim-device/ACALSimVirtIODeviceComponent.cc compiled as libacalsim.so with
+///      sst-config's element flags (ACALSim's Makefile also pulls unrelated framework sources),
+///      checked with `sst-info acalsim`.
+///
+/// Both are cached by a key over their inputs ($XDG_CACHE_HOME/acalsim/sst/): an unchanged
+/// SST-core is never rebuilt, a changed component rebuilds in seconds. The result is recorded
+/// in target/xtask/sst.json; `cargo xtask cosim --sst 'sst CONFIG.py'` then finds this `sst`
+/// on PATH and the element library through SST_LIB_PATH. Log: target/xtask/logs/sst-build.log.
+///
+///   SST_CORE_SRC=~/src/sst-core-15.1.2.tar.xz ACALSIM_SRC=~/src/acalsim cargo xtask sst build
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct SstBuild {
+    /// Build again even if the cache holds this build.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Keep SST-core's work tree (source and objects) in the cache for debugging.
+    #[arg(long)]
+    pub keep_work: bool,
+}
+
+/// Print the record of the SST this checkout uses (target/xtask/sst.json).
+#[derive(clap::Args, Debug)]
+pub struct SstInfo {}
 
 /// The reference SST peer: answers QEMU's virtio-sst-device as ACALSim's component does.
 ///

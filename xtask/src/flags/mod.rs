@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 mod cosim;
 mod run;
 
-pub use cosim::{Cosim, Sst, SstCommand, SstPeer};
+pub use cosim::{Cosim, Sst, SstBuild, SstCommand, SstPeer};
 use run::parse_memory;
 pub use run::{BootKind, Run};
 

@@ -14,6 +14,8 @@ const PYTHON_VENV: &str = "/usr/share/doc/python3-venv/copyright";
 const PYCOTAP: &str = "/usr/lib/python3/dist-packages/pycotap/__init__.py";
 /// Buildroot's `utils/check-package` imports `magic` (Debian's python3 module).
 const PYTHON_MAGIC: &str = "/usr/lib/python3/dist-packages/magic/__init__.py";
+/// Debian's, not a pyenv's earlier on PATH: SST embeds the system Python.
+const PYTHON_CONFIG: &str = "/usr/bin/python3-config";
 
 /// One host tool the project needs.
 pub struct Tool {
@@ -77,6 +79,11 @@ pub const TOOLS: &[Tool] = &[
     t("libslirp-dev", SLIRP_DEV, DPKG, "libslirp-dev", false, "qemu build: user networking"),
     t("python3-venv", PYTHON_VENV, DPKG, "python3-venv", false, "qemu build: configure's Python venv"),
     t("python3-pycotap", PYCOTAP, DPKG, "python3-pycotap", true, "qemu build: configure requires it (bookworm-backports)"),
+    t("autoconf", "autoconf", VERSION, "autoconf", false, "sst build: SST-core's autogen.sh"),
+    t("automake", "automake", VERSION, "automake", false, "sst build: SST-core's autogen.sh"),
+    t("libtoolize", "libtoolize", VERSION, "libtool", false, "sst build: SST-core's autogen.sh"),
+    t("libtool", "libtool", VERSION, "libtool-bin", false, "sst build: autogen.sh looks for it beside libtoolize"),
+    t("python3-config", PYTHON_CONFIG, DPKG, "python3-dev", false, "sst build: SST embeds Python"),
     t("shellcheck", "shellcheck", VERSION, "shellcheck", false, "tests: the tidy test checks every shell script"),
     t("flake8", "flake8", VERSION, "flake8", false, "tests: Buildroot's check-package lints Python with it"),
     t("python3-magic", PYTHON_MAGIC, DPKG, "python3-magic", false, "tests: Buildroot's check-package needs it"),

@@ -3,7 +3,7 @@
 //! any of them (ACALSim's device, the glue, a patch, the compiler, the
 //! firmware) builds again, and nothing else does.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
@@ -94,21 +94,6 @@ impl Inputs {
 
 fn first_line(s: String) -> String {
     s.lines().next().unwrap_or_default().to_string()
-}
-
-/// What interrupted builds left: `*.partial` installs and `work-*` trees
-/// (never used again, only removed; an install is never touched).
-pub fn remove_partials(cache: &Path) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(cache) else {
-        return Ok(());
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".partial") || name.starts_with("work-") {
-            crate::output::remove_dir(&e.path())?;
-        }
-    }
-    Ok(())
 }
 
 /// The compiler's first error in ACALSim's device or the glue, from a build log.

@@ -54,7 +54,7 @@ pub fn build(project: &Project, opts: &flags::QemuBuild) -> Result<Built> {
     let acalsim = acalsim::locate(sh, &project.root, q.acalsim.as_deref())?;
     let glue = tree::Glue::in_project(&project.root)?;
     let cache = crate::cache::cache_dir()?.join("qemu");
-    key::remove_partials(&cache)?;
+    crate::cache::remove_leftovers(&cache)?;
 
     let log_path = project.logs_dir().join("qemu-build.log");
     let mut steps = Steps::new(6, log_path.clone(), project.verbose)?;

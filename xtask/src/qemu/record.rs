@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::project::Project;
@@ -37,20 +37,11 @@ pub fn pointer(project: &Project) -> PathBuf {
 }
 
 pub fn read(path: &Path) -> Result<Built> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    crate::cache::read_json(path)
 }
 
-/// Writes `built` to `path` through a temporary file renamed into place.
 pub fn write(path: &Path, built: &Built) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let tmp = path.with_extension("json.partial");
-    let text = serde_json::to_string_pretty(built).context("serialising the QEMU build record")?;
-    std::fs::write(&tmp, text + "\n").with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    crate::cache::write_json(path, built)
 }
 
 /// The project's QEMU, if `cargo xtask qemu build` made one that still exists.

@@ -1,17 +1,33 @@
 //! The SST side of a co-simulation: ACALSim's socket protocol
-//! ([`protocol`]) and the reference peer that speaks it ([`peer`],
-//! `cargo xtask sst peer`), the default SST side of `cargo xtask cosim`.
+//! ([`protocol`]), the reference peer that speaks it ([`peer`], `cargo
+//! xtask sst peer`, the default SST side of `cargo xtask cosim`), and real
+//! SST built from the user's sources ([`build`], `cargo xtask sst build`).
 
+pub mod build;
 pub mod peer;
 pub mod protocol;
+pub mod record;
+mod source;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::flags::{SstCommand, SstPeer};
+use crate::project::Project;
 
-pub fn run(command: &SstCommand) -> Result<()> {
+pub fn run(project: &Project, command: &SstCommand) -> Result<()> {
     match command {
         SstCommand::Peer(p) => peer::serve(&options(p)),
+        SstCommand::Build(b) => build::run(project, b),
+        SstCommand::Info(_) => {
+            let built = record::current(project)?.with_context(|| {
+                format!(
+                    "no SST built for this checkout ({} is missing or names a removed build): run `cargo xtask sst build`",
+                    record::pointer(project).display()
+                )
+            })?;
+            println!("{}", serde_json::to_string_pretty(&built)?);
+            Ok(())
+        }
     }
 }
 
