@@ -23,13 +23,16 @@ fn acalsim_sst_config(into: &Path) -> PathBuf {
     } else {
         src
     };
-    let dir = tree.join("src/qemu-acalsim-sst-linux/sst-config");
-    assert!(
-        dir.join("linux_basic.py").is_file(),
-        "{} has no linux_basic.py",
-        dir.display()
-    );
-    dir
+    // The checkout itself, or a tarball's one top directory.
+    let sub = "src/qemu-acalsim-sst-linux/sst-config";
+    let tops = std::fs::read_dir(&tree)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join(sub));
+    std::iter::once(tree.join(sub))
+        .chain(tops)
+        .find(|d| d.join("linux_basic.py").is_file())
+        .unwrap_or_else(|| panic!("no {sub}/linux_basic.py in {}", tree.display()))
 }
 
 /// Full tier only (`cargo xtask test --full`): SST-core compiles for minutes.

@@ -254,18 +254,71 @@ fn bench_quick_writes_results_with_the_documented_schema() {
     );
 }
 
-/// The tiny LLaMA in a co-simulation (`cosim` image, the reference peer):
-/// one COMPUTE per attention and FFN block per forward pass, with the units
-/// the FLOP count gives, every one in the peer's log with its cycles.
-#[test]
-fn tiny_llama_sends_a_compute_per_block_through_a_cosim_session() {
-    let _lock = build_lock();
+/// The project's QEMU and the `cosim` image (the LLaMA image + ACALSim's
+/// driver), built from the shared ACALSim sources (no-ops when current).
+fn ensure_cosim_image() {
     let acalsim = tests::acalsim_src();
     let env = [("ACALSIM_SRC", acalsim.as_path())];
     for args in [&["qemu", "build"][..], &["image", "cosim"][..]] {
         let out = tests::xtask_env(&config(), args, &env, &[]);
         assert!(out.status.success(), "{args:?} failed:\n{}", stderr(&out));
     }
+}
+
+/// `bench cosim --quick`: one session, ECHO and COMPUTE round trips with
+/// their latencies, every figure positive and ordered (min <= median <= p99).
+#[test]
+fn bench_cosim_quick_measures_echo_in_qemu_and_compute_through_the_socket() {
+    let _lock = build_lock();
+    ensure_cosim_image();
+    let out = xtask(&config(), &["bench", "cosim", "--quick"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let path = err
+        .lines()
+        .find_map(|l| l.strip_prefix("results: "))
+        .unwrap_or_else(|| panic!("no `results:` line:\n{err}"));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let suite = &r["suites"][0];
+    assert_eq!(
+        (suite["suite"].as_str(), suite["image"].as_str()),
+        (Some("cosim"), Some("cosim")),
+        "{r}"
+    );
+    assert_eq!(suite["guest"]["smp"], 2, "{suite}");
+    let figures = suite["figures"].as_array().unwrap();
+    assert_eq!(figures.len(), 8, "{suite}");
+    let value = |i: usize| figures[i]["value"].as_f64().unwrap();
+    for kind in [0, 4] {
+        assert!(
+            figures[kind]["name"]
+                .as_str()
+                .unwrap()
+                .contains("round trips"),
+            "{suite}"
+        );
+        assert!(value(kind) > 0.0, "{suite}");
+        assert!(
+            0.0 < value(kind + 1)
+                && value(kind + 1) <= value(kind + 2)
+                && value(kind + 2) <= value(kind + 3),
+            "{suite}"
+        );
+    }
+    assert!(
+        figures[4]["name"].as_str().unwrap().starts_with("COMPUTE"),
+        "{suite}"
+    );
+}
+
+/// The tiny LLaMA in a co-simulation (`cosim` image, the reference peer):
+/// one COMPUTE per attention and FFN block per forward pass, with the units
+/// the FLOP count gives, every one in the peer's log with its cycles.
+#[test]
+fn tiny_llama_sends_a_compute_per_block_through_a_cosim_session() {
+    let _lock = build_lock();
+    ensure_cosim_image();
     let tokens = 4;
     let job = format!(
         "python3 /mnt/scripts/llama/llama_torch.py --size tiny --tokens {tokens} --sst --json"

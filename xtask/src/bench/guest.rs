@@ -18,17 +18,29 @@ fn guest_json(
     run_args: &[String],
     command: &[String],
 ) -> Result<Value> {
+    session_json(project, "run", image, run_args, command)
+}
+
+/// `cargo xtask VERB image run_args -- command` (`run`, or `cosim` for a
+/// co-simulation session) and the last JSON object the guest printed.
+pub fn session_json(
+    project: &Project,
+    verb: &str,
+    image: &str,
+    run_args: &[String],
+    command: &[String],
+) -> Result<Value> {
     let exe = std::env::current_exe().context("locating the xtask binary")?;
     let config_path = &project.config_path;
     let stdout = cmd!(
         project.sh,
-        "{exe} --config {config_path} run {image} {run_args...} -- {command...}"
+        "{exe} --config {config_path} {verb} {image} {run_args...} -- {command...}"
     )
     .quiet()
     .read()
     .with_context(|| {
         format!(
-            "bench: `cargo xtask run {image} -- {}` failed",
+            "bench: `cargo xtask {verb} {image} -- {}` failed",
             command.join(" ")
         )
     })?;
@@ -48,7 +60,7 @@ pub fn last_json(text: &str) -> Option<Value> {
         .find_map(|l| serde_json::from_str(l).ok())
 }
 
-fn number(v: &Value, key: &str) -> Result<f64> {
+pub fn number(v: &Value, key: &str) -> Result<f64> {
     v.get(key)
         .and_then(Value::as_f64)
         .with_context(|| format!("bench: `{key}` missing from the guest's JSON: {v}"))

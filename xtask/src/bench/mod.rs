@@ -6,11 +6,13 @@
 //! Suites: `image` (build times against plain mmdebstrap), `boot` (boot →
 //! headless job, login prompt), `torch` (import time, GEMM GFLOP/s at smp 1
 //! and 2), `llama` (tiny LLaMA tokens/s with torch and llama.cpp), `compile`
-//! (in-guest C++ build with and without host offload). Every figure carries
+//! (in-guest C++ build with and without host offload), `cosim` (ECHO and
+//! COMPUTE round trips through /dev/sst0 in a session). Every figure carries
 //! its samples with min, median and max.
 
 mod boot;
 mod compile;
+mod cosim;
 mod guest;
 mod image;
 mod plot;
@@ -24,7 +26,7 @@ use crate::flags;
 use crate::project::Project;
 use results::{Machine, Results, SCHEMA};
 
-pub const SUITES: &[&str] = &["image", "boot", "torch", "llama", "compile"];
+pub const SUITES: &[&str] = &["image", "boot", "torch", "llama", "compile", "cosim"];
 /// What `cargo xtask bench --quick` runs without a suite named: minutes, not hours.
 pub const QUICK_SUITES: &[&str] = &["boot", "torch", "llama"];
 
@@ -69,6 +71,7 @@ pub fn run(project: &Project, flags: &flags::Bench) -> Result<()> {
             "torch" => guest::torch_suite(project, flags)?,
             "llama" => guest::llama_suite(project, flags)?,
             "compile" => compile::suite(project, flags)?,
+            "cosim" => cosim::suite(project, flags)?,
             _ => unreachable!("checked by selected_suites"),
         };
         results.suites.push(measured);

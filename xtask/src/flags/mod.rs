@@ -315,12 +315,15 @@ pub struct Test {
 ///            llama.cpp (llama_cpp.py) in the `debian-sid-llama` image
 ///   compile  `pytorch build` of one target offloaded to the host and in the guest
 ///            only, same compiler; needs the pytorch-build image (~10 min)
+///   cosim    round trips/s and latency (min, median, p99) through /dev/sst0 at smp 2 in
+///            a `cosim` session with the reference peer: ECHO (answered inside QEMU) and
+///            COMPUTE (through the socket); needs `qemu build` and the [cosim] image
 /// Each figure is repeated --repeat times and reported as median, min and max.
 /// Guest suites need their image built (`cargo xtask image NAME`).
 #[derive(clap::Args, Debug, Default)]
 #[command(verbatim_doc_comment)]
 pub struct Bench {
-    /// Suites to run: image, boot, torch, llama, compile.
+    /// Suites to run: image, boot, torch, llama, compile, cosim.
     pub suites: Vec<String>,
     /// Keep every suite to minutes: one repeat, the smallest sizes, and the
     /// boot, torch and llama suites unless others are named.
