@@ -110,6 +110,14 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
+/// The record at `path`, or `None` when there is no file there.
+pub fn read_json_if_present<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    read_json(path).map(Some)
+}
+
 /// Writes `value` as pretty JSON to `path` through a temporary file renamed
 /// into place, so a reader never sees half a record.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {

@@ -46,10 +46,6 @@ pub fn write(path: &Path, built: &Built) -> Result<()> {
 
 /// The project's QEMU, if `cargo xtask qemu build` made one that still exists.
 pub fn current(project: &Project) -> Result<Option<Built>> {
-    let path = pointer(project);
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let built = read(&path)?;
-    Ok(built.binary.is_file().then_some(built))
+    let built: Option<Built> = crate::cache::read_json_if_present(&pointer(project))?;
+    Ok(built.filter(|b| b.binary.is_file()))
 }

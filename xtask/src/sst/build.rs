@@ -110,8 +110,8 @@ pub fn build(project: &Project, opts: &flags::SstBuild) -> Result<Built> {
             build_secs: started.elapsed().as_secs_f64(),
         })
     })?;
-    record::write(&element_dir.join(record::BUILD_JSON), &built)?;
-    record::write(&record::pointer(project), &built)?;
+    cache::write_json(&element_dir.join(record::BUILD_JSON), &built)?;
+    cache::write_json(&record::pointer(project), &built)?;
     eprintln!(
         "sst: built in {} (steps timed in {})",
         crate::progress::human_duration(started.elapsed().as_secs_f64()),
@@ -122,18 +122,18 @@ pub fn build(project: &Project, opts: &flags::SstBuild) -> Result<Built> {
 
 /// The cached element library under `key`, recorded as this checkout's SST.
 fn cached(project: &Project, element_dir: &Path, key: &str) -> Result<Option<Built>> {
-    let path = element_dir.join(record::BUILD_JSON);
-    if !path.is_file() {
+    let Some(built): Option<Built> =
+        cache::read_json_if_present(&element_dir.join(record::BUILD_JSON))?
+    else {
         return Ok(None);
-    }
-    let built = record::read(&path)?;
+    };
     let whole = built.element_key == key
         && built.bin_dir().join("sst").is_file()
         && built.elements.join(LIBRARY).is_file();
     if !whole {
         return Ok(None);
     }
-    record::write(&record::pointer(project), &built)?;
+    cache::write_json(&record::pointer(project), &built)?;
     Ok(Some(built))
 }
 

@@ -3,7 +3,7 @@
 //! checkout uses (`cosim` puts its `sst` on the SST side's PATH and its
 //! element directory in `SST_LIB_PATH`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -46,23 +46,10 @@ pub fn pointer(project: &Project) -> PathBuf {
     project.xtask_dir().join("sst.json")
 }
 
-pub fn read(path: &Path) -> Result<Built> {
-    crate::cache::read_json(path)
-}
-
-pub fn write(path: &Path, built: &Built) -> Result<()> {
-    crate::cache::write_json(path, built)
-}
-
 /// The project's SST, if `cargo xtask sst build` made one that still exists.
 pub fn current(project: &Project) -> Result<Option<Built>> {
-    let path = pointer(project);
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let built = read(&path)?;
-    let whole = built.bin_dir().join("sst").is_file() && built.elements.join(LIBRARY).is_file();
-    Ok(whole.then_some(built))
+    let built: Option<Built> = crate::cache::read_json_if_present(&pointer(project))?;
+    Ok(built.filter(|b| b.bin_dir().join("sst").is_file() && b.elements.join(LIBRARY).is_file()))
 }
 
 /// ACALSim's element library: SST loads element `acalsim` from `libacalsim.so`.
