@@ -8,4 +8,4 @@ target=$1
 here=$(cd "$(dirname "$0")" && pwd)
 runner=$here/../../../guest-scripts/runner
 install -d "$target/usr/lib/acalsim"
-install -m 0755 "$runner/acalsim-init" "$runner/acalsim-guest" "$target/usr/lib/acalsim/"
+install -m 0755 "$runner/acalsim-init" "$runner/acalsim-guest" "$runner/acalsim-zygote" "$target/usr/lib/acalsim/"

@@ -271,6 +271,7 @@ mod tests {
                 memory_mib: 2048,
             },
             kernel_modules: vec![],
+            warmup: vec![],
             flavour: Flavour::Buildroot(br.clone()),
         };
         (image, br)

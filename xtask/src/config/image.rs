@@ -22,6 +22,9 @@ pub struct Image {
     pub run: RunDefaults,
     /// Out-of-tree kernel modules built against the image's kernel.
     pub kernel_modules: Vec<KernelModule>,
+    /// Python modules `run --warm` imports before it saves its snapshot; a
+    /// run-time choice, so not in the content key.
+    pub warmup: Vec<String>,
     /// How the image is built, with that flavour's own keys.
     pub flavour: Flavour,
 }

@@ -198,6 +198,7 @@ fn build_image(
         user: user(r.user, at)?,
         run: run_defaults(r.run.unwrap_or_default(), top_run, at)?,
         kernel_modules: kernel_modules(r.kernel_modules, at)?,
+        warmup: warmup(r.warmup, at)?,
         flavour,
     })
 }
@@ -287,6 +288,23 @@ fn kernel_modules(v: Option<Spanned<Vec<String>>>, at: &At) -> Result<Vec<Kernel
         modules.push(module);
     }
     Ok(modules)
+}
+
+/// `warmup`: the Python modules `run --warm` imports before its snapshot.
+fn warmup(v: Option<Spanned<Vec<String>>>, at: &At) -> Result<Vec<String>> {
+    let Some(list) = v else {
+        return Ok(vec![]);
+    };
+    for name in list.get_ref() {
+        let dotted = name.split('.').all(|part| {
+            part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if !dotted {
+            return Err(at(list.span(), format!("warmup: `{name}` is not a Python module name (e.g. \"torch\", \"numpy.linalg\")")));
+        }
+    }
+    Ok(list.into_inner())
 }
 
 fn size(v: Option<Spanned<String>>, at: &At) -> Result<Option<u64>> {

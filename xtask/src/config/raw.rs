@@ -55,6 +55,7 @@ pub struct RawImage {
     pub check_valid_until: Option<Spanned<CheckValidUntil>>,
     pub run: Option<RawRun>,
     pub kernel_modules: Option<Spanned<Vec<String>>>,
+    pub warmup: Option<Spanned<Vec<String>>>,
     pub buildroot: Option<Spanned<RawBuildroot>>,
 }
 
@@ -101,6 +102,7 @@ pub fn merge(child: RawImage, base: RawImage) -> RawImage {
         check_valid_until: child.check_valid_until.or(base.check_valid_until),
         run,
         kernel_modules: child.kernel_modules.or(base.kernel_modules),
+        warmup: child.warmup.or(base.warmup),
         buildroot: match (child.buildroot, base.buildroot) {
             (Some(c), Some(b)) => {
                 let span = c.span();

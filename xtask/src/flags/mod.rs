@@ -39,6 +39,7 @@ pub enum Command {
     Image(Image),
     Images(Images),
     Run(Run),
+    Snapshots(Snapshots),
     Ssh(Ssh),
     Buildroot(Buildroot),
     Qemu(Qemu),
@@ -264,6 +265,19 @@ pub struct PytorchBuild {
     /// Re-bootstrap the cached cross-compiler root (after the archive moved on).
     #[arg(long)]
     pub refresh_toolchain: bool,
+}
+
+/// List the warm-start snapshots (`run --warm`) with their sizes and keys, or remove them.
+///
+/// A snapshot is a booted guest with the image's warm-up modules imported, saved by the
+/// first `cargo xtask run --warm` of an image on a machine shape (smp, memory, devices,
+/// QEMU) and restored by every later one. They live in $XDG_CACHE_HOME/acalsim/snapshots;
+/// the guest RAM file is sparse, so ON DISK is what it takes.
+#[derive(clap::Args, Debug)]
+pub struct Snapshots {
+    /// Remove every snapshot no run is using.
+    #[arg(long)]
+    pub clean: bool,
 }
 
 /// List the images declared in the config and whether each is built.

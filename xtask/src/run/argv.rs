@@ -27,7 +27,19 @@ pub fn argv(m: &Machine) -> Vec<OsString> {
         a.add(["-device"]);
         a.opt("virtio-sst-device,socket=", socket, "");
     }
+    snapshot_control(&mut a, m);
     a.0
+}
+
+/// The monitor a warm run drives, and `-incoming defer` for a restore.
+fn snapshot_control(a: &mut Args, m: &Machine) {
+    if let Some(qmp) = &m.qmp {
+        a.add(["-qmp"]);
+        a.opt("unix:", qmp, ",server=on,wait=off");
+    }
+    if m.incoming {
+        a.add(["-incoming", "defer"]);
+    }
 }
 
 /// The virt board, its firmware, CPUs and memory.
@@ -345,6 +357,32 @@ mod tests {
         let w = words(&["ext4"], &o);
         assert!(
             after(&w, "-device").contains(&"virtio-sst-device,socket=/tmp/sst.sock".to_string())
+        );
+    }
+
+    #[test]
+    fn a_warm_restore_listens_on_its_monitor_and_waits_for_the_state() {
+        let mut m = plan(&manifest(&["ext4"]), Path::new("/img"), &options()).unwrap();
+        let cold: Vec<String> = argv(&m)
+            .into_iter()
+            .map(|w| w.into_string().unwrap())
+            .collect();
+        assert!(!cold.iter().any(|w| w == "-qmp" || w == "-incoming"));
+        m.qmp = Some("/run/x/qmp.sock".into());
+        m.incoming = true;
+        let w: Vec<String> = argv(&m)
+            .into_iter()
+            .map(|w| w.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            after(&w, "-qmp"),
+            ["unix:/run/x/qmp.sock,server=on,wait=off"]
+        );
+        assert_eq!(after(&w, "-incoming"), ["defer"]);
+        assert_eq!(
+            &w[..cold.len()],
+            &cold[..],
+            "the devices are the cold run's, in order"
         );
     }
 }

@@ -92,6 +92,11 @@ pub struct Machine {
     pub ports: Vec<Port>,
     pub sst_socket: Option<PathBuf>,
     pub drives: Vec<PathBuf>,
+    /// QEMU's monitor (QMP) as a unix socket it listens on: a warm run
+    /// saves and restores the VM through it.
+    pub qmp: Option<PathBuf>,
+    /// Start paused, waiting for `migrate-incoming` (a warm restore).
+    pub incoming: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +161,8 @@ pub fn plan(m: &Manifest, image_dir: &Path, o: &MachineOptions) -> Result<Machin
         ports: o.ports.clone(),
         sst_socket: o.sst_socket.clone(),
         drives: o.drives.clone(),
+        qmp: None,
+        incoming: false,
     })
 }
 

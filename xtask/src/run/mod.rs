@@ -18,28 +18,24 @@ mod explain;
 pub mod fixtures;
 pub mod machine;
 mod preflight;
+mod report;
 mod request;
 mod session;
 mod supervise;
+mod warm;
 
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::Result;
 use xshell::cmd;
 
 use crate::project::Project;
 pub use request::Request;
 use session::{Session, Sockets};
 pub use supervise::StdoutSink;
-pub use supervise::{die_with_us, Signals, Watch, COMPANION_GRACE};
-use supervise::{Outcome, Streams};
-
-/// Exit status when `--timeout` expires (as coreutils' `timeout`).
-const EXIT_TIMEOUT: i32 = 124;
+use supervise::Streams;
+pub use supervise::{die_with_us, Signals, Watch};
 
 /// Boots the image `request` names and supervises QEMU until it exits;
 /// returns the exit status for this process (the guest command's, for a job).
@@ -47,7 +43,7 @@ pub fn run(project: &Project, request: &Request, stdout_sink: Option<StdoutSink>
     run_watched(project, request, stdout_sink, None)
 }
 
-/// [`run`], also stopping the guest [`COMPANION_GRACE`] after `watch` says
+/// [`run`], also stopping the guest [`supervise::COMPANION_GRACE`] after `watch` says
 /// the process the run depends on has ended.
 pub fn run_watched(
     project: &Project,
@@ -60,6 +56,9 @@ pub fn run_watched(
     if let Some(socket) = &request.sst_socket {
         preflight::require_sst_device(project, &chosen, socket)?;
     }
+    if request.warm {
+        return warm::run(project, request, &image, &chosen, stdout_sink, watch);
+    }
     let session = Session::open(project, &image.name, request)?;
     let sockets = Sockets::bind(session.dir(), request.is_job())?;
     let options = session.machine_options(request, &chosen.path, &sockets)?;
@@ -68,7 +67,8 @@ pub fn run_watched(
     let (q, args) = (&machine.qemu, argv::argv(&machine));
     let qemu = cmd!(project.sh, "{q} {args...}");
     let shown = qemu.to_string();
-    let (log_path, log) = start_boot_log(project, &image.name, &chosen.description, &shown)?;
+    let (log_path, log) =
+        report::start_boot_log(project, &image.name, &chosen.description, &shown)?;
     if project.verbose {
         eprintln!("$ {shown}");
     }
@@ -87,6 +87,8 @@ pub fn run_watched(
             show_console: request.show_console,
             stdout_sink,
             watch,
+            handshake: None,
+            expect_status: true,
         };
         supervise::headless(
             command,
@@ -100,7 +102,7 @@ pub fn run_watched(
     };
     let elapsed = started.elapsed();
     drop(session);
-    exit_status(project, request, outcome?, elapsed, &log_path)
+    report::exit_status(project, request, outcome?, elapsed, &log_path)
 }
 
 /// A private directory for what a session keeps beside a run (a
@@ -120,73 +122,4 @@ pub fn check(project: &Project, request: &Request) -> Result<()> {
         preflight::require_sst_device(project, &chosen, socket)?;
     }
     Ok(())
-}
-
-/// target/xtask/logs/run-IMAGE.log, opened with the QEMU command line.
-fn start_boot_log(
-    project: &Project,
-    image: &str,
-    qemu: &str,
-    shown: &str,
-) -> Result<(PathBuf, File)> {
-    let path = project.logs_dir().join(format!("run-{image}.log"));
-    std::fs::create_dir_all(project.logs_dir())
-        .with_context(|| format!("creating {}", project.logs_dir().display()))?;
-    let mut log = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    writeln!(log, "# qemu: {qemu}\n$ {shown}\n")
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok((path, log))
-}
-
-/// The process's exit status for `outcome`, saying on stderr how the run
-/// was stopped; a job that reported nothing is an error explaining why.
-fn exit_status(
-    project: &Project,
-    request: &Request,
-    outcome: Outcome,
-    elapsed: Duration,
-    log: &Path,
-) -> Result<i32> {
-    let secs = elapsed.as_secs_f64();
-    match outcome {
-        Outcome::Exited(code) => {
-            if project.verbose {
-                eprintln!("guest finished in {secs:.1}s with exit status {code}");
-            }
-            Ok(code)
-        }
-        Outcome::Interrupted(signal) => {
-            eprintln!(
-                "interrupted: QEMU stopped after {secs:.1}s (boot log: {})",
-                log.display()
-            );
-            Ok(128 + signal)
-        }
-        Outcome::TimedOut => {
-            eprintln!(
-                "error: the command did not finish within {}s (--timeout); QEMU was killed. Boot log: {}",
-                request.timeout.map_or(0, |t| t.as_secs()),
-                log.display()
-            );
-            Ok(EXIT_TIMEOUT)
-        }
-        Outcome::CompanionEnded(why) => {
-            eprintln!(
-                "stopped: QEMU was stopped {}s after {why} (boot log: {})",
-                COMPANION_GRACE.as_secs(),
-                log.display()
-            );
-            Ok(1)
-        }
-        Outcome::NoStatus {
-            qemu,
-            console_tail,
-            qemu_stderr,
-        } => Err(anyhow!(explain::no_status(
-            &qemu,
-            &console_tail,
-            &qemu_stderr,
-            log
-        ))),
-    }
 }

@@ -24,7 +24,7 @@ pub struct ChosenQemu {
 /// `--qemu` (or `ACALSIM_QEMU`) when given; for a co-simulation run the
 /// project's own build when there is one; else `qemu-system-riscv64`.
 pub fn choose_qemu(project: &Project, request: &Request) -> Result<ChosenQemu> {
-    if request.qemu.is_none() && request.sst_socket.is_some() {
+    if request.qemu.is_none() && (request.sst_socket.is_some() || request.warm) {
         if let Some(built) = record::current(project)? {
             let description = format!(
                 "{} ({}, sha256 {}; the project's build, {})",

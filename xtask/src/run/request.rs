@@ -51,6 +51,8 @@ pub struct Request {
     pub append: Vec<String>,
     /// Also copy a headless run's console to stderr.
     pub show_console: bool,
+    /// Start from the image's warm-start snapshot (made by the first such run).
+    pub warm: bool,
 }
 
 impl Default for Request {
@@ -75,6 +77,7 @@ impl Default for Request {
             qemu: defaults::qemu(),
             append: vec![],
             show_console: false,
+            warm: false,
         }
     }
 }
@@ -127,6 +130,7 @@ impl From<&flags::Run> for Request {
             qemu: f.qemu.clone(),
             append: f.append.split_whitespace().map(String::from).collect(),
             show_console: f.console,
+            warm: f.warm,
         }
     }
 }

@@ -28,6 +28,10 @@ pub type StdoutSink = Box<dyn FnMut(&[u8]) + Send>;
 /// [`COMPANION_GRACE`] to finish on its own before QEMU is stopped.
 pub type Watch = Box<dyn FnMut() -> Option<String> + Send>;
 
+/// Work beside QEMU on its own thread (a warm run's save or restore), told
+/// when QEMU has exited; its error stops QEMU ([`Outcome::HandshakeFailed`]).
+pub type Handshake = Box<dyn FnOnce(Arc<AtomicBool>) -> Result<()> + Send>;
+
 /// Long enough for a guest job to notice (its requests fail) and exit with
 /// its own status; short enough that a dead session does not linger.
 pub const COMPANION_GRACE: Duration = Duration::from_secs(10);
@@ -42,6 +46,8 @@ pub enum Outcome {
     TimedOut,
     /// Stopped [`COMPANION_GRACE`] after the watched process ended, for this reason.
     CompanionEnded(String),
+    /// The [`Handshake`] failed, for this reason (QEMU was stopped).
+    HandshakeFailed(String),
     /// QEMU ended before the job wrote its status: what we saw, to explain why.
     NoStatus {
         qemu: String,
@@ -117,11 +123,18 @@ fn supervise(
     signals: &Signals,
     deadline: Option<Instant>,
     watch: &mut Option<Watch>,
+    handshake: &mut Option<JoinHandle<Result<()>>>,
 ) -> Result<(ExitStatus, Option<Outcome>)> {
     let mut companion_gone: Option<(String, Instant)> = None;
     loop {
         if let Some(status) = child.try_wait().context("waiting for QEMU")? {
             return Ok((status, None));
+        }
+        if handshake.as_ref().is_some_and(|h| h.is_finished()) {
+            if let Some(why) = handshake_error(handshake.take()) {
+                let status = stop_qemu(child)?;
+                return Ok((status, Some(Outcome::HandshakeFailed(why))));
+            }
         }
         if companion_gone.is_none() {
             if let Some(why) = watch.as_mut().and_then(|w| w()) {
@@ -152,6 +165,15 @@ fn supervise(
     }
 }
 
+/// The handshake's error, waiting for it to end (it ends when QEMU has).
+fn handshake_error(handshake: Option<JoinHandle<Result<()>>>) -> Option<String> {
+    match handshake?.join() {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("{e:#}")),
+        Err(_) => Some("the warm-run handshake panicked".into()),
+    }
+}
+
 /// SIGTERM (QEMU exits at once and restores the terminal), SIGKILL if it has
 /// not after five seconds.
 fn stop_qemu(child: &mut Child) -> Result<ExitStatus> {
@@ -175,7 +197,7 @@ pub fn interactive(
     mut watch: Option<Watch>,
 ) -> Result<Outcome> {
     let mut child = spawn(command, false)?;
-    let (status, stopped) = supervise(&mut child, signals, None, &mut watch)?;
+    let (status, stopped) = supervise(&mut child, signals, None, &mut watch, &mut None)?;
     Ok(stopped.unwrap_or(Outcome::Exited(status.code().unwrap_or(1))))
 }
 
@@ -188,6 +210,10 @@ pub struct Streams {
     pub stdout_sink: Option<StdoutSink>,
     /// A process the run depends on, see [`Watch`].
     pub watch: Option<Watch>,
+    pub handshake: Option<Handshake>,
+    /// The guest writes the job's status (else QEMU's own is the outcome:
+    /// a warm run's save, which ends with QEMU quitting).
+    pub expect_status: bool,
 }
 
 /// Runs QEMU without a terminal, forwarding the guest's streams, until it
@@ -205,6 +231,8 @@ pub fn headless(
         show_console,
         stdout_sink,
         mut watch,
+        handshake,
+        expect_status,
     } = streams;
     command
         .stdin(Stdio::null())
@@ -225,16 +253,31 @@ pub fn headless(
     )];
     forwarders.extend(forward_ports(sockets.ports, &qemu_done, stdout_sink));
     let qemu_stderr = collect_stderr(&mut child, &log)?;
+    let mut handshake = handshake.map(|h| {
+        let done = Arc::clone(&qemu_done);
+        std::thread::spawn(move || h(done))
+    });
 
-    let supervised = supervise(&mut child, signals, deadline, &mut watch);
+    let supervised = supervise(&mut child, signals, deadline, &mut watch, &mut handshake);
     qemu_done.store(true, Ordering::SeqCst);
     for f in forwarders {
         let _ = f.join();
     }
     let qemu_stderr = qemu_stderr.join().unwrap_or_default();
+    let handshake_failed = handshake_error(handshake.take());
     let (status, stopped) = supervised?;
     if let Some(outcome) = stopped {
         return Ok(outcome);
+    }
+    if let Some(why) = handshake_failed {
+        return Ok(Outcome::HandshakeFailed(format!(
+            "{why} (QEMU: {}; its stderr: {})",
+            describe(status),
+            qemu_stderr.trim()
+        )));
+    }
+    if !expect_status {
+        return Ok(Outcome::Exited(status.code().unwrap_or(1)));
     }
     let console_tail = console_tail.lock().map(|t| t.text()).unwrap_or_default();
     job_outcome(job_dir, status, console_tail, qemu_stderr)

@@ -1,0 +1,113 @@
+//! What every QEMU of a warm run shares ([`Warm`]), its machine and
+//! sockets ([`Launch`], made by [`prepare`] in `session/qemu-N/`), and
+//! [`launch`], which starts and supervises one as a headless cold run is.
+
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use xshell::cmd;
+
+use super::control;
+use crate::project::Project;
+use crate::run::machine::{self, Machine};
+use crate::run::preflight::{BuiltImage, ChosenQemu};
+use crate::run::request::Request;
+use crate::run::session::{Session, Sockets};
+use crate::run::supervise::{self, Handshake, Outcome, Signals, StdoutSink, Streams, Watch};
+use crate::run::{argv, report};
+
+/// What every QEMU of one warm run shares.
+pub struct Warm<'a> {
+    pub project: &'a Project,
+    pub request: &'a Request,
+    pub image: &'a BuiltImage,
+    pub qemu: &'a ChosenQemu,
+    pub session: Session,
+    pub signals: Signals,
+    pub warmup: Vec<String>,
+}
+
+/// One QEMU's machine and the sockets it connects to, in their own directory.
+pub struct Launch {
+    pub machine: Machine,
+    pub sockets: Sockets,
+    pub control: UnixListener,
+    pub dir: PathBuf,
+}
+
+/// The machine of a cold run of `request`, plus the warm run's control port
+/// and kernel flags, with sockets in `session/qemu-N/`.
+pub fn prepare(cx: &Warm, launches: &mut u32) -> Result<Launch> {
+    *launches += 1;
+    let dir = cx.session.dir().join(format!("qemu-{launches}"));
+    std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let sockets = Sockets::bind(&dir, true)?;
+    let (port, control) = control::bind(&dir)?;
+    let options = cx
+        .session
+        .machine_options(cx.request, &cx.qemu.path, &sockets)?;
+    let mut machine = machine::plan(&cx.image.manifest, &cx.image.dir, &options)?;
+    machine.ports.push(port);
+    machine.cmdline.push_str(" acalsim.warm");
+    if !cx.warmup.is_empty() {
+        machine
+            .cmdline
+            .push_str(&format!(" acalsim.warmup={}", cx.warmup.join(",")));
+    }
+    Ok(Launch {
+        machine,
+        sockets,
+        control,
+        dir,
+    })
+}
+
+/// What one QEMU of a warm run gets besides its machine.
+pub struct Supervised {
+    pub handshake: Handshake,
+    pub expect_status: bool,
+    pub stdout_sink: Option<StdoutSink>,
+    pub watch: Option<Watch>,
+    /// The boot log's name: run-NAME.log.
+    pub log_name: String,
+}
+
+/// Starts QEMU for `machine` and supervises it as a headless cold run is.
+pub fn launch(
+    cx: &Warm,
+    machine: &Machine,
+    sockets: Sockets,
+    s: Supervised,
+) -> Result<(Outcome, Duration, PathBuf)> {
+    let (q, args) = (&machine.qemu, argv::argv(machine));
+    let qemu = cmd!(cx.project.sh, "{q} {args...}");
+    let shown = qemu.to_string();
+    let (log_path, log) =
+        report::start_boot_log(cx.project, &s.log_name, &cx.qemu.description, &shown)?;
+    if cx.project.verbose {
+        eprintln!("$ {shown}");
+    }
+    let mut command: Command = qemu.into();
+    command.current_dir(&cx.project.root);
+    let streams = Streams {
+        sockets,
+        log,
+        show_console: cx.request.show_console,
+        stdout_sink: s.stdout_sink,
+        watch: s.watch,
+        handshake: Some(s.handshake),
+        expect_status: s.expect_status,
+    };
+    let started = std::time::Instant::now();
+    let outcome = supervise::headless(
+        command,
+        streams,
+        cx.request.timeout,
+        &cx.signals,
+        &cx.session.job_dir,
+    )?;
+    Ok((outcome, started.elapsed(), log_path))
+}

@@ -1,0 +1,90 @@
+//! Every later warm run: a new QEMU with the cold run's devices, started
+//! paused (`-incoming defer`) on a fresh overlay of the snapshot's disk,
+//! loads the state file, continues, and hands the job to the waiting guest
+//! over the control port. From there it is a headless run like any other:
+//! the same streams, status file and timeout.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use serde_json::json;
+
+use super::control;
+use super::launch::{launch, Launch, Supervised, Warm};
+use crate::run::report;
+use crate::run::supervise::{Outcome, StdoutSink, Watch};
+use crate::snapshot::qmp::Qmp;
+use crate::snapshot::store;
+
+pub enum Restored {
+    /// The job ran (or the run was stopped): the process's exit status.
+    Ended(i32),
+    /// QEMU did not take the snapshot, for this reason; the job never started.
+    Refused(String),
+}
+
+pub fn run(
+    cx: &Warm,
+    l: Launch,
+    dir: &Path,
+    stdout_sink: Option<StdoutSink>,
+    watch: Option<Watch>,
+) -> Result<Restored> {
+    let mut machine = l.machine;
+    if let Some(disk) = &mut machine.disk {
+        // snapshot=on: this run's writes go to a temporary overlay QEMU
+        // deletes, so the snapshot's disk stays as it was saved.
+        (disk.path, disk.format, disk.snapshot) = (dir.join(store::DISK), "qcow2".into(), true);
+    }
+    let qmp_path = l.dir.join("qmp.sock");
+    machine.qmp = Some(qmp_path.clone());
+    machine.incoming = true;
+    let state = dir.join(store::STATE);
+    let (argv, env) = (cx.request.command.clone(), cx.request.envs.clone());
+    let verbose = cx.project.verbose;
+    let listener = l.control;
+    let handshake = Box::new(move |qemu_done: Arc<AtomicBool>| {
+        let started = Instant::now();
+        load_state(&qmp_path, &state, &qemu_done)?;
+        if verbose {
+            eprintln!("warm: restored in {:.2}s", started.elapsed().as_secs_f64());
+        }
+        let stream = control::accept(&listener, &qemu_done)?;
+        control::send_job(&stream, &argv, &env)
+    });
+    let supervised = Supervised {
+        handshake,
+        expect_status: true,
+        stdout_sink,
+        watch,
+        log_name: cx.image.name.clone(),
+    };
+    let (outcome, elapsed, log) = launch(cx, &machine, l.sockets, supervised)?;
+    match outcome {
+        Outcome::HandshakeFailed(why) => Ok(Restored::Refused(why)),
+        other => {
+            report::exit_status(cx.project, cx.request, other, elapsed, &log).map(Restored::Ended)
+        }
+    }
+}
+
+/// `migrate-incoming` from the state file, then `cont`.
+fn load_state(qmp_path: &Path, state: &Path, qemu_done: &AtomicBool) -> Result<()> {
+    let mut qmp = Qmp::connect(qmp_path, Duration::from_secs(10))?;
+    qmp.use_mapped_ram()?;
+    qmp.execute(
+        "migrate-incoming",
+        json!({"uri": format!("file:{}", state.display())}),
+    )?;
+    qmp.wait_for_migration(|| {
+        if qemu_done.load(std::sync::atomic::Ordering::SeqCst) {
+            bail!("QEMU exited while loading the snapshot");
+        }
+        Ok(())
+    })?;
+    qmp.execute("cont", json!({}))?;
+    Ok(())
+}

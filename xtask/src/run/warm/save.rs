@@ -1,0 +1,194 @@
+//! The first warm run of a key: boot cold, wait for the guest to say it is
+//! ready (warm-up modules imported, shares unmounted), stop the VM and save
+//! it with `mapped-ram` into `KEY.partial/`, then checksum and rename it.
+//!
+//! The disk is an overlay (`disk.qcow2`) on the unchanged image, written by
+//! this boot alone and kept with the state: a restore must find the disk
+//! exactly as the guest's page cache left it. Ctrl-C or a timeout stops
+//! QEMU and drops the partial directory.
+
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use serde_json::json;
+use xshell::cmd;
+
+use super::control::{self, Ready};
+use super::launch::{launch, Launch, Supervised, Warm};
+use crate::progress::human_bytes;
+use crate::run::machine::Machine;
+use crate::run::report;
+use crate::run::supervise::{Handshake, Outcome};
+use crate::snapshot::qmp::Qmp;
+use crate::snapshot::store::{self, FileSum, Record, Store};
+
+/// What the save's handshake measured.
+struct Saved {
+    ready: Ready,
+    boot_secs: f64,
+    save_secs: f64,
+}
+
+/// Saves the snapshot for `key`; `Some(status)` when the run must end
+/// instead (interrupted, timed out).
+pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Result<Option<i32>> {
+    let partial = store.start(key)?;
+    let mut machine = l.machine;
+    let mut files = vec![store::STATE];
+    if let Some(disk) = &mut machine.disk {
+        let overlay = partial.dir().join(store::DISK);
+        create_overlay(cx, &disk.path, &disk.format, &overlay)?;
+        (disk.path, disk.format, disk.snapshot) = (overlay, "qcow2".into(), false);
+        files.push(store::DISK);
+    }
+    let qmp_path = l.dir.join("qmp.sock");
+    machine.qmp = Some(qmp_path.clone());
+    let modules = if cx.warmup.is_empty() {
+        "nothing".into()
+    } else {
+        cx.warmup.join(", ")
+    };
+    eprintln!(
+        "warm: no snapshot of `{}` for this machine yet ({}): booting it, importing {modules}, saving it once",
+        cx.image.name,
+        store::short(key)
+    );
+    let saved = Arc::new(Mutex::new(None));
+    let state = partial.dir().join(store::STATE);
+    let handshake = save_handshake(l.control, qmp_path, state, Arc::clone(&saved));
+    let supervised = Supervised {
+        handshake,
+        expect_status: false,
+        stdout_sink: None,
+        watch: None,
+        log_name: format!("{}-warmup", cx.image.name),
+    };
+    let (outcome, elapsed, log) = launch(cx, &machine, l.sockets, supervised)?;
+    let measured = saved.lock().ok().and_then(|mut s| s.take());
+    let saved = match (outcome, measured) {
+        (Outcome::Exited(0), Some(saved)) => saved,
+        (Outcome::Exited(code), _) => bail!(
+            "QEMU exited with status {code} before the snapshot was saved (boot log: {})",
+            log.display()
+        ),
+        (other, _) => {
+            return report::exit_status(cx.project, cx.request, other, elapsed, &log).map(Some)
+        }
+    };
+    let record = record(cx, key, input, &machine, &saved, &files);
+    let dir = partial.commit(record)?;
+    eprintln!(
+        "warm: saved in {:.1}s after a {:.1}s boot ({:.1}s of it importing {modules}); {} on disk in {}",
+        saved.save_secs,
+        saved.boot_secs,
+        saved.ready.import_secs,
+        human_bytes(store::allocated(&dir)),
+        dir.display()
+    );
+    Ok(None)
+}
+
+/// Waits for the guest's `ready`, then saves the VM into `state`.
+fn save_handshake(
+    listener: UnixListener,
+    qmp_path: PathBuf,
+    state: PathBuf,
+    saved: Arc<Mutex<Option<Saved>>>,
+) -> Handshake {
+    Box::new(move |qemu_done: Arc<AtomicBool>| {
+        let started = Instant::now();
+        let stream = control::accept(&listener, &qemu_done)?;
+        let ready = control::wait_ready(&stream)?;
+        let boot_secs = started.elapsed().as_secs_f64();
+        let save_secs = save_state(&qmp_path, &state, &qemu_done)?;
+        let mut slot = saved
+            .lock()
+            .map_err(|_| anyhow::anyhow!("a poisoned lock"))?;
+        *slot = Some(Saved {
+            ready,
+            boot_secs,
+            save_secs,
+        });
+        Ok(())
+    })
+}
+
+/// The record of the snapshot; `commit` fills in the files' checksums.
+fn record(
+    cx: &Warm,
+    key: &str,
+    input: &str,
+    machine: &Machine,
+    saved: &Saved,
+    files: &[&str],
+) -> Record {
+    Record {
+        key: key.to_string(),
+        image: cx.image.name.clone(),
+        created: crate::output::utc_now(&cx.project.sh),
+        qemu: cx.qemu.description.clone(),
+        smp: machine.smp,
+        memory_mib: machine.memory_mib,
+        warmup: saved.ready.modules.clone(),
+        boot_secs: saved.boot_secs,
+        import_secs: saved.ready.import_secs,
+        save_secs: saved.save_secs,
+        files: files
+            .iter()
+            .map(|f| FileSum {
+                name: f.to_string(),
+                size: 0,
+                checksum: String::new(),
+            })
+            .collect(),
+        key_input: input.to_string(),
+    }
+}
+
+/// `qemu-img create`: a qcow2 overlay whose backing file is the image's disk.
+fn create_overlay(cx: &Warm, base: &Path, format: &str, overlay: &Path) -> Result<()> {
+    let sh = &cx.project.sh;
+    cmd!(
+        sh,
+        "qemu-img create -q -f qcow2 -F {format} -b {base} {overlay}"
+    )
+    .quiet()
+    .run()
+    .with_context(|| {
+        format!(
+            "creating the snapshot's disk overlay {} (qemu-img: `cargo xtask doctor --fix`)",
+            overlay.display()
+        )
+    })
+}
+
+/// Stops the VM and migrates it into `state`; returns the seconds it took.
+/// QEMU quits afterwards, which ends the boot.
+fn save_state(
+    qmp_path: &Path,
+    state: &Path,
+    qemu_done: &std::sync::atomic::AtomicBool,
+) -> Result<f64> {
+    let mut qmp = Qmp::connect(qmp_path, Duration::from_secs(10))?;
+    let started = Instant::now();
+    qmp.execute("stop", json!({}))?;
+    qmp.use_mapped_ram()?;
+    qmp.execute(
+        "migrate",
+        json!({"uri": format!("file:{}", state.display())}),
+    )?;
+    qmp.wait_for_migration(|| {
+        if qemu_done.load(std::sync::atomic::Ordering::SeqCst) {
+            bail!("QEMU exited during the save");
+        }
+        Ok(())
+    })?;
+    let secs = started.elapsed().as_secs_f64();
+    // QEMU may close the monitor before it answers.
+    let _ = qmp.execute("quit", json!({}));
+    Ok(secs)
+}
