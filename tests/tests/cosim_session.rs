@@ -349,3 +349,60 @@ fn ctrl_c_during_the_boot_stops_the_guest_and_the_sst_side() {
     assert!(!socket.exists(), "{} was left behind", socket.display());
     assert_nothing_left("after Ctrl-C");
 }
+
+/// `cosim --warm`: the first session saves the guest (its QEMU talks to a
+/// stand-in socket, so the SST side sees no client but the restored one),
+/// the second restores it; both guests reload ACALSim's driver and their
+/// COMPUTEs reach that session's own peer, whose log holds exactly them.
+#[test]
+fn warm_sessions_reload_the_driver_and_talk_only_to_their_own_sst_side() {
+    let _lock = build_lock();
+    ensure_cosim_ready();
+    let dir = tempfile::tempdir().unwrap();
+    let mut said = Vec::new();
+    for round in ["first", "second"] {
+        let log = dir.path().join(format!("{round}.jsonl"));
+        let sst = format!(
+            "{} sst peer --socket {{socket}} --log {}",
+            xtask_bin().display(),
+            log.display()
+        );
+        let out = xtask(
+            &e2e_config(),
+            &[
+                "cosim",
+                "e2e-cosim",
+                "--warm",
+                "--sst",
+                &sst,
+                "--",
+                "python3",
+                "/mnt/scripts/sst/sst_compute.py",
+                "--count",
+                "50",
+                "--peer-clock",
+            ],
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = stderr(&out);
+        assert!(
+            out.status.success() && stdout.contains("sst compute: ok"),
+            "{round} warm session:\n{stdout}\n{err}"
+        );
+        assert!(
+            err.contains("warm: restored snapshot"),
+            "{round} warm session did not restore:\n{err}"
+        );
+        let requests = peer_log(&log);
+        assert_eq!(requests.len(), 50, "{round} session's peer log");
+        assert_eq!(requests[0]["seq"], 1, "{round}: {}", requests[0]);
+        said.push(err);
+        assert_nothing_left("after a warm session");
+    }
+    let saves = said.iter().filter(|e| e.contains("warm: saved")).count();
+    assert!(
+        saves <= 1 && !said[1].contains("warm: saved"),
+        "the second session saved again:\n{}",
+        said[1]
+    );
+}

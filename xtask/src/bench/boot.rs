@@ -1,6 +1,7 @@
 //! Suite `boot`: `cargo xtask run -- true` from start to exit (fast boot, full
-//! systemd boot, initramfs when the image has one) and the time to the login
-//! prompt of an interactive boot.
+//! systemd boot, initramfs when the image has one), the time to the login
+//! prompt of an interactive boot, and `run --warm -- true` beside the fast
+//! boot (bench/warm.rs).
 
 use std::path::Path;
 use std::time::Instant;
@@ -9,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use xshell::cmd;
 
 use super::results::{self, Figure, Goal, Suite};
+use super::warm;
 use crate::flags;
 use crate::progress::human_duration;
 use crate::project::Project;
@@ -60,21 +62,19 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
             &["--boot", "full"],
             None,
         )?;
-        let mut samples = Vec::new();
-        for i in 0..repeat {
-            samples.push(login_prompt_secs(project, &exe, &name)?);
-            eprintln!(
-                "bench: login prompt #{}: {}",
-                i + 1,
-                human_duration(samples[samples.len() - 1])
-            );
-        }
-        figures.push(Figure::new(
-            "boot → login prompt (interactive)",
-            samples,
-            "s",
+        figures.push(login_prompt_figure(project, &exe, &name, repeat)?);
+    }
+    if !flags.no_warm {
+        let fast_boot = figures[0].samples.clone();
+        figures.extend(warm::figures(
+            project,
+            &name,
+            "whole run `true`",
+            &["true".into()],
+            Some(&fast_boot),
+            repeat,
             None,
-        ));
+        )?);
     }
     Ok(Suite {
         suite: "boot".into(),
@@ -82,6 +82,25 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
         guest: Some(guest),
         figures,
     })
+}
+
+/// `repeat` interactive boots to the login prompt.
+fn login_prompt_figure(project: &Project, exe: &Path, name: &str, repeat: usize) -> Result<Figure> {
+    let mut samples = Vec::new();
+    for i in 0..repeat {
+        samples.push(login_prompt_secs(project, exe, name)?);
+        eprintln!(
+            "bench: login prompt #{}: {}",
+            i + 1,
+            human_duration(samples[samples.len() - 1])
+        );
+    }
+    Ok(Figure::new(
+        "boot → login prompt (interactive)",
+        samples,
+        "s",
+        None,
+    ))
 }
 
 /// An interactive `cargo xtask run` until the console shows `login:`; then

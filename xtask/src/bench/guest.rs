@@ -1,5 +1,6 @@
 //! Suites that measure workloads inside the guest: `torch` (import time and
-//! fp32 GEMM at smp 1 and 2, guest-scripts/gemm_bench.py) and `llama` (the
+//! fp32 GEMM at smp 1 and 2, guest-scripts/gemm_bench.py, and a torch job
+//! warm against cold, bench/warm.rs) and `llama` (the
 //! tiny LLaMA with torch and with llama.cpp, guest-scripts/llama/). Each
 //! repeat is a fresh boot; the guest script prints one JSON line.
 
@@ -8,6 +9,7 @@ use serde_json::Value;
 use xshell::cmd;
 
 use super::results::{self, Figure, Goal, Suite};
+use super::warm;
 use crate::flags;
 use crate::project::Project;
 
@@ -66,6 +68,9 @@ pub fn number(v: &Value, key: &str) -> Result<f64> {
         .with_context(|| format!("bench: `{key}` missing from the guest's JSON: {v}"))
 }
 
+/// The job of the torch suite's warm rows: all import, almost no work.
+const WARM_TORCH_JOB: [&str; 3] = ["python3", "-c", "import torch; print(torch.ones(2).sum())"];
+
 pub fn torch_suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     let config = project.config()?;
     let image = config.image(flags.image.as_deref())?.name.clone();
@@ -74,11 +79,23 @@ pub fn torch_suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
     // --quick leaves out smp 1 (and so the scaling): each run pays `import torch`.
     let smps: &[u32] = if flags.quick { &[2] } else { &[1, 2] };
     let samples = measure_torch(project, &image, sizes, smps, flags.repeats())?;
+    let mut figures = torch_figures(sizes, smps, &samples);
+    if !flags.no_warm {
+        figures.extend(warm::figures(
+            project,
+            &image,
+            "whole run `import torch; print(torch.ones(2).sum())`",
+            &WARM_TORCH_JOB.map(String::from),
+            None,
+            flags.repeats(),
+            Some(Goal::AtMost(0.15)),
+        )?);
+    }
     Ok(Suite {
         suite: "torch".into(),
         image,
         guest: Some(guest),
-        figures: torch_figures(sizes, smps, &samples),
+        figures,
     })
 }
 

@@ -7,7 +7,8 @@
 //! headless job, login prompt), `torch` (import time, GEMM GFLOP/s at smp 1
 //! and 2), `llama` (tiny LLaMA tokens/s with torch and llama.cpp), `compile`
 //! (in-guest C++ build with and without host offload), `cosim` (ECHO and
-//! COMPUTE round trips through /dev/sst0 in a session). Every figure carries
+//! COMPUTE round trips through /dev/sst0 in a session). `boot` and `torch`
+//! also measure `run --warm` against cold runs. Every figure carries
 //! its samples with min, median and max.
 
 mod boot;
@@ -18,6 +19,7 @@ mod image;
 mod plot;
 mod report;
 mod results;
+mod warm;
 
 use anyhow::{bail, Result};
 use xshell::cmd;

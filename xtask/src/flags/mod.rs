@@ -322,9 +322,14 @@ pub struct Test {
 ///            with an empty cache, the no-change re-run and one extra package (~30 min,
 ///            needs root, like `image`)
 ///   boot     `run -- true` end to end (fast, initramfs, full systemd) and the
-///            interactive boot to the login prompt (--quick: the fast boots only)
+///            interactive boot to the login prompt (--quick: the fast boots only);
+///            `run --warm -- true` beside the fast boot
 ///   torch    `import torch` time and fp32 GEMM GFLOP/s at smp 1 and 2 (--quick: 2)
-///            (guest-scripts/gemm_bench.py)
+///            (guest-scripts/gemm_bench.py); a whole `run --warm -- python3 -c
+///            'import torch; …'` against the same cold (goal: warm <= 0.15x cold)
+///
+/// The warm rows (restore time, snapshot size) need the project's QEMU 10.2
+/// (`qemu build`); the first makes the image's snapshot if it has none.
 ///   llama    the tiny LLaMA: prefill/decode tokens/s with torch (llama_torch.py) and
 ///            llama.cpp (llama_cpp.py) in the `debian-sid-llama` image
 ///   compile  `pytorch build` of one target offloaded to the host and in the guest
@@ -358,6 +363,9 @@ pub struct Bench {
     /// The package added for the add-one-package figure.
     #[arg(long, default_value = "jq")]
     pub extra_package: String,
+    /// Leave out the warm rows of the boot and torch suites (they need `qemu build`).
+    #[arg(long)]
+    pub no_warm: bool,
     /// Repeats of each timed figure (default 3, 1 with --quick).
     #[arg(long)]
     pub repeat: Option<usize>,

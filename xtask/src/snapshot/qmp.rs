@@ -9,6 +9,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -119,6 +120,17 @@ impl Qmp {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// [`Qmp::wait_for_migration`], given up once `qemu_done` says QEMU has
+    /// exited (`doing`: what it was doing, for the error).
+    pub fn wait_while_qemu_runs(&mut self, qemu_done: &AtomicBool, doing: &str) -> Result<()> {
+        self.wait_for_migration(|| {
+            if qemu_done.load(Ordering::SeqCst) {
+                bail!("QEMU exited while {doing}");
+            }
+            Ok(())
+        })
     }
 
     fn read_message(&mut self) -> Result<Value> {

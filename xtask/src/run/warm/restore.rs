@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde_json::json;
 
 use super::control;
@@ -44,14 +44,20 @@ pub fn run(
     machine.incoming = true;
     let state = dir.join(store::STATE);
     let (argv, env) = (cx.request.command.clone(), cx.request.envs.clone());
-    let verbose = cx.project.verbose;
+    let snapshot = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let listener = l.control;
     let handshake = Box::new(move |qemu_done: Arc<AtomicBool>| {
         let started = Instant::now();
         load_state(&qmp_path, &state, &qemu_done)?;
-        if verbose {
-            eprintln!("warm: restored in {:.2}s", started.elapsed().as_secs_f64());
-        }
+        // One line, always: which snapshot this run is, and the figure
+        // `bench` reads (`--warm` promises seconds, so they are shown).
+        eprintln!(
+            "warm: restored snapshot {snapshot} in {:.2}s",
+            started.elapsed().as_secs_f64()
+        );
         let stream = control::accept(&listener, &qemu_done)?;
         control::send_job(&stream, &argv, &env)
     });
@@ -79,12 +85,7 @@ fn load_state(qmp_path: &Path, state: &Path, qemu_done: &AtomicBool) -> Result<(
         "migrate-incoming",
         json!({"uri": format!("file:{}", state.display())}),
     )?;
-    qmp.wait_for_migration(|| {
-        if qemu_done.load(std::sync::atomic::Ordering::SeqCst) {
-            bail!("QEMU exited while loading the snapshot");
-        }
-        Ok(())
-    })?;
+    qmp.wait_while_qemu_runs(qemu_done, "loading the snapshot")?;
     qmp.execute("cont", json!({}))?;
     Ok(())
 }

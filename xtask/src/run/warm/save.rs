@@ -47,6 +47,7 @@ pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Resul
     }
     let qmp_path = l.dir.join("qmp.sock");
     machine.qmp = Some(qmp_path.clone());
+    let _sst_stand_in = stand_in_for_the_sst_side(&mut machine, &l.dir)?;
     let modules = if cx.warmup.is_empty() {
         "nothing".into()
     } else {
@@ -92,6 +93,22 @@ pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Resul
     Ok(None)
 }
 
+/// The saving QEMU's `virtio-sst-device` connects to a socket of this
+/// run's own, which accepts and never answers: the guest sends nothing
+/// before the save (its driver is unloaded first), and the SST side, e.g.
+/// ACALSim's component, which takes exactly one client, is left to the
+/// restored guest. The socket path is not migrated.
+fn stand_in_for_the_sst_side(machine: &mut Machine, dir: &Path) -> Result<Option<UnixListener>> {
+    let Some(socket) = &mut machine.sst_socket else {
+        return Ok(None);
+    };
+    let path = dir.join("sst-stand-in.sock");
+    let listener =
+        UnixListener::bind(&path).with_context(|| format!("listening on {}", path.display()))?;
+    *socket = path;
+    Ok(Some(listener))
+}
+
 /// Waits for the guest's `ready`, then saves the VM into `state`.
 fn save_handshake(
     listener: UnixListener,
@@ -104,6 +121,7 @@ fn save_handshake(
         let stream = control::accept(&listener, &qemu_done)?;
         let ready = control::wait_ready(&stream)?;
         let boot_secs = started.elapsed().as_secs_f64();
+        eprintln!("warm: the guest is ready after {boot_secs:.1}s; saving it");
         let save_secs = save_state(&qmp_path, &state, &qemu_done)?;
         let mut slot = saved
             .lock()
@@ -181,12 +199,7 @@ fn save_state(
         "migrate",
         json!({"uri": format!("file:{}", state.display())}),
     )?;
-    qmp.wait_for_migration(|| {
-        if qemu_done.load(std::sync::atomic::Ordering::SeqCst) {
-            bail!("QEMU exited during the save");
-        }
-        Ok(())
-    })?;
+    qmp.wait_while_qemu_runs(qemu_done, "saving the snapshot")?;
     let secs = started.elapsed().as_secs_f64();
     // QEMU may close the monitor before it answers.
     let _ = qmp.execute("quit", json!({}));

@@ -1,0 +1,354 @@
+//! End-to-end: `run --warm` on the real e2e-python image in the project's
+//! real QEMU 10.2 (warm-up module: NumPy). The first warm run boots, imports
+//! and saves; the others restore. Checked: the same output and exit status
+//! warm and cold, the share after a restore, a script job, the clock,
+//! timers and randomness of a restored guest, two restores at once, a
+//! truncated snapshot (discarded, the run goes cold), a changed disk (a new
+//! snapshot), and Ctrl-C during the save (no partial snapshot, no QEMU).
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tests::{
+    acalsim_src, ensure_built, image_dir, interrupt_group, root, stderr, wait_or_kill, xtask_bin,
+    xtask_env,
+};
+
+const IMAGE: &str = "e2e-python";
+
+fn config() -> PathBuf {
+    root().join("tests/configs/e2e.toml")
+}
+
+/// The image and the project's QEMU (both cached after their first build).
+fn ready() {
+    ensure_built(&config(), IMAGE);
+    let out = xtask_env(
+        &config(),
+        &["qemu", "build"],
+        &[("ACALSIM_SRC", &acalsim_src())],
+        &[],
+    );
+    assert!(out.status.success(), "qemu build failed:\n{}", stderr(&out));
+}
+
+/// `cargo xtask run ARGS`, printing what it said.
+fn run(args: &[&str]) -> Output {
+    let started = Instant::now();
+    let out = xtask_env(&config(), &[&["run"], args].concat(), &[], &[]);
+    eprintln!(
+        "--- run {args:?}: {:?} in {:.1}s ---\n{}\n--- stderr ---\n{}",
+        out.status.code(),
+        started.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `$XDG_CACHE_HOME/acalsim/snapshots` (or under ~/.cache), as xtask uses it.
+fn snapshots_dir() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"));
+    cache.join("acalsim/snapshots")
+}
+
+/// The snapshot directory a save's message names.
+fn saved_dir(err: &str) -> PathBuf {
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("warm: saved"))
+        .unwrap_or_else(|| panic!("no save in:\n{err}"));
+    PathBuf::from(line.rsplit(" in ").next().unwrap().trim())
+}
+
+/// A warm run of `args` whose snapshot exists (saving it first if needed).
+fn warm(args: &[&str]) -> Output {
+    run(&[&["--warm"], args].concat())
+}
+
+const NUMPY_JOB: &str =
+    "import numpy, sys; print(numpy.arange(10).sum(), sys.argv[1:], flush=True); sys.exit(3)";
+
+fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
+    let cold = run(&["--", "python3", "-c", NUMPY_JOB, "a b", "c"]);
+    assert_eq!(cold.status.code(), Some(3), "{}", stderr(&cold));
+    assert_eq!(stdout(&cold), "45 ['a b', 'c']\n");
+    for _ in 0..2 {
+        let w = warm(&["--", "python3", "-c", NUMPY_JOB, "a b", "c"]);
+        assert_eq!(
+            (w.status.code(), stdout(&w)),
+            (cold.status.code(), stdout(&cold)),
+            "{}",
+            stderr(&w)
+        );
+    }
+    let again = warm(&["--", "python3", "-c", NUMPY_JOB, "a b", "c"]);
+    assert!(
+        !stderr(&again).contains("no snapshot"),
+        "a restore saved again:\n{}",
+        stderr(&again)
+    );
+
+    let share = tempfile::tempdir().unwrap();
+    std::fs::write(
+        share.path().join("job.py"),
+        "import sys\nopen('out.txt', 'w').write(' '.join(sys.argv))\nraise SystemExit(5)\n",
+    )
+    .unwrap();
+    let s = share.path().to_str().unwrap();
+    let script = warm(&["--share", s, "--", "python3", "job.py", "x"]);
+    assert_eq!(script.status.code(), Some(5), "{}", stderr(&script));
+    assert_eq!(
+        std::fs::read_to_string(share.path().join("out.txt")).unwrap(),
+        "job.py x"
+    );
+    let shell = warm(&[
+        "--share",
+        s,
+        "--",
+        "sh",
+        "-c",
+        "echo from-sh > sh.txt; ls /mnt/scripts/torch_check.py",
+    ]);
+    assert_eq!(shell.status.code(), Some(0), "{}", stderr(&shell));
+    assert_eq!(stdout(&shell), "/mnt/scripts/torch_check.py\n");
+    assert_eq!(
+        std::fs::read_to_string(share.path().join("sh.txt")).unwrap(),
+        "from-sh\n"
+    );
+    let failing = warm(&["--", "python3", "-c", "raise ValueError('boom')"]);
+    assert_eq!(failing.status.code(), Some(1));
+    let err = stderr(&failing);
+    assert!(
+        err.contains("ValueError: boom") && !err.contains("acalsim-zygote"),
+        "{err}"
+    );
+}
+
+/// One test, in order: the checks share the image, the QEMU and the
+/// snapshot, and the last one changes the disk under every snapshot of it.
+#[test]
+fn warm_runs_restore_a_working_guest_and_never_a_stale_or_damaged_snapshot() {
+    ready();
+    a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share();
+    a_restored_guest_has_the_hosts_clock_working_timers_and_fresh_randomness();
+    two_warm_runs_of_one_snapshot_at_once_both_succeed();
+    a_truncated_snapshot_is_discarded_and_the_run_completes_cold();
+    a_changed_disk_makes_a_new_snapshot_and_ctrl_c_during_a_save_leaves_nothing();
+}
+
+/// Host times at which each stdout line of a warm run arrived, with the line.
+fn timed_lines(args: &[&str]) -> Vec<(f64, String)> {
+    let mut child = Command::new(xtask_bin())
+        .arg("--config")
+        .arg(config())
+        .args([&["run", "--warm", "--"], args].concat())
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting cargo xtask run");
+    let lines = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| (now(), l.expect("reading the run's stdout")))
+        .collect();
+    assert!(child.wait().unwrap().success());
+    lines
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn a_restored_guest_has_the_hosts_clock_working_timers_and_fresh_randomness() {
+    let job = "import os, time; print(os.urandom(16).hex()); print(time.time(), flush=True); time.sleep(1); print('slept', flush=True)";
+    warm(&["--", "python3", "-c", "pass"]);
+    let first = timed_lines(&["python3", "-c", job]);
+    let second = timed_lines(&["python3", "-c", job]);
+    for lines in [&first, &second] {
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        let guest_time: f64 = lines[1].1.parse().unwrap();
+        assert!(
+            (guest_time - lines[1].0).abs() < 5.0,
+            "guest clock {guest_time} vs host {}",
+            lines[1].0
+        );
+        let slept = lines[2].0 - lines[1].0;
+        assert!(
+            (0.8..3.0).contains(&slept),
+            "`sleep 1` took {slept:.2}s of host time"
+        );
+    }
+    assert_ne!(
+        first[0].1, second[0].1,
+        "two restores printed the same random bytes"
+    );
+}
+
+fn two_warm_runs_of_one_snapshot_at_once_both_succeed() {
+    warm(&["--", "true"]);
+    let start = |n: &str| {
+        Command::new(xtask_bin())
+            .arg("--config")
+            .arg(config())
+            .args([
+                "run",
+                "--warm",
+                "--",
+                "python3",
+                "-c",
+                &format!("print('run {n}')"),
+            ])
+            .current_dir(root())
+            .output()
+            .expect("starting a warm run")
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| start("a"));
+        let b = s.spawn(|| start("b"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}\n{}",
+        stderr(&a),
+        stderr(&b)
+    );
+    assert_eq!(
+        (stdout(&a), stdout(&b)),
+        ("run a\n".into(), "run b\n".into())
+    );
+}
+
+fn a_truncated_snapshot_is_discarded_and_the_run_completes_cold() {
+    // Its own machine shape (one CPU), so no other test restores it meanwhile.
+    let first = warm(&["--smp", "1", "--", "true"]);
+    let dir = match stderr(&first).contains("warm: saved") {
+        true => saved_dir(&stderr(&first)),
+        false => newest_snapshot_with_smp(1),
+    };
+    let state = dir.join("vm.state");
+    let len = std::fs::metadata(&state).unwrap().len();
+    std::fs::File::options()
+        .write(true)
+        .open(&state)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let out = warm(&[
+        "--smp",
+        "1",
+        "--",
+        "python3",
+        "-c",
+        "print('after the damage')",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "after the damage\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("is damaged") && err.contains("truncated") && err.contains("warm: saved"),
+        "{err}"
+    );
+    let restored = warm(&["--smp", "1", "--", "true"]);
+    assert!(
+        restored.status.success() && !stderr(&restored).contains("damaged"),
+        "{}",
+        stderr(&restored)
+    );
+}
+
+fn newest_snapshot_with_smp(smp: u64) -> PathBuf {
+    let mut found: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(snapshots_dir())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            std::fs::read_to_string(p.join("snapshot.json"))
+                .ok()
+                .is_some_and(|t| {
+                    let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                    v["image"] == IMAGE && v["smp"] == smp
+                })
+        })
+        .map(|p| (std::fs::metadata(&p).unwrap().modified().unwrap(), p))
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .expect("no snapshot of the e2e image with that smp")
+        .1
+}
+
+fn a_changed_disk_makes_a_new_snapshot_and_ctrl_c_during_a_save_leaves_nothing() {
+    // memory 1536M: a shape no other test uses.
+    let args = ["run", "--warm", "--memory", "1536M", "--", "true"];
+    let first = run(&args[1..]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    // A write to the image (what `run --persist` does) must not be restored over.
+    touch(&image_dir(IMAGE).join("rootfs.ext4"));
+    let mut child = Command::new(xtask_bin())
+        .arg("--config")
+        .arg(config())
+        .args(args)
+        .current_dir(root())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let said = wait_for_line(&mut err, "warm: ");
+    assert!(
+        said.contains("no snapshot"),
+        "a changed disk restored the old snapshot: {said}"
+    );
+    // The guest is ready: the save has begun.
+    wait_for_line(&mut err, "the guest is ready");
+    interrupt_group(&mut child);
+    let status =
+        wait_or_kill(&mut child, Duration::from_secs(60)).expect("the run did not stop on SIGINT");
+    assert_eq!(status.code(), Some(130));
+    let partials: Vec<_> = std::fs::read_dir(snapshots_dir())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(partials.is_empty(), "left behind: {partials:?}");
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let qemu = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .any(|l| l.contains("qemu-system-riscv64") && l.contains("-m 1536M"));
+    assert!(!qemu, "QEMU survived Ctrl-C");
+}
+
+/// The first line of `err` that contains `needle`.
+fn wait_for_line(err: &mut impl BufRead, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "no `{needle}` in:\n{seen}"
+        );
+        if line.contains(needle) {
+            return line;
+        }
+        seen.push_str(&line);
+    }
+}
+
+fn touch(path: &Path) {
+    let status = Command::new("touch").arg(path).status().unwrap();
+    assert!(status.success());
+}
