@@ -113,6 +113,15 @@ fn reported_socket(stderr: &str) -> PathBuf {
     PathBuf::from(rest.split(" (").next().unwrap())
 }
 
+/// `--sst` for the reference peer writing its requests to `log`.
+fn peer_logging_to(log: &Path) -> String {
+    format!(
+        "{} sst peer --socket {{socket}} --log {}",
+        xtask_bin().display(),
+        log.display()
+    )
+}
+
 fn peer_log(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
@@ -227,11 +236,7 @@ fn an_sst_side_killed_mid_run_ends_the_session_non_zero_and_the_guest_sees_no_de
     ensure_cosim_ready();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("peer.jsonl");
-    let sst = format!(
-        "{} sst peer --socket {{socket}} --log {}",
-        xtask_bin().display(),
-        log.display()
-    );
+    let sst = peer_logging_to(&log);
     let mut session = Session::start(&[
         "cosim",
         "e2e-cosim",
@@ -362,11 +367,7 @@ fn warm_sessions_reload_the_driver_and_talk_only_to_their_own_sst_side() {
     let mut said = Vec::new();
     for round in ["first", "second"] {
         let log = dir.path().join(format!("{round}.jsonl"));
-        let sst = format!(
-            "{} sst peer --socket {{socket}} --log {}",
-            xtask_bin().display(),
-            log.display()
-        );
+        let sst = peer_logging_to(&log);
         let out = xtask(
             &e2e_config(),
             &[
