@@ -66,6 +66,21 @@ fn key_of(project: &Project, image: &Image) -> Result<String> {
     }
 }
 
+/// A built image's STATE: `built` or `outdated` by its key, or, when an
+/// input of the key is missing (ACALSim's sources unset, a wheel not built
+/// yet), that it could not be checked and why; the listing goes on.
+fn built_state(key: &Result<String>, m: &Manifest, artifacts_present: bool) -> String {
+    match key {
+        Ok(k) if *k == m.config_hash && artifacts_present => format!("built ({})", m.created),
+        Ok(_) => format!("outdated ({})", m.created),
+        Err(e) => format!(
+            "built ({}), not checked: {}",
+            m.created,
+            e.to_string().lines().next().unwrap_or("")
+        ),
+    }
+}
+
 /// `cargo xtask images`: what the config declares and what is built.
 pub fn list(project: &Project) -> Result<()> {
     let config = project.config()?;
@@ -76,16 +91,7 @@ pub fn list(project: &Project) -> Result<()> {
     for (name, image) in &config.images {
         let dir = project.images_dir().join(name);
         let state = match Manifest::read(&dir) {
-            Ok(m) => {
-                // A missing input (a wheel not built yet) makes it outdated, not the listing fail.
-                let current = key_of(project, image).is_ok_and(|k| k == m.config_hash)
-                    && m.artifacts_present(&dir);
-                format!(
-                    "{} ({})",
-                    if current { "built" } else { "outdated" },
-                    m.created
-                )
-            }
+            Ok(m) => built_state(&key_of(project, image), &m, m.artifacts_present(&dir)),
             Err(_) => "not built".to_string(),
         };
         let default = if *name == config.default_image {
@@ -117,4 +123,35 @@ pub fn list(project: &Project) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_built_image_is_current_outdated_or_not_checked_with_the_reason() {
+        let m = crate::manifest::sample();
+        let key = |k: &str| -> Result<String> { Ok(k.to_string()) };
+        let created = &m.created;
+        assert_eq!(
+            built_state(&key(&m.config_hash), &m, true),
+            format!("built ({created})")
+        );
+        assert_eq!(
+            built_state(&key(&m.config_hash), &m, false),
+            format!("outdated ({created})")
+        );
+        assert_eq!(
+            built_state(&key("another"), &m, true),
+            format!("outdated ({created})")
+        );
+        let unset = Err(anyhow::anyhow!(
+            "ACALSim's sources are needed but none are set: set ACALSIM_SRC=PATH\nmore"
+        ));
+        assert_eq!(
+            built_state(&unset, &m, true),
+            format!("built ({created}), not checked: ACALSim's sources are needed but none are set: set ACALSIM_SRC=PATH")
+        );
+    }
 }

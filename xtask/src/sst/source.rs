@@ -45,6 +45,13 @@ pub fn locate(sh: &Shell, root: &Path, configured: Option<&Path>) -> Result<Core
             ),
         },
     };
+    if !given.exists() {
+        bail!(
+            "{origin}: {} does not exist (expected an SST-core git checkout or a tarball of one, \
+             e.g. sst-core-15.1.2.tar.xz)",
+            given.display()
+        );
+    }
     if given.is_file() {
         let sha = cache::sha256_file(&given)?;
         return Ok(CoreSource {
@@ -130,6 +137,32 @@ pub fn version(configure_ac: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_or_foreign_source_is_named_with_where_it_was_set() {
+        // nextest runs each test in its own process: the variable is ours.
+        std::env::remove_var(ENV);
+        let sh = Shell::new().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let err = |configured: &str| {
+            locate(&sh, root.path(), Some(Path::new(configured)))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let missing = err("src/sst-core-15.1.2.tar.xz");
+        assert!(
+            missing.contains("[cosim] sst_core = \"src/sst-core-15.1.2.tar.xz\"")
+                && missing.contains("does not exist")
+                && missing.contains("git checkout or a tarball"),
+            "{missing}"
+        );
+        let foreign = err(".");
+        assert!(
+            foreign.contains("is not SST-core's source") && !foreign.contains("does not exist"),
+            "{foreign}"
+        );
+    }
 
     #[test]
     fn the_version_is_read_from_ac_init() {
