@@ -4,7 +4,8 @@
 //! warm and cold, the share after a restore, a script job, the clock,
 //! timers and randomness of a restored guest, two restores at once, a
 //! truncated snapshot (discarded, the run goes cold), a changed disk (a new
-//! snapshot), and Ctrl-C during the save (no partial snapshot, no QEMU).
+//! snapshot, the old one listed stale and pruned), and Ctrl-C during the
+//! save (no partial snapshot, no QEMU).
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -296,6 +297,7 @@ fn a_changed_disk_makes_a_new_snapshot_and_ctrl_c_during_a_save_leaves_nothing()
     let args = ["run", "--warm", "--memory", "1536M", "--", "true"];
     let first = run(&args[1..]);
     assert!(first.status.success(), "{}", stderr(&first));
+    let old_key = restored_key(&stderr(&first));
     // A write to the image (what `run --persist` does) must not be restored over.
     touch(&image_dir(IMAGE).join("rootfs.ext4"));
     let mut child = Command::new(xtask_bin())
@@ -330,6 +332,35 @@ fn a_changed_disk_makes_a_new_snapshot_and_ctrl_c_during_a_save_leaves_nothing()
         .lines()
         .any(|l| l.contains("qemu-system-riscv64") && l.contains("-m 1536M"));
     assert!(!qemu, "QEMU survived Ctrl-C");
+
+    // The snapshot of the disk as it was is stale now, and `--prune` removes it.
+    let listed = tests::xtask(&config(), &["snapshots"]);
+    let line = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .find(|l| l.starts_with(&old_key))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("{old_key} not listed:\n{}", stdout(&listed)));
+    assert!(
+        line.ends_with("stale: the root disk was written (run --persist)"),
+        "{line}"
+    );
+    let pruned = tests::xtask(&config(), &["snapshots", "--prune"]);
+    assert!(
+        pruned.status.success() && stdout(&pruned).contains(&format!("removed {old_key}")),
+        "{}\n{}",
+        stdout(&pruned),
+        stderr(&pruned)
+    );
+    assert!(!snapshots_dir().join(&old_key).exists());
+}
+
+/// The snapshot a warm run restored (`warm: restored snapshot KEY in …`).
+fn restored_key(err: &str) -> String {
+    err.lines()
+        .find_map(|l| l.strip_prefix("warm: restored snapshot "))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no restore in:\n{err}"))
+        .to_string()
 }
 
 /// The first line of `err` that contains `needle`.

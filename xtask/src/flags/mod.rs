@@ -272,12 +272,18 @@ pub struct PytorchBuild {
 /// A snapshot is a booted guest with the image's warm-up modules imported, saved by the
 /// first `cargo xtask run --warm` of an image on a machine shape (smp, memory, devices,
 /// QEMU) and restored by every later one. They live in $XDG_CACHE_HOME/acalsim/snapshots;
-/// the guest RAM file is sparse, so ON DISK is what it takes.
+/// the guest RAM file is sparse, so ON DISK is what it takes. STATE says whether the
+/// image is still as the snapshot saw it: after a rebuild or a `run --persist` the next
+/// warm run saves a new snapshot and the old one is stale (`--prune` removes those).
 #[derive(clap::Args, Debug)]
 pub struct Snapshots {
     /// Remove every snapshot no run is using.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "prune")]
     pub clean: bool,
+    /// Remove the stale snapshots: those whose image was rebuilt, removed or
+    /// written (`run --persist`) since, which no run can restore any more.
+    #[arg(long)]
+    pub prune: bool,
 }
 
 /// List the images declared in the config and whether each is built.

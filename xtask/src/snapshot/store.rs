@@ -40,6 +40,53 @@ pub struct Record {
     pub files: Vec<FileSum>,
     /// The text the key hashes, for `snapshots` and for humans.
     pub key_input: String,
+    /// The image as the snapshot saw it, so that `snapshots` can tell
+    /// whether it still is (absent in records of older snapshots).
+    #[serde(default)]
+    pub seen: Option<Seen>,
+}
+
+/// The built image a snapshot was taken of: its directory and content key,
+/// and the root disk with its [`root_stamp`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Seen {
+    pub image_dir: PathBuf,
+    pub image_key: String,
+    pub root_disk: Option<PathBuf>,
+    pub root_stamp: String,
+}
+
+/// The root disk's size, mtime and inode: a `run --persist` since the
+/// image's build, or a rebuild, changes it, and with it the snapshot's key.
+pub fn root_stamp(path: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path)?;
+    Ok(format!(
+        "size {} mtime {}.{:09} inode {}",
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ino()
+    ))
+}
+
+/// Why a snapshot can no longer be restored by any run: its image was
+/// rebuilt, removed or written to since. `None`: it still matches (or an
+/// older record does not say what it saw).
+pub fn stale_because(seen: &Seen) -> Option<String> {
+    let manifest = match crate::manifest::Manifest::read(&seen.image_dir) {
+        Ok(m) => m,
+        Err(_) => return Some(format!("{} is gone", seen.image_dir.display())),
+    };
+    if manifest.config_hash != seen.image_key {
+        return Some("the image was rebuilt".into());
+    }
+    let disk = seen.root_disk.as_ref()?;
+    match root_stamp(disk) {
+        Ok(stamp) if stamp == seen.root_stamp => None,
+        Ok(_) => Some("the root disk was written (run --persist)".into()),
+        Err(_) => Some(format!("{} is gone", disk.display())),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -295,6 +342,7 @@ mod tests {
             boot_secs: 1.0,
             import_secs: 2.0,
             save_secs: 3.0,
+            seen: None,
             files: vec![FileSum {
                 name: STATE.into(),
                 size: 0,
@@ -358,5 +406,40 @@ mod tests {
         assert_eq!(e.to_string(), "gave up");
         drop(shared);
         store.lock_exclusive(key, || Ok(())).unwrap();
+    }
+
+    #[test]
+    fn a_snapshot_goes_stale_when_its_image_is_rebuilt_written_or_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let image_dir = dir.path().join("img");
+        std::fs::create_dir(&image_dir).unwrap();
+        let mut manifest = crate::manifest::sample();
+        manifest.config_hash = "key-1".into();
+        manifest.write(&image_dir).unwrap();
+        let disk = image_dir.join("rootfs.ext4");
+        std::fs::write(&disk, b"one").unwrap();
+        let seen = Seen {
+            image_dir: image_dir.clone(),
+            image_key: "key-1".into(),
+            root_disk: Some(disk.clone()),
+            root_stamp: root_stamp(&disk).unwrap(),
+        };
+        assert_eq!(stale_because(&seen), None);
+
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&disk, b"two").unwrap();
+        assert_ne!(root_stamp(&disk).unwrap(), seen.root_stamp);
+        assert!(stale_because(&seen)
+            .unwrap()
+            .contains("root disk was written"));
+
+        let rebuilt = Seen {
+            image_key: "key-0".into(),
+            ..seen.clone()
+        };
+        assert_eq!(stale_because(&rebuilt).unwrap(), "the image was rebuilt");
+        std::fs::remove_dir_all(&image_dir).unwrap();
+        assert!(stale_because(&seen).unwrap().ends_with("img is gone"));
+        assert!(root_stamp(&disk).is_err());
     }
 }

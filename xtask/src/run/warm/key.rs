@@ -5,9 +5,6 @@
 //! does not migrate them, so a snapshot serves every run that differs only
 //! there.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
-
 use sha2::{Digest, Sha256};
 
 use crate::manifest::Manifest;
@@ -58,22 +55,10 @@ pub fn key(input: &str) -> String {
     format!("{:x}", Sha256::digest(input.as_bytes()))
 }
 
-/// Size, modification time and inode of the root disk: a `run --persist`
-/// that wrote the image since its manifest was made changes the key, so no
-/// snapshot ever sits on a disk that changed under it.
-pub fn root_stamp(path: &Path) -> std::io::Result<String> {
-    let m = std::fs::metadata(path)?;
-    Ok(format!(
-        "size {} mtime {}.{:09} inode {}",
-        m.len(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ino()
-    ))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::run::fixtures::{manifest, options};
     use crate::run::machine::{plan, Share};
@@ -148,17 +133,5 @@ mod tests {
         ));
         assert_ne!(qemu, base);
         assert_eq!(base.len(), 64);
-    }
-
-    #[test]
-    fn the_root_stamp_follows_writes_to_the_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let disk = dir.path().join("rootfs.ext4");
-        std::fs::write(&disk, b"one").unwrap();
-        let before = root_stamp(&disk).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(&disk, b"two").unwrap();
-        assert_ne!(root_stamp(&disk).unwrap(), before);
-        assert!(root_stamp(&dir.path().join("missing")).is_err());
     }
 }

@@ -52,7 +52,7 @@ pub fn run(
     let mut launches = 0;
     let first = prepare(&cx, &mut launches)?;
     let stamp = match &first.machine.disk {
-        Some(disk) => key::root_stamp(&disk.path)
+        Some(disk) => store::root_stamp(&disk.path)
             .with_context(|| format!("reading {}", disk.path.display()))?,
         None => String::new(),
     };

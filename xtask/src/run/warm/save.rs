@@ -38,6 +38,7 @@ struct Saved {
 pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Result<Option<i32>> {
     let partial = store.start(key)?;
     let mut machine = l.machine;
+    let root_disk = machine.disk.as_ref().map(|d| d.path.clone());
     let mut files = vec![store::STATE];
     if let Some(disk) = &mut machine.disk {
         let overlay = partial.dir().join(store::DISK);
@@ -80,7 +81,7 @@ pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Resul
             return report::exit_status(cx.project, cx.request, other, elapsed, &log).map(Some)
         }
     };
-    let record = record(cx, key, input, &machine, &saved, &files);
+    let record = record(cx, key, input, &machine, &saved, &files, root_disk);
     let dir = partial.commit(record)?;
     eprintln!(
         "warm: saved in {:.1}s after a {:.1}s boot ({:.1}s of it importing {modules}); {} on disk in {}",
@@ -90,6 +91,14 @@ pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Resul
         human_bytes(store::allocated(&dir)),
         dir.display()
     );
+    let (stale, bytes) = crate::snapshot::stale_of(store, &cx.image.name, &dir);
+    if stale > 0 {
+        eprintln!(
+            "warm: {stale} older snapshot(s) of `{}` can no longer be restored ({}); `cargo xtask snapshots --prune` removes them",
+            cx.image.name,
+            human_bytes(bytes)
+        );
+    }
     Ok(None)
 }
 
@@ -143,6 +152,7 @@ fn record(
     machine: &Machine,
     saved: &Saved,
     files: &[&str],
+    root_disk: Option<PathBuf>,
 ) -> Record {
     Record {
         key: key.to_string(),
@@ -164,6 +174,22 @@ fn record(
             })
             .collect(),
         key_input: input.to_string(),
+        seen: Some(seen(cx, root_disk)),
+    }
+}
+
+/// The image this snapshot is of, as `snapshots` checks it later:
+/// `root_disk` is the disk the cold boot's plan named (the overlay's
+/// backing file).
+fn seen(cx: &Warm, root_disk: Option<PathBuf>) -> store::Seen {
+    store::Seen {
+        image_dir: cx.image.dir.clone(),
+        image_key: cx.image.manifest.config_hash.clone(),
+        root_stamp: root_disk
+            .as_ref()
+            .and_then(|d| store::root_stamp(d).ok())
+            .unwrap_or_default(),
+        root_disk,
     }
 }
 
