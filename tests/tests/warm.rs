@@ -1,7 +1,7 @@
 //! End-to-end: `run --warm` on the real e2e-python image in the project's
 //! real QEMU 10.2 (warm-up module: NumPy). The first warm run boots, imports
 //! and saves; the others restore. Checked: the same output and exit status
-//! warm and cold, the share after a restore, a script job, the clock,
+//! warm and cold, the share after a restore, a script job, a timeout, the clock,
 //! timers and randomness of a restored guest, two restores at once, a
 //! truncated snapshot (discarded, the run goes cold), a changed disk (a new
 //! snapshot, the old one listed stale and pruned), and Ctrl-C during the
@@ -126,6 +126,22 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
     assert_eq!(
         std::fs::read_to_string(share.path().join("sh.txt")).unwrap(),
         "from-sh\n"
+    );
+    // --timeout counts from the restore and ends the run as in a cold one.
+    let started = Instant::now();
+    let late = warm(&[
+        "--timeout",
+        "5",
+        "--",
+        "python3",
+        "-c",
+        "import time; time.sleep(600)",
+    ]);
+    assert_eq!(late.status.code(), Some(124), "{}", stderr(&late));
+    assert!(
+        stderr(&late).contains("did not finish within 5s") && started.elapsed().as_secs() < 60,
+        "{}",
+        stderr(&late)
     );
     let failing = warm(&["--", "python3", "-c", "raise ValueError('boom')"]);
     assert_eq!(failing.status.code(), Some(1));

@@ -15,7 +15,7 @@ use super::supervise::{Outcome, COMPANION_GRACE};
 use crate::project::Project;
 
 /// Exit status when `--timeout` expires (as coreutils' `timeout`).
-const EXIT_TIMEOUT: i32 = 124;
+pub const EXIT_TIMEOUT: i32 = 124;
 
 /// target/xtask/logs/run-IMAGE.log, opened with the QEMU command line.
 pub fn start_boot_log(

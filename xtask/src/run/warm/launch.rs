@@ -73,6 +73,8 @@ pub struct Supervised {
     pub watch: Option<Watch>,
     /// The boot log's name: run-NAME.log.
     pub log_name: String,
+    /// When QEMU is killed; `None`: never.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Starts QEMU for `machine` and supervises it as a headless cold run is.
@@ -105,7 +107,7 @@ pub fn launch(
     let outcome = supervise::headless(
         command,
         streams,
-        cx.request.timeout,
+        s.timeout,
         &cx.signals,
         &cx.session.job_dir,
     )?;

@@ -67,6 +67,7 @@ pub fn run(
         stdout_sink,
         watch,
         log_name: cx.image.name.clone(),
+        timeout: cx.request.timeout,
     };
     let (outcome, elapsed, log) = launch(cx, &machine, l.sockets, supervised)?;
     match outcome {

@@ -68,6 +68,7 @@ pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Resul
         stdout_sink: None,
         watch: None,
         log_name: format!("{}-warmup", cx.image.name),
+        timeout: save_timeout(cx.request.timeout),
     };
     let (outcome, elapsed, log) = launch(cx, &machine, l.sockets, supervised)?;
     let measured = saved.lock().ok().and_then(|mut s| s.take());
@@ -77,6 +78,14 @@ pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Resul
             "QEMU exited with status {code} before the snapshot was saved (boot log: {})",
             log.display()
         ),
+        (Outcome::TimedOut, _) => {
+            eprintln!(
+                "error: the warm-up boot was not ready and saved within {}s; QEMU was killed and nothing was saved. Boot log: {}",
+                save_timeout(cx.request.timeout).map_or(0, |t| t.as_secs()),
+                log.display()
+            );
+            return Ok(Some(report::EXIT_TIMEOUT));
+        }
         (other, _) => {
             return report::exit_status(cx.project, cx.request, other, elapsed, &log).map(Some)
         }
@@ -117,6 +126,17 @@ fn stand_in_for_the_sst_side(machine: &mut Machine, dir: &Path) -> Result<Option
     *socket = path;
     Ok(Some(listener))
 }
+
+/// The save's limit: the job's `--timeout`, but at least
+/// [`SAVE_AT_LEAST`]. The warm-up is paid once per snapshot, like an image
+/// build, and `import torch` alone can take a minute under TCG, so a
+/// timeout meant for the job would otherwise keep any snapshot from ever
+/// being saved. The job's own timeout counts from its restore.
+fn save_timeout(job: Option<Duration>) -> Option<Duration> {
+    job.map(|t| t.max(SAVE_AT_LEAST))
+}
+
+const SAVE_AT_LEAST: Duration = Duration::from_secs(20 * 60);
 
 /// Waits for the guest's `ready`, then saves the VM into `state`.
 fn save_handshake(
@@ -230,4 +250,20 @@ fn save_state(
     // QEMU may close the monitor before it answers.
     let _ = qmp.execute("quit", json!({}));
     Ok(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_save_gets_the_jobs_timeout_but_at_least_twenty_minutes() {
+        assert_eq!(save_timeout(None), None);
+        assert_eq!(
+            save_timeout(Some(Duration::from_secs(30))),
+            Some(SAVE_AT_LEAST)
+        );
+        let long = Duration::from_secs(7200);
+        assert_eq!(save_timeout(Some(long)), Some(long));
+    }
 }
