@@ -1,25 +1,74 @@
 //! A bad acalsim.toml is refused before anything is written: the error names
 //! the file, line and column and what would be valid, and the exit is non-zero.
 
-use tests::{image_dir, stderr, xtask};
+use tests::{image_dir, stderr, xtask, xtask_env};
 
-/// Writes `text` as a config, runs `image NAME` on it, and returns stderr.
+/// Writes `text` as a config, runs `image NAME` on it with a fresh user
+/// cache, and returns stderr. Before anything else an image build writes its
+/// build directory, its log and the user cache (the base layers): none of
+/// them may exist after a refusal.
 fn refused(text: &str, name: Option<&str>) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");
     std::fs::write(&config, text).unwrap();
+    let cache = dir.path().join("cache");
     let mut args = vec!["image"];
     args.extend(name);
-    let out = xtask(&config, &args);
+    let out = xtask_env(&config, &args, &[("XDG_CACHE_HOME", &cache)], &[]);
     assert!(!out.status.success(), "a bad config must fail:\n{text}");
     assert_eq!(out.status.code(), Some(1));
-    for image in ["bad-one", "bad-two"] {
-        assert!(
-            !image_dir(image).exists(),
-            "nothing may be written for a bad config"
-        );
+    assert!(
+        !cache.exists(),
+        "a refused config wrote the user cache: {}",
+        cache.display()
+    );
+    let xtask_dir = tests::root().join("target/xtask");
+    for image in ["bad-one", "bad-two", "bad-three"] {
+        for written in [
+            xtask_dir.join("build").join(image),
+            image_dir(image),
+            xtask_dir.join("logs").join(format!("image-{image}.log")),
+        ] {
+            assert!(
+                !written.exists(),
+                "a refused config wrote {}",
+                written.display()
+            );
+        }
     }
     (stderr(&out), config.display().to_string())
+}
+
+/// `run` with a size or count the guest cannot boot with is refused before
+/// anything starts, naming the flag and the valid range.
+#[test]
+fn run_refuses_memory_below_the_boot_minimum_and_smp_outside_qemus_range() {
+    let config = tests::root().join("tests/configs/e2e.toml");
+    for (args, says) in [
+        (
+            &["run", "--memory", "512K", "--", "true"][..],
+            "at least 128M",
+        ),
+        (&["run", "--memory", "100M", "--", "true"], "at least 128M"),
+        (
+            &["run", "--memory", "133121K", "--", "true"],
+            "whole number of MiB",
+        ),
+        (&["run", "--smp", "0", "--", "true"], "1 to 512"),
+        (&["run", "--smp", "513", "--", "true"], "1 to 512"),
+        (&["pytorch", "build", "--smp", "0"], "1 to 512"),
+    ] {
+        let out = tests::xtask(&config, args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?} must say `{says}`: {err}");
+        let flag = args.iter().position(|a| a.starts_with("--")).unwrap();
+        let value = args[flag + 1];
+        assert!(
+            err.contains(&format!("'{value}'")) && err.contains(args[flag]),
+            "{args:?} names the flag and its value: {err}"
+        );
+    }
 }
 
 #[test]

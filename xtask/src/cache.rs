@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
+use crate::lock;
+
 pub fn cache_dir() -> Result<PathBuf> {
     let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
@@ -83,24 +85,67 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// What interrupted builds left in a build cache: `*.partial` installs and
-/// `work-*` trees (never used again, only removed; an install is never touched).
+/// `work-*` trees (never used again, only removed; an install is never
+/// touched). The cache is shared by every checkout, so a tree whose unit's
+/// lock is held (a build running elsewhere) is not a leftover: it stays.
 pub fn remove_leftovers(cache: &Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(cache) else {
         return Ok(());
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".partial") || name.starts_with("work-") {
-            let path = e.path();
-            let removed = if path.is_dir() {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
-            removed.with_context(|| format!("removing {}", path.display()))?;
-        }
+        let Some(unit) = leftover_unit(&name) else {
+            continue;
+        };
+        let Ok(_idle) = lock::try_lock(&unit_lock(cache, unit), lock::Mode::Exclusive)? else {
+            continue; // being built right now
+        };
+        let path = e.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.with_context(|| format!("removing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The unit a leftover belongs to: `work-UNIT` and `UNIT.partial` are UNIT's.
+fn leftover_unit(name: &str) -> Option<&str> {
+    name.strip_prefix("work-")
+        .or_else(|| name.strip_suffix(".partial"))
+        .filter(|unit| !unit.is_empty())
+}
+
+fn unit_lock(cache: &Path, unit: &str) -> PathBuf {
+    cache.join(format!("{unit}.lock"))
+}
+
+/// Held while a build writes `work-UNIT` or `UNIT.partial` in `cache`: a
+/// second build of the same unit (another checkout, say) waits for it, and
+/// says so, then finds the unit built.
+pub fn lock_unit(cache: &Path, unit: &str) -> Result<lock::Lock> {
+    lock::lock_waiting(&unit_lock(cache, unit), lock::Mode::Exclusive, |busy| {
+        eprintln!(
+            "another build of {} is running ({busy}); waiting for it to finish",
+            cache.join(unit).display()
+        )
+    })
+}
+
+/// Claims the cache entry `dir` for building: `None` when it is already
+/// `built` (perhaps by another checkout that held the claim meanwhile), else
+/// its unit lock, to hold while `DIR.partial` is written and renamed.
+pub fn claim(dir: &Path, built: impl Fn(&Path) -> bool) -> Result<Option<lock::Lock>> {
+    if built(dir) {
+        return Ok(None);
+    }
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        anyhow::bail!("{} is not a cache entry", dir.display());
+    };
+    let held = lock_unit(parent, &name.to_string_lossy())?;
+    Ok((!built(dir)).then_some(held))
 }
 
 /// A build record (`build.json` and the like), parsed.
@@ -173,6 +218,55 @@ mod tests {
         assert_eq!(
             sha256_file(&f).unwrap(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn leftovers_are_work_trees_and_partial_installs_by_unit() {
+        assert_eq!(leftover_unit("work-0123abcd"), Some("0123abcd"));
+        assert_eq!(leftover_unit("core-77.partial"), Some("core-77"));
+        assert_eq!(leftover_unit("0123abcd"), None);
+        assert_eq!(leftover_unit("0123abcd.lock"), None);
+        assert_eq!(leftover_unit("work-"), None);
+    }
+
+    #[test]
+    fn a_tree_another_process_is_building_is_no_leftover() {
+        let cache = tempfile::tempdir().unwrap();
+        for tree in ["work-aaaa", "aaaa.partial", "work-bbbb"] {
+            std::fs::create_dir(cache.path().join(tree)).unwrap();
+        }
+        std::fs::create_dir(cache.path().join("bbbb")).unwrap(); // an install
+                                                                 // Another checkout's build of unit aaaa holds its lock.
+        let lock = unit_lock(cache.path(), "aaaa");
+        std::fs::write(&lock, "").unwrap();
+        let mut builder = std::process::Command::new("python3")
+            .args(["-c", crate::lock::tests::HOLD_LOCK])
+            .arg(&lock)
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !crate::lock::is_held(&lock) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "flock never took the lock"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        remove_leftovers(cache.path()).unwrap();
+        let left = |name: &str| cache.path().join(name).exists();
+        assert!(
+            left("work-aaaa") && left("aaaa.partial"),
+            "a running build's trees stay"
+        );
+        assert!(!left("work-bbbb"), "an idle unit's work tree is a leftover");
+        assert!(left("bbbb"), "an install is never touched");
+        builder.kill().unwrap();
+        builder.wait().unwrap();
+        remove_leftovers(cache.path()).unwrap();
+        assert!(
+            !left("work-aaaa") && !left("aaaa.partial"),
+            "once its build died, they go"
         );
     }
 

@@ -24,11 +24,15 @@ fn read(path: &Path) -> String {
     })
 }
 
-/// Compares `actual` with the golden file, or writes it when blessing.
+/// Compares `actual` with the golden file, or writes it when blessing (and
+/// says so when that changed it).
 fn check(file: &str, actual: &str) {
     let path = golden_dir().join(file);
-    if std::env::var_os("ACALSIM_BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if crate::test::blessing().unwrap_or_else(|e| panic!("{e:#}")) {
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(actual) {
+            std::fs::write(&path, actual).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            eprintln!("ACALSIM_BLESS: rewrote {}", path.display());
+        }
         return;
     }
     let expected = read(&path);

@@ -31,11 +31,24 @@ pub fn run(project: &Project, flags: &flags::Image) -> Result<()> {
             }
         }
     }
+    let _writing = lock_for_build(project, &image.name)?;
     let d = match &image.flavour {
         Flavour::Debian(d) => d,
         Flavour::Buildroot(br) => return build_buildroot(project, image, br, &key, flags),
     };
     crate::debian::build(project, image, d, &key, flags.no_cache)
+}
+
+/// A build replaces the image's files and uses `target/xtask/build/NAME`:
+/// it needs the image alone. A run or another build holding it makes this
+/// one stop at once, naming them (the same rule as `run --persist`).
+fn lock_for_build(project: &Project, name: &str) -> Result<crate::lock::Lock> {
+    match crate::lock::try_lock(&project.image_lock(name), crate::lock::Mode::Exclusive)? {
+        Ok(held) => Ok(held),
+        Err(busy) => anyhow::bail!(
+            "image `{name}` is in use ({busy}); building it would replace the files that run reads and writes. Wait for it to end (or stop it), then build again"
+        ),
+    }
 }
 
 fn build_buildroot(

@@ -16,6 +16,7 @@ mod golden;
 mod host;
 mod image;
 mod kernel_modules;
+mod lock;
 mod manifest;
 mod output;
 mod progress;

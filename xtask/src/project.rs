@@ -71,4 +71,9 @@ impl Project {
     pub fn build_dir(&self, image: &str) -> PathBuf {
         self.xtask_dir().join("build").join(image)
     }
+    /// The lock on a built image: runs hold it shared; its writers (`image`,
+    /// `run --persist`) exclusive.
+    pub fn image_lock(&self, image: &str) -> PathBuf {
+        self.xtask_dir().join("run").join(format!("{image}.lock"))
+    }
 }

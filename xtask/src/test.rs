@@ -46,13 +46,22 @@ impl Tier {
     }
 }
 
+/// How one test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// Ignored or not run: never counted as a pass.
+    Skip,
+}
+
 /// One test's result from nextest's JUnit report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestTime {
     /// `binary test_name`, as nextest prints it.
     pub name: String,
     pub secs: f64,
-    pub passed: bool,
+    pub outcome: Outcome,
 }
 
 pub fn run(project: &Project, flags: &flags::Test) -> Result<()> {
@@ -67,6 +76,7 @@ pub fn run(project: &Project, flags: &flags::Test) -> Result<()> {
     {
         bail!("cargo-nextest is not installed (the test runner: per-test times, a JUnit report): `cargo install --locked cargo-nextest`");
     }
+    let blessing = blessing()?;
     let tier = Tier::from_flags(flags);
     let junit = project.root.join("target/nextest/default/junit.xml");
     let _ = std::fs::remove_file(&junit); // never report a previous run's times
@@ -75,7 +85,41 @@ pub fn run(project: &Project, flags: &flags::Test) -> Result<()> {
         .env("ACALSIM_XTASK", &exe)
         .run();
     report_times(project, &junit)?;
+    if blessing {
+        report_blessed(sh)?;
+    }
     outcome.context("some tests failed (see above)")
+}
+
+/// After a run with `ACALSIM_BLESS`: the golden files it rewrote, as git sees them.
+fn report_blessed(sh: &xshell::Shell) -> Result<()> {
+    let changed = cmd!(sh, "git status --porcelain -- tests/data/golden")
+        .quiet()
+        .read()
+        .context("asking git which golden files the run rewrote")?;
+    if changed.trim().is_empty() {
+        eprintln!("ACALSIM_BLESS: no golden file changed");
+    } else {
+        eprintln!("ACALSIM_BLESS rewrote these golden files (review the diff):\n{changed}");
+    }
+    Ok(())
+}
+
+/// Whether `ACALSIM_BLESS` asks to rewrite the golden files; refused under
+/// CI, where a rewrite would turn every golden test into a pass.
+pub fn blessing() -> anyhow::Result<bool> {
+    bless_mode(
+        std::env::var_os("ACALSIM_BLESS").is_some(),
+        std::env::var("CI").ok().as_deref(),
+    )
+}
+
+fn bless_mode(bless: bool, ci: Option<&str>) -> anyhow::Result<bool> {
+    let in_ci = ci.is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+    if bless && in_ci {
+        anyhow::bail!("ACALSIM_BLESS is set while CI is: golden files are blessed on a developer's machine and reviewed, never rewritten by CI (unset ACALSIM_BLESS)");
+    }
+    Ok(bless)
 }
 
 /// nextest's arguments for `tier` and the user's `args`. nextest runs the
@@ -139,10 +183,17 @@ pub fn parse_junit(xml: &str) -> Vec<TestTime> {
             &rest[..rest.find("</testcase>").unwrap_or(rest.len())]
         };
         let attr = |key: &str| attribute(tag, key).unwrap_or_default();
+        let outcome = if body.contains("<failure") || body.contains("<error") {
+            Outcome::Fail
+        } else if body.contains("<skipped") {
+            Outcome::Skip
+        } else {
+            Outcome::Pass
+        };
         out.push(TestTime {
             name: format!("{} {}", attr("classname"), attr("name")),
             secs: attr("time").parse().unwrap_or(0.0),
-            passed: !body.contains("<failure") && !body.contains("<error"),
+            outcome,
         });
     }
     out
@@ -165,16 +216,25 @@ fn attribute(tag: &str, key: &str) -> Option<String> {
     )
 }
 
-/// A Markdown table of `times` in the order given, with the total.
+/// A Markdown table of `times` in the order given, with the total and the
+/// count of each outcome.
 pub fn times_table(times: &[TestTime]) -> String {
     let total: f64 = times.iter().map(|t| t.secs).sum();
+    let count = |o: Outcome| times.iter().filter(|t| t.outcome == o).count();
     let mut s = format!(
-        "Test wall times, slowest first ({} tests, {:.0} s in all)\n\n| time | result | test |\n|---:|---|---|\n",
+        "Test wall times, slowest first ({} tests: {} passed, {} failed, {} skipped; {:.0} s in all)\n\n| time | result | test |\n|---:|---|---|\n",
         times.len(),
+        count(Outcome::Pass),
+        count(Outcome::Fail),
+        count(Outcome::Skip),
         total
     );
     for t in times {
-        let result = if t.passed { "pass" } else { "FAIL" };
+        let result = match t.outcome {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "FAIL",
+            Outcome::Skip => "skipped",
+        };
         s.push_str(&format!("| {:.1} s | {result} | {} |\n", t.secs, t.name));
     }
     s
@@ -185,7 +245,7 @@ mod tests {
     use super::*;
 
     const REPORT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="nextest-run" tests="3" failures="1" errors="0" uuid="x" timestamp="t" time="12.5">
+<testsuites name="nextest-run" tests="4" failures="1" errors="0" uuid="x" timestamp="t" time="12.5">
     <testsuite name="tests::run" tests="2" disabled="0" errors="0" failures="1">
         <testcase name="ctrl_c_stops_the_guest" classname="tests::run" timestamp="t" time="10.250">
         </testcase>
@@ -196,6 +256,9 @@ mod tests {
     </testsuite>
     <testsuite name="xtask::bin/xtask" tests="1">
         <testcase name="qemu::tests::argv" classname="xtask::bin/xtask" timestamp="t" time="0.250"/>
+        <testcase name="qemu::tests::ignored" classname="xtask::bin/xtask" timestamp="t" time="0.000">
+            <skipped/>
+        </testcase>
     </testsuite>
 </testsuites>"#;
 
@@ -208,17 +271,22 @@ mod tests {
                 TestTime {
                     name: "tests::run ctrl_c_stops_the_guest".into(),
                     secs: 10.25,
-                    passed: true
+                    outcome: Outcome::Pass
                 },
                 TestTime {
                     name: "tests::run timeout_\"kills\"".into(),
                     secs: 2.0,
-                    passed: false
+                    outcome: Outcome::Fail
                 },
                 TestTime {
                     name: "xtask::bin/xtask qemu::tests::argv".into(),
                     secs: 0.25,
-                    passed: true
+                    outcome: Outcome::Pass
+                },
+                TestTime {
+                    name: "xtask::bin/xtask qemu::tests::ignored".into(),
+                    secs: 0.0,
+                    outcome: Outcome::Skip
                 },
             ]
         );
@@ -227,7 +295,14 @@ mod tests {
     #[test]
     fn table_lists_every_test_with_its_time_and_the_total() {
         let table = times_table(&parse_junit(REPORT));
-        assert!(table.contains("(3 tests, 12 s in all)"), "{table}");
+        assert!(
+            table.contains("(4 tests: 2 passed, 1 failed, 1 skipped; 12 s in all)"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| 0.0 s | skipped | xtask::bin/xtask qemu::tests::ignored |"),
+            "a skipped test is not a pass: {table}"
+        );
         assert!(
             table.contains("| 10.2 s | pass | tests::run ctrl_c_stops_the_guest |"),
             "{table}"
@@ -250,6 +325,15 @@ mod tests {
             nextest_args(Tier::Full, &args(&["bad_config"])),
             ["bad_config"]
         );
+    }
+
+    #[test]
+    fn blessing_is_refused_under_ci() {
+        assert!(!bless_mode(false, Some("true")).unwrap());
+        assert!(bless_mode(true, None).unwrap());
+        assert!(bless_mode(true, Some("false")).unwrap());
+        let e = bless_mode(true, Some("true")).unwrap_err().to_string();
+        assert!(e.contains("never rewritten by CI"), "{e}");
     }
 
     #[test]

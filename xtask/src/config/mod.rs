@@ -27,7 +27,7 @@ pub use cosim::Cosim;
 pub use debian::{Bootstrapper, Debian};
 pub use image::{Flavour, Format, Image, KernelModule, RunDefaults};
 pub use qemu::{Qemu, QemuSource};
-pub use values::{is_package_name, parse_size};
+pub use values::{check_smp, is_package_name, memory_mib, parse_size, MAX_SMP};
 
 use raw::{RawConfig, RawImage, RawRun};
 pub use values::Choice;
@@ -35,7 +35,6 @@ use values::{is_identifier, located, one_of, At};
 
 const MIN_SIZE: u64 = 256 << 20;
 const MAX_SIZE: u64 = 2 << 40;
-const MIN_MEMORY: u64 = 128 << 20;
 
 /// The whole validated config.
 #[derive(Debug, Clone)]
@@ -360,30 +359,11 @@ fn user(v: Option<Spanned<String>>, at: &At) -> Result<String> {
 /// The image's `run` keys, else the top-level `[run]`'s, else the defaults.
 fn run_defaults(image_run: RawRun, top_run: &RawRun, at: &At) -> Result<RunDefaults> {
     let smp = match image_run.smp.or(top_run.smp.clone()) {
-        Some(s) if !(1..=32).contains(s.get_ref()) => {
-            return Err(at(
-                s.span(),
-                format!("smp = {}: use 1 to 32 virtual CPUs", s.get_ref()),
-            ))
-        }
-        Some(s) => s.into_inner(),
+        Some(s) => check_smp(*s.get_ref()).map_err(|e| at(s.span(), format!("smp = {e}")))?,
         None => 2,
     };
     let memory_mib = match image_run.memory.or(top_run.memory.clone()) {
-        Some(m) => {
-            let bytes =
-                parse_size(m.get_ref()).map_err(|e| at(m.span(), format!("memory: {e}")))?;
-            if bytes < MIN_MEMORY {
-                return Err(at(
-                    m.span(),
-                    format!(
-                        "memory `{}` is too small to boot Debian; use at least 128M",
-                        m.get_ref()
-                    ),
-                ));
-            }
-            bytes >> 20
-        }
+        Some(m) => memory_mib(m.get_ref()).map_err(|e| at(m.span(), format!("memory: {e}")))?,
         None => 4096,
     };
     Ok(RunDefaults { smp, memory_mib })

@@ -92,6 +92,39 @@ pub fn is_package_name(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c))
 }
 
+/// QEMU's riscv `virt` machine takes at most 512 harts (`VIRT_CPUS_MAX`).
+pub const MAX_SMP: u32 = 512;
+/// Below this the Debian kernel and its initrd do not come up.
+pub const MIN_MEMORY_MIB: u64 = 128;
+
+/// A vCPU count QEMU's `virt` machine accepts, or why not.
+pub fn check_smp(n: u32) -> Result<u32, String> {
+    if (1..=MAX_SMP).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{n} virtual CPUs: QEMU's virt machine takes 1 to {MAX_SMP}"
+        ))
+    }
+}
+
+/// A guest memory size ("4G", "1536M") in MiB: a whole number of MiB, and at
+/// least what the guest boots with.
+pub fn memory_mib(s: &str) -> Result<u64, String> {
+    let bytes = parse_size(s)?;
+    if bytes < MIN_MEMORY_MIB << 20 {
+        return Err(format!(
+            "`{s}` is too small to boot the guest; use at least {MIN_MEMORY_MIB}M"
+        ));
+    }
+    if bytes % (1 << 20) != 0 {
+        return Err(format!(
+            "`{s}` is not a whole number of MiB (QEMU's -m counts MiB), e.g. 4G or 1536M"
+        ));
+    }
+    Ok(bytes >> 20)
+}
+
 /// "4G", "512M", "1024K", "1T" or plain bytes, binary units.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();

@@ -83,11 +83,20 @@ fn save(sh: &Shell, step: &Step, rootfs: &Path, layer: &Path) -> Result<()> {
     step.say("saving base layer to the cache");
     let dir = layer.parent().context("layer path has no parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = layer.with_extension("partial");
+    // A name of this build's own: two checkouts saving one layer at once
+    // each write their own file, and the last rename wins whole.
+    let partial = tempfile::Builder::new()
+        .prefix(".layer-")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary layer file in {}", dir.display()))?;
+    let tmp = partial.path().to_path_buf();
     step.run(cmd!(
         sh,
         "tar --numeric-owner --xattrs --xattrs-include=* -I 'zstd -T0 -1' -cf {tmp} -C {rootfs} ."
     ))?;
-    std::fs::rename(&tmp, layer)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), layer.display()))
+    partial
+        .persist(layer)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), layer.display()))?;
+    Ok(())
 }

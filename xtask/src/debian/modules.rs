@@ -112,16 +112,14 @@ fn ensure_root(b: &Build, step: &Step, kver: &str, version: &str) -> Result<Path
         .cache
         .join("toolchains")
         .join(format!("kmod-{}-{}", d.suite, &key.hex()[..16]));
-    let headers = dir.join(format!("usr/src/linux-headers-{kver}"));
-    if headers.is_dir() {
+    let headers = format!("usr/src/linux-headers-{kver}");
+    let Some(_building) = crate::cache::claim(&dir, |d| d.join(&headers).is_dir())? else {
         return Ok(dir);
-    }
+    };
     let partial = dir.with_extension("partial");
     for p in [&partial, &dir] {
         crate::output::remove_dir(p)?;
     }
-    let parent = dir.parent().context("the build root has no parent")?;
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let apt_cache = b.cache.join("apt").join(format!("{}-amd64", d.suite));
     std::fs::create_dir_all(&apt_cache)
         .with_context(|| format!("creating {}", apt_cache.display()))?;

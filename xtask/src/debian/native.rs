@@ -74,11 +74,9 @@ pub fn ensure(
     verbose: bool,
 ) -> Result<PathBuf> {
     let dir = root_dir(cache, spec);
-    if dir.join("usr/bin/python3").exists() {
+    let Some(_building) = crate::cache::claim(&dir, |d| d.join("usr/bin/python3").exists())? else {
         return Ok(dir);
-    }
-    let parent = dir.parent().context("helper dir has no parent")?;
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    };
     let partial = dir.with_extension("partial");
     if partial.exists() {
         std::fs::remove_dir_all(&partial)

@@ -8,7 +8,7 @@ mod cosim;
 mod run;
 
 pub use cosim::{Cosim, Sst, SstBuild, SstCommand, SstPeer};
-use run::parse_memory;
+use run::{parse_memory, parse_smp};
 pub use run::{BootKind, Run};
 
 /// Build RISC-V 64 Linux guest images for ACALSim from `acalsim.toml` and run them in QEMU.
@@ -244,10 +244,10 @@ pub struct PytorchBuild {
     /// The image to build in.
     #[arg(long, default_value = "pytorch-build")]
     pub image: String,
-    /// Virtual CPUs (default: the image's run.smp).
-    #[arg(long)]
+    /// Virtual CPUs, 1 to 512 (default: the image's run.smp).
+    #[arg(long, value_parser = parse_smp)]
     pub smp: Option<u32>,
-    /// Guest memory, e.g. 6G (default: the image's run.memory).
+    /// Guest memory, at least 128M, e.g. 6G (default: the image's run.memory).
     #[arg(long, value_parser = parse_memory)]
     pub memory: Option<u64>,
     /// Seconds before the guest is stopped (0: no limit); re-run to resume.

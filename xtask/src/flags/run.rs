@@ -38,10 +38,10 @@ pub struct Run {
     /// `full`: the image's own init (systemd) boots first (interactive default).
     #[arg(long, value_enum)]
     pub boot: Option<BootKind>,
-    /// Virtual CPUs (default: the image's run.smp).
-    #[arg(long)]
+    /// Virtual CPUs, 1 to 512 (default: the image's run.smp).
+    #[arg(long, value_parser = parse_smp)]
     pub smp: Option<u32>,
-    /// Guest memory, e.g. 4G or 1536M (default: the image's run.memory).
+    /// Guest memory, at least 128M, e.g. 4G or 1536M (default: the image's run.memory).
     #[arg(long, value_parser = parse_memory)]
     pub memory: Option<u64>,
     /// Seconds a headless command may take before the guest is killed (0: no limit).
@@ -94,10 +94,20 @@ pub enum BootKind {
     Full,
 }
 
+/// Guest memory in MiB, with the config's `run.memory` rules.
 pub fn parse_memory(s: &str) -> Result<u64, String> {
-    crate::config::parse_size(s)
-        .map(|bytes| bytes >> 20)
-        .map_err(|e| format!("{e} (e.g. 4G, 1536M)"))
+    crate::config::memory_mib(s)
+}
+
+/// A vCPU count, with the config's `run.smp` rules.
+pub fn parse_smp(s: &str) -> Result<u32, String> {
+    let n: u32 = s.parse().map_err(|_| {
+        format!(
+            "`{s}` is not a number of virtual CPUs (1 to {})",
+            crate::config::MAX_SMP
+        )
+    })?;
+    crate::config::check_smp(n)
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {

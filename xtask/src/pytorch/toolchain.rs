@@ -132,11 +132,11 @@ pub fn ensure_root(
 ) -> Result<PathBuf> {
     let (suite, mirror) = (source.suite.as_str(), source.mirror.as_str());
     let dir = root_dir(cache, suite, mirror, majors);
-    if dir.join("usr/bin/distccd").exists() && !refresh {
+    let Some(_building) =
+        crate::cache::claim(&dir, |d| d.join("usr/bin/distccd").exists() && !refresh)?
+    else {
         return Ok(dir);
-    }
-    let parent = dir.parent().context("toolchain dir has no parent")?;
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    };
     let partial = dir.with_extension("partial");
     for d in [&partial, &dir] {
         if d.exists() {

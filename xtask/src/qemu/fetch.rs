@@ -157,12 +157,17 @@ fn signed_listing(
     file: &str,
 ) -> Result<Listing> {
     let base = format!("{mirror}/dists/{suite}");
+    // The index files of this run stay private: another checkout fetching the
+    // same suite at the same time never reads or removes them.
+    let private = tempfile::Builder::new()
+        .prefix(&format!("index-{suite}-"))
+        .tempdir_in(dir)
+        .with_context(|| format!("creating a temporary directory in {}", dir.display()))?;
     let (signed, verified) = (
-        dir.join(format!("InRelease.{suite}")),
-        dir.join(format!("Release.{suite}")),
+        private.path().join("InRelease"),
+        private.path().join("Release"),
     );
     download(sh, log, &format!("{base}/InRelease"), &signed)?;
-    let _ = std::fs::remove_file(&verified);
     log.run(cmd!(
         sh,
         "gpgv --keyring {KEYRING} --output {verified} {signed}"
@@ -180,17 +185,31 @@ fn signed_listing(
     let sources_xz = dir.join(format!("Sources.{suite}.xz"));
     let have = sources_xz.is_file() && cache::sha256_file(&sources_xz)? == sha;
     if !have {
-        download(sh, log, &format!("{base}/{index}"), &sources_xz)?;
-        let got = cache::sha256_file(&sources_xz)?;
+        let fetched = private.path().join("Sources.xz");
+        download(sh, log, &format!("{base}/{index}"), &fetched)?;
+        let got = cache::sha256_file(&fetched)?;
         if got != sha {
             bail!("{base}/{index}: sha256 {got} differs from {sha} in the signed InRelease: the mirror is stale or mid-sync; try again later or another mirror");
         }
+        std::fs::rename(&fetched, &sources_xz)
+            .with_context(|| format!("moving the verified index to {}", sources_xz.display()))?;
     }
-    log.run(cmd!(sh, "xz --decompress --keep --force {sources_xz}"))?;
-    let plain = sources_xz.with_extension("");
+    // Decompressed in the private directory (60 MB, gone with it); only the
+    // verified .xz is kept.
+    let private_xz = private.path().join("Sources.xz");
+    if !private_xz.exists() {
+        std::fs::hard_link(&sources_xz, &private_xz).with_context(|| {
+            format!(
+                "linking {} into {}",
+                sources_xz.display(),
+                private.path().display()
+            )
+        })?;
+    }
+    log.run(cmd!(sh, "xz --decompress --keep --force {private_xz}"))?;
+    let plain = private_xz.with_extension("");
     let sources =
         std::fs::read_to_string(&plain).with_context(|| format!("reading {}", plain.display()))?;
-    let _ = std::fs::remove_file(&plain); // 60 MB; the verified .xz stays
     let entry = archive::source_file(&sources, "qemu", file).with_context(|| {
         format!("{suite}'s signed Sources lists no qemu source with {file}; set [qemu] suite to one that has it (sid lists 10.2.2), or version to one {suite} has")
     })?;
@@ -200,14 +219,26 @@ fn signed_listing(
     })
 }
 
-/// `url` to `dest`, through a `.partial` file renamed into place.
+/// `url` to `dest`, through a `.partial` file of this run's own (two runs
+/// fetching the same file never write one file) renamed into place.
 fn download(sh: &Shell, log: &CommandLog, url: &str, dest: &Path) -> Result<()> {
-    let partial = dest.with_extension("partial");
+    let dir = dest
+        .parent()
+        .with_context(|| format!("{} has no parent directory", dest.display()))?;
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let partial = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a download file in {}", dir.display()))?;
+    let path = partial.path();
     log.run(cmd!(
         sh,
-        "curl --fail --location --silent --show-error --output {partial} {url}"
+        "curl --fail --location --silent --show-error --output {path} {url}"
     ))
     .with_context(|| format!("downloading {url} (offline? the mirror is [qemu] mirror)"))?;
-    std::fs::rename(&partial, dest)
-        .with_context(|| format!("moving the download to {}", dest.display()))
+    partial
+        .persist(dest)
+        .with_context(|| format!("moving the download to {}", dest.display()))?;
+    Ok(())
 }

@@ -74,6 +74,7 @@ pub fn build(project: &Project, opts: &flags::QemuBuild) -> Result<Built> {
         fetch::fetch(sh, s, &project.root, q)
     })?;
     let key = inputs.key(&identity);
+    let _building = crate::cache::lock_unit(&cache, &key[..16])?;
     if !opts.rebuild {
         if let Some(built) = cached(project, &cache, &key)? {
             eprintln!("qemu: up to date (key {})", &key[..16]);

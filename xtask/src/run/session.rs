@@ -6,7 +6,6 @@
 //! so no socket, job file, lock or ssh record outlives the command. A run
 //! directory whose owner was SIGKILLed is removed by the next run.
 
-use std::fs::File;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +13,7 @@ use anyhow::{bail, Context, Result};
 
 use super::machine::{Console, Forward, MachineOptions, Port, Share};
 use super::request::Request;
+use crate::lock;
 use crate::project::Project;
 use crate::ssh;
 
@@ -26,7 +26,7 @@ const RUN_DIR_PREFIX: &str = "acalsim-run-";
 pub struct Session {
     ssh: Option<ssh::PortRecord>,
     run_dir: tempfile::TempDir,
-    _lock: File,
+    _lock: lock::Lock,
     /// The `job` share: job.sh and authorized_keys in, the exit status out.
     pub job_dir: PathBuf,
     pub shares: Vec<Share>,
@@ -197,29 +197,25 @@ fn start_ssh(
     ssh::PortRecord::start(project, image, port)
 }
 
-/// Persistent runs write the image: one at a time, and no snapshot run may
-/// read it meanwhile. Snapshot runs share the lock with each other.
-fn lock_image(project: &Project, name: &str, persist: bool) -> Result<File> {
-    let dir = project.xtask_dir().join("run");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(format!("{name}.lock"));
-    let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    let locked = if persist {
-        file.try_lock()
+/// Persistent runs write the image: one at a time, and no other run may read
+/// it meanwhile. Other runs share the lock with each other; `image` takes it
+/// alone to replace the files. Whoever comes second is refused at once, with
+/// the holder named: a run or a build may last hours, and a command that
+/// blocks without a word looks hung.
+fn lock_image(project: &Project, name: &str, persist: bool) -> Result<lock::Lock> {
+    let mode = if persist {
+        lock::Mode::Exclusive
     } else {
-        file.try_lock_shared()
+        lock::Mode::Shared
     };
-    match locked {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) if persist => {
-            bail!("image `{name}` is in use by another `cargo xtask run`; a --persist run needs it alone (lock: {})", path.display())
-        }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            bail!("image `{name}` is in use by a `cargo xtask run --persist`; wait for it to finish (lock: {})", path.display())
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", path.display()))
-        }
+    match lock::try_lock(&project.image_lock(name), mode)? {
+        Ok(held) => Ok(held),
+        Err(busy) if persist => bail!(
+            "image `{name}` is in use ({busy}); a --persist run writes the image and needs it alone: wait for that to end"
+        ),
+        Err(busy) => bail!(
+            "image `{name}` is being written ({busy}) by a `cargo xtask run --persist` or an image build; wait for it to end"
+        ),
     }
 }
 

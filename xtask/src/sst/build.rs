@@ -78,6 +78,9 @@ pub fn build(project: &Project, opts: &flags::SstBuild) -> Result<Built> {
     let element_key = inputs.element_key(&core_key);
     let core_prefix = cache.join(format!("core-{}", &core_key[..16]));
     let element_dir = cache.join(format!("element-{}", &element_key[..16]));
+    // Another checkout building the same units: wait, then find them built.
+    let _building_element = cache::lock_unit(&cache, &format!("element-{}", &element_key[..16]))?;
+    let _building_core = cache::lock_unit(&cache, &format!("core-{}", &core_key[..16]))?;
     if !opts.rebuild {
         if let Some(built) = cached(project, &element_dir, &element_key)? {
             eprintln!("sst: up to date (key {})", &element_key[..16]);
