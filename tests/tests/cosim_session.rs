@@ -359,21 +359,36 @@ fn ctrl_c_during_the_boot_stops_the_guest_and_the_sst_side() {
 /// stand-in socket, so the SST side sees no client but the restored one),
 /// the second restores it; both guests reload ACALSim's driver and their
 /// COMPUTEs reach that session's own peer, whose log holds exactly them.
+/// Each socket sits in a directory whose name has a space and a `$`, and
+/// reaches the peer whole through `{socket}`: as a word of a plain command
+/// (first) and inside a shell command's double quotes (second).
 #[test]
 fn warm_sessions_reload_the_driver_and_talk_only_to_their_own_sst_side() {
     let _lock = build_lock();
     ensure_cosim_ready();
     let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("sst dir $HOME");
+    std::fs::create_dir(&odd).unwrap();
     let mut said = Vec::new();
     for round in ["first", "second"] {
         let log = dir.path().join(format!("{round}.jsonl"));
-        let sst = peer_logging_to(&log);
+        let socket = odd.join(format!("{round}.sock"));
+        let sst = match round {
+            "first" => peer_logging_to(&log),
+            _ => format!(
+                "cd / && exec {} sst peer --socket \"{{socket}}\" --log {}",
+                xtask_bin().display(),
+                log.display()
+            ),
+        };
         let out = xtask(
             &e2e_config(),
             &[
                 "cosim",
                 "e2e-cosim",
                 "--warm",
+                "--socket",
+                socket.to_str().unwrap(),
                 "--sst",
                 &sst,
                 "--",
@@ -393,6 +408,11 @@ fn warm_sessions_reload_the_driver_and_talk_only_to_their_own_sst_side() {
         assert!(
             err.contains("warm: restored snapshot"),
             "{round} warm session did not restore:\n{err}"
+        );
+        assert_eq!(
+            reported_socket(&err),
+            socket,
+            "{round}: the peer listened elsewhere"
         );
         let requests = peer_log(&log);
         assert_eq!(requests.len(), 50, "{round} session's peer log");

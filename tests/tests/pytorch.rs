@@ -102,10 +102,24 @@ fn run_on_build_disk(disk: &std::path::Path, job: &str) -> Output {
     )
 }
 
-/// Starts `pytorch build ARGS` in its own process group and interrupts it,
-/// as Ctrl-C would, once ninja reports its first step; returns the exit
-/// status and what it printed.
-fn interrupted_build(args: &[&str]) -> (std::process::ExitStatus, String) {
+/// The first ninja step reported: the build is under way.
+fn ninja_started(line: &str) -> bool {
+    line.trim_start().starts_with('[') && line.contains('/') && line.contains('%')
+}
+
+/// distccd is up on the host (the guest has not booted yet).
+fn offload_started(line: &str) -> bool {
+    line.contains("offload: distccd on 127.0.0.1:")
+}
+
+/// Starts `pytorch build ARGS` in its own process group, and does `act` to
+/// it once a line of its stderr is `at`; returns the exit status and what it
+/// printed (everything, once it has ended).
+fn build_acted_on(
+    args: &[&str],
+    at: fn(&str) -> bool,
+    act: fn(&mut std::process::Child),
+) -> (std::process::ExitStatus, String) {
     use std::os::unix::process::CommandExt;
     let mut child = Command::new(xtask_bin())
         .args(["--config"])
@@ -133,16 +147,37 @@ fn interrupted_build(args: &[&str]) -> (std::process::ExitStatus, String) {
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(900)) {
         seen.push_str(&line);
         seen.push('\n');
-        // The first ninja step reported: the build is under way.
-        if line.trim_start().starts_with('[') && line.contains('/') && line.contains('%') {
+        if at(&line) {
             break;
         }
     }
-    interrupt_group(&mut child);
-    let status = wait_or_kill(&mut child, Duration::from_secs(60))
-        .expect("the build did not stop on SIGINT");
+    act(&mut child);
+    let status = wait_or_kill(&mut child, Duration::from_secs(300))
+        .expect("the build did not end within 5 minutes");
     let _ = reader.join();
+    for line in rx.try_iter() {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
     (status, seen)
+}
+
+/// SIGKILLs every process in our toolchain roots: the host's distccd dies.
+fn kill_distccd(_build: &mut std::process::Child) {
+    let killed = processes_in_toolchains();
+    assert!(!killed.is_empty(), "no distccd runs in the toolchain roots");
+    for (pid, _) in killed {
+        // SAFETY: kill(2) on a pid we just found in /proc.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// Compiles the host's distccd ran, by its log's job summaries.
+fn host_compiles() -> usize {
+    std::fs::read_to_string(root().join("target/xtask/logs/pytorch-distccd.log"))
+        .unwrap_or_default()
+        .matches("COMPILE_OK")
+        .count()
 }
 
 #[test]
@@ -152,8 +187,11 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
     let project = small_project();
 
     // 1. Fresh disk, offloaded; interrupted once ninja is under way.
-    let (status, seen) =
-        interrupted_build(&["--source", &project, "--target", "pipeline-demo", "--fresh"]);
+    let (status, seen) = build_acted_on(
+        &["--source", &project, "--target", "pipeline-demo", "--fresh"],
+        ninja_started,
+        interrupt_group,
+    );
     assert!(
         seen.contains("offload: distccd on 127.0.0.1:"),
         "offload must be on by default:\n{seen}"
@@ -165,7 +203,30 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
     );
     assert_no_distccd_left("after Ctrl-C");
 
-    // 2. The same command resumes and finishes: the executable is linked.
+    // 1b. The host's distccd dies before the guest compiles anything: with
+    // offload asked for, the build fails; it never compiles in the guest.
+    let log_before = build_log().len();
+    let (status, seen) = build_acted_on(
+        &["--source", &project, "--target", "pipeline-demo"],
+        offload_started,
+        kill_distccd,
+    );
+    let failed_run = build_log()
+        .get(log_before..)
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !status.success() && status.code() != Some(130),
+        "a build whose distccd died must fail: {status}\n{seen}"
+    );
+    assert!(
+        failed_run.contains("distcc") && !failed_run.contains("Linking CXX executable"),
+        "distcc's failure is in the log and nothing was linked:\n{failed_run}"
+    );
+    assert_no_distccd_left("after distccd died");
+
+    // 2. The same command resumes and finishes: the executable is linked,
+    // and every object this run compiled was compiled by the host's distccd.
     let log_before = build_log().len();
     let out = build(&project, "pipeline-demo", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -178,6 +239,12 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
     assert!(
         resumed.contains("Linking CXX executable pipeline-demo"),
         "the target was linked:\n{resumed}"
+    );
+    let compiled = resumed.matches("Building CXX object").count();
+    assert!(
+        compiled >= 1 && host_compiles() >= compiled,
+        "{compiled} objects compiled, the host's distccd ran {} compiles:\n{resumed}",
+        host_compiles()
     );
 
     // The riscv64 binary runs in the guest and computes what the host expects.
@@ -268,34 +335,35 @@ fn full_debian_ninja_builds_offloaded_links_with_lto_and_runs() {
     assert_no_distccd_left("after the build");
 }
 
+/// Processes whose root is one of our toolchain roots (distccd and its
+/// workers): pid and command line.
+fn processes_in_toolchains() -> Vec<(i32, String)> {
+    let toolchains = dirs_cache().join("acalsim/toolchains");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path().join("root")).is_ok_and(|r| r.starts_with(&toolchains))
+        })
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read_to_string(e.path().join("cmdline"))
+                .unwrap_or_default()
+                .replace('\0', " ");
+            Some((pid, cmdline))
+        })
+        .collect()
+}
+
 /// No process runs inside our toolchain roots (distccd and its workers) once
 /// a build has ended, however it ended; the kernel needs a moment to reap them.
 fn assert_no_distccd_left(when: &str) {
-    let toolchains = dirs_cache().join("acalsim/toolchains");
-    let inside = || -> Vec<String> {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter(|e| {
-                std::fs::read_link(e.path().join("root")).is_ok_and(|r| r.starts_with(&toolchains))
-            })
-            .map(|e| {
-                std::fs::read_to_string(e.path().join("cmdline"))
-                    .unwrap_or_default()
-                    .replace('\0', " ")
-            })
-            .collect()
-    };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !inside().is_empty() && std::time::Instant::now() < deadline {
+    while !processes_in_toolchains().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
-    let left = inside();
-    assert!(
-        left.is_empty(),
-        "{when}, still running in {}: {left:?}",
-        toolchains.display()
-    );
+    let left = processes_in_toolchains();
+    assert!(left.is_empty(), "{when}, still running in the toolchain roots: {left:?}");
 }
 
 fn dirs_cache() -> PathBuf {

@@ -27,8 +27,13 @@ fn config() -> PathBuf {
 /// The image and the project's QEMU (both cached after their first build).
 fn ready() {
     ensure_built(&config(), IMAGE);
+    project_qemu(&config());
+}
+
+/// `qemu build`, which records the project's QEMU 10.2 for `run --warm`.
+fn project_qemu(config: &Path) {
     let out = xtask_env(
-        &config(),
+        config,
         &["qemu", "build"],
         &[("ACALSIM_SRC", &acalsim_src())],
         &[],
@@ -77,6 +82,21 @@ fn warm(args: &[&str]) -> Output {
     run(&[&["--warm"], args].concat())
 }
 
+/// [`warm`], which must have restored a snapshot: a refused or skipped
+/// restore falls back to a cold boot and would pass every other check.
+fn restored(args: &[&str]) -> Output {
+    let out = warm(args);
+    assert_restored(&stderr(&out));
+    out
+}
+
+fn assert_restored(err: &str) {
+    assert!(
+        err.contains("warm: restored snapshot") && !err.contains("did not restore"),
+        "the warm run did not restore a snapshot:\n{err}"
+    );
+}
+
 const NUMPY_JOB: &str =
     "import numpy, sys; print(numpy.arange(10).sum(), sys.argv[1:], flush=True); sys.exit(3)";
 
@@ -85,7 +105,7 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
     assert_eq!(cold.status.code(), Some(3), "{}", stderr(&cold));
     assert_eq!(stdout(&cold), "45 ['a b', 'c']\n");
     for _ in 0..2 {
-        let w = warm(&["--", "python3", "-c", NUMPY_JOB, "a b", "c"]);
+        let w = restored(&["--", "python3", "-c", NUMPY_JOB, "a b", "c"]);
         assert_eq!(
             (w.status.code(), stdout(&w)),
             (cold.status.code(), stdout(&cold)),
@@ -93,7 +113,7 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
             stderr(&w)
         );
     }
-    let again = warm(&["--", "python3", "-c", NUMPY_JOB, "a b", "c"]);
+    let again = restored(&["--", "python3", "-c", NUMPY_JOB, "a b", "c"]);
     assert!(
         !stderr(&again).contains("no snapshot"),
         "a restore saved again:\n{}",
@@ -107,13 +127,13 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
     )
     .unwrap();
     let s = share.path().to_str().unwrap();
-    let script = warm(&["--share", s, "--", "python3", "job.py", "x"]);
+    let script = restored(&["--share", s, "--", "python3", "job.py", "x"]);
     assert_eq!(script.status.code(), Some(5), "{}", stderr(&script));
     assert_eq!(
         std::fs::read_to_string(share.path().join("out.txt")).unwrap(),
         "job.py x"
     );
-    let shell = warm(&[
+    let shell = restored(&[
         "--share",
         s,
         "--",
@@ -129,7 +149,7 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
     );
     // --timeout counts from the restore and ends the run as in a cold one.
     let started = Instant::now();
-    let late = warm(&[
+    let late = restored(&[
         "--timeout",
         "5",
         "--",
@@ -143,7 +163,7 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
         "{}",
         stderr(&late)
     );
-    let failing = warm(&["--", "python3", "-c", "raise ValueError('boom')"]);
+    let failing = restored(&["--", "python3", "-c", "raise ValueError('boom')"]);
     assert_eq!(failing.status.code(), Some(1));
     let err = stderr(&failing);
     assert!(
@@ -164,7 +184,8 @@ fn warm_runs_restore_a_working_guest_and_never_a_stale_or_damaged_snapshot() {
     a_changed_disk_makes_a_new_snapshot_and_ctrl_c_during_a_save_leaves_nothing();
 }
 
-/// Host times at which each stdout line of a warm run arrived, with the line.
+/// Host times at which each stdout line of a warm run arrived, with the
+/// line; the run must have restored its snapshot.
 fn timed_lines(args: &[&str]) -> Vec<(f64, String)> {
     let mut child = Command::new(xtask_bin())
         .arg("--config")
@@ -172,13 +193,22 @@ fn timed_lines(args: &[&str]) -> Vec<(f64, String)> {
         .args([&["run", "--warm", "--"], args].concat())
         .current_dir(root())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("starting cargo xtask run");
+    let mut err_pipe = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut err_pipe, &mut text).unwrap();
+        text
+    });
     let lines = BufReader::new(child.stdout.take().unwrap())
         .lines()
         .map(|l| (now(), l.expect("reading the run's stdout")))
         .collect();
-    assert!(child.wait().unwrap().success());
+    let err = err.join().unwrap();
+    assert!(child.wait().unwrap().success(), "{err}");
+    assert_restored(&err);
     lines
 }
 
@@ -189,8 +219,10 @@ fn now() -> f64 {
         .as_secs_f64()
 }
 
+/// Fresh randomness: the kernel's pool, Python's `random` and NumPy's
+/// global generator (the warm-up imported NumPy before the snapshot).
 fn a_restored_guest_has_the_hosts_clock_working_timers_and_fresh_randomness() {
-    let job = "import os, time; print(os.urandom(16).hex()); print(time.time(), flush=True); time.sleep(1); print('slept', flush=True)";
+    let job = "import os, random, numpy, time; print(os.urandom(16).hex(), random.random(), numpy.random.rand()); print(time.time(), flush=True); time.sleep(1); print('slept', flush=True)";
     warm(&["--", "python3", "-c", "pass"]);
     let first = timed_lines(&["python3", "-c", job]);
     let second = timed_lines(&["python3", "-c", job]);
@@ -208,10 +240,14 @@ fn a_restored_guest_has_the_hosts_clock_working_timers_and_fresh_randomness() {
             "`sleep 1` took {slept:.2}s of host time"
         );
     }
-    assert_ne!(
-        first[0].1, second[0].1,
-        "two restores printed the same random bytes"
-    );
+    let drawn = |lines: &[(f64, String)]| -> Vec<String> {
+        lines[0].1.split_whitespace().map(str::to_string).collect()
+    };
+    let (a, b) = (drawn(&first), drawn(&second));
+    assert_eq!(a.len(), 3, "{a:?}");
+    for (i, source) in ["os.urandom", "random", "numpy.random"].iter().enumerate() {
+        assert_ne!(a[i], b[i], "two restores drew the same {source} numbers");
+    }
 }
 
 fn two_warm_runs_of_one_snapshot_at_once_both_succeed() {
@@ -243,6 +279,8 @@ fn two_warm_runs_of_one_snapshot_at_once_both_succeed() {
         stderr(&a),
         stderr(&b)
     );
+    assert_restored(&stderr(&a));
+    assert_restored(&stderr(&b));
     assert_eq!(
         (stdout(&a), stdout(&b)),
         ("run a\n".into(), "run b\n".into())
@@ -279,11 +317,11 @@ fn a_truncated_snapshot_is_discarded_and_the_run_completes_cold() {
         err.contains("is damaged") && err.contains("truncated") && err.contains("warm: saved"),
         "{err}"
     );
-    let restored = warm(&["--smp", "1", "--", "true"]);
+    let again = restored(&["--smp", "1", "--", "true"]);
     assert!(
-        restored.status.success() && !stderr(&restored).contains("damaged"),
+        again.status.success() && !stderr(&again).contains("damaged"),
         "{}",
-        stderr(&restored)
+        stderr(&again)
     );
 }
 
@@ -398,4 +436,45 @@ fn wait_for_line(err: &mut impl BufRead, needle: &str) -> String {
 fn touch(path: &Path) {
     let status = Command::new("touch").arg(path).status().unwrap();
     assert!(status.success());
+}
+
+/// What a torch job draws: its generator's seed and two numbers, then,
+/// seeded by the job itself, three uniform and two normal numbers.
+const TORCH_DRAWS: &str = "import torch\nprint(torch.initial_seed(), torch.rand(2).tolist())\ntorch.manual_seed(0)\nprint(torch.rand(3).tolist(), torch.randn(2).tolist())";
+
+/// The default image's torch, warm (`warmup = ["torch"]`: torch's default
+/// generator was seeded before the snapshot): two restores draw different
+/// seeds and numbers, as two cold runs do, and a job that seeds itself
+/// draws exactly what it draws cold.
+#[test]
+fn warm_torch_jobs_draw_fresh_seeds_and_a_seeded_job_draws_what_it_draws_cold() {
+    let main = root().join("acalsim.toml");
+    ensure_built(&main, "debian-sid-torch");
+    project_qemu(&main);
+    let torch_run = |warm: bool| -> Vec<String> {
+        let mut args = vec!["run", "debian-sid-torch"];
+        if warm {
+            args.push("--warm");
+        }
+        args.extend(["--", "python3", "-c", TORCH_DRAWS]);
+        let out = xtask_env(&main, &args, &[], &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        if warm {
+            assert_restored(&stderr(&out));
+        }
+        let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        lines
+    };
+    let (first, second) = (torch_run(true), torch_run(true));
+    assert_ne!(
+        first[0], second[0],
+        "two warm runs of one snapshot drew the same torch seed and numbers"
+    );
+    let cold = torch_run(false);
+    assert_eq!(
+        (&first[1], &second[1]),
+        (&cold[1], &cold[1]),
+        "torch.manual_seed(0) draws differ warm and cold"
+    );
 }

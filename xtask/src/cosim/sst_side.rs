@@ -34,24 +34,79 @@ pub struct Launch {
 
 /// `CMD` with `{socket}` replaced: run directly when it is plain words
 /// (so the process we signal is the SST side itself), through `sh -c` when
-/// it uses the shell (quotes, `&&`, `$VAR`, redirections…).
+/// it uses the shell (quotes, `&&`, `$VAR`, redirections…). Which one is
+/// decided on the command as written: the socket path is data, so a space
+/// or a `$` in it never changes how the command is read.
 pub fn launch_of_shell_command(command: &str, dir: &Path, socket: &Path) -> Launch {
-    let text = command.replace("{socket}", &socket.to_string_lossy());
-    let plain = text
+    let path = socket.to_string_lossy();
+    let plain = command
+        .replace(SOCKET, "")
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || " \t_./=:,+@%-".contains(c));
     let argv = if plain {
-        text.split_whitespace().map(str::to_string).collect()
+        command
+            .split_whitespace()
+            .map(|word| word.replace(SOCKET, &path))
+            .collect()
     } else {
-        vec!["sh".into(), "-c".into(), text.clone()]
+        vec!["sh".into(), "-c".into(), substitute_quoted(command, &path)]
     };
     Launch {
         argv,
-        shown: text,
+        shown: command.replace(SOCKET, &path),
         dir: dir.to_path_buf(),
         socket: socket.to_path_buf(),
         env: Vec::new(),
     }
+}
+
+const SOCKET: &str = "{socket}";
+
+/// `command` for `sh -c` with every `{socket}` replaced by `path` quoted for
+/// where it stands: outside quotes, inside '…' or inside "…".
+fn substitute_quoted(command: &str, path: &str) -> String {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Quote {
+        None,
+        Single,
+        Double,
+    }
+    let mut out = String::new();
+    let mut state = Quote::None;
+    let mut rest = command;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix(SOCKET) {
+            out.push_str(&match state {
+                Quote::None => format!("'{}'", path.replace('\'', r"'\''")),
+                Quote::Single => path.replace('\'', r"'\''"),
+                Quote::Double => path
+                    .chars()
+                    .flat_map(|c| {
+                        let escape = matches!(c, '$' | '`' | '"' | '\\');
+                        escape.then_some('\\').into_iter().chain([c])
+                    })
+                    .collect(),
+            });
+            rest = after;
+            continue;
+        }
+        rest = &rest[c.len_utf8()..];
+        out.push(c);
+        match (state, c) {
+            (Quote::None | Quote::Double, '\\') => {
+                // The next character is taken literally: copy it as it is.
+                if let Some(next) = rest.chars().next() {
+                    out.push(next);
+                    rest = &rest[next.len_utf8()..];
+                }
+            }
+            (Quote::None, '\'') => state = Quote::Single,
+            (Quote::None, '"') => state = Quote::Double,
+            (Quote::Single, '\'') | (Quote::Double, '"') => state = Quote::None,
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The environment that makes `cargo xtask sst build`'s SST the one a
@@ -286,6 +341,37 @@ mod tests {
         assert_eq!(l.argv, ["sh", "-c", "cd cfg && sst 'a b.py' > /dev/null"]);
         let l = launch_of_shell_command("sst $HOME/x.py", dir, socket);
         assert_eq!(l.argv[0], "sh");
+        // A path with shell characters is data: plain words stay plain.
+        let odd = Path::new("/tmp/a b$c/s.sock");
+        let l = launch_of_shell_command("peer --socket {socket}", dir, odd);
+        assert_eq!(l.argv, ["peer", "--socket", "/tmp/a b$c/s.sock"]);
+    }
+
+    #[test]
+    fn the_socket_reaches_a_shell_command_whole_wherever_it_stands() {
+        let path = r#"/tmp/a b$HOME`x`'q'"d"\e/s.sock"#;
+        for command in [
+            "printf '%s|' {socket} && true",
+            "printf '%s|' \"{socket}\" && true",
+            "printf '%s|' '{socket}' && true",
+            "printf '%s|' x{socket}y 'it''s' \\' && true",
+        ] {
+            let l = launch_of_shell_command(command, Path::new("/"), Path::new(path));
+            assert_eq!(l.argv[..2], ["sh", "-c"], "{command}");
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&l.argv[2])
+                .output()
+                .unwrap();
+            let printed = String::from_utf8(out.stdout).unwrap();
+            let first = printed.split('|').next().unwrap();
+            let expected = if command.contains("x{socket}y") {
+                format!("x{path}y")
+            } else {
+                path.to_string()
+            };
+            assert_eq!(first, expected, "{command} became {}", l.argv[2]);
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! build continues where it stopped. The guest half is
 //! `guest-scripts/pytorch/build.sh`.
 
+mod distccd;
 pub mod progress;
 pub mod source;
 pub mod toolchain;
@@ -112,7 +113,7 @@ fn read_image(project: &Project, image: &str) -> Result<(Manifest, DebianSource)
 /// `gcc_major`, until dropped.
 struct Offload {
     gcc_major: u32,
-    distccd: toolchain::Distccd,
+    distccd: distccd::Distccd,
 }
 
 /// The newest g++ (or `--gcc N`) the host's cross compiler matches exactly,
@@ -153,7 +154,7 @@ fn start_offload(
     let port = crate::ssh::free_port()?;
     let jobs = host_cores();
     let distccd_log = project.logs_dir().join("pytorch-distccd.log");
-    let distccd = toolchain::Distccd::start(sh, &root, port, jobs, &distccd_log)?;
+    let distccd = distccd::Distccd::start(sh, &root, port, jobs, &distccd_log)?;
     eprintln!(
         "offload: distccd on 127.0.0.1:{port} (the guest's 10.0.2.2:{port}), g++-{gcc_major}"
     );

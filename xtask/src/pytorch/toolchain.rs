@@ -9,9 +9,8 @@
 //! mismatch is reported and the build compiles in the guest.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::cache::ContentKey;
@@ -195,57 +194,6 @@ pub fn root_packages(root: &Path) -> Result<Vec<Package>> {
         &std::fs::read_to_string(&status)
             .with_context(|| format!("reading {}", status.display()))?,
     ))
-}
-
-/// distccd serving the cross compilers on 127.0.0.1:`port` only; killed
-/// (with everything in its PID namespace) when dropped or when we die.
-///
-/// distccd started as root changes its uid, which clears the parent-death
-/// signal `unshare --kill-child` relies on; so a shell that keeps its uid is
-/// the namespace's PID 1 and distccd its child: when `unshare` goes (our Drop,
-/// or Ctrl-C reaching it first), the shell is SIGKILLed and the kernel ends
-/// every process of the namespace with it.
-pub struct Distccd {
-    child: Child,
-    pub port: u16,
-}
-
-impl Distccd {
-    pub fn start(sh: &Shell, root: &Path, port: u16, jobs: usize, log: &Path) -> Result<Distccd> {
-        let script = sh.current_dir().join("debian/scripts/chroot.sh");
-        let log_file =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let (port_s, jobs_s) = (port.to_string(), jobs.to_string());
-        let serve = r#"distccd "$@" & wait"#;
-        let mut command: Command = cmd!(
-            sh,
-            "unshare --mount --pid --fork --kill-child sh {script} {root} sh -c {serve} distccd --no-detach --daemon --log-stderr --log-level info --listen 127.0.0.1 --allow 127.0.0.1/32 --port {port_s} --jobs {jobs_s}"
-        )
-        .into();
-        command
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file);
-        let child = command.spawn().context("starting distccd")?;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if std::time::Instant::now() > deadline {
-                bail!(
-                    "distccd did not listen on 127.0.0.1:{port} within 20 s; see {}",
-                    log.display()
-                );
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        Ok(Distccd { child, port })
-    }
-}
-
-impl Drop for Distccd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod preflight;
 mod report;
 mod request;
 mod session;
+mod signals;
 mod supervise;
 mod warm;
 

@@ -9,13 +9,14 @@ use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+pub use super::signals::Signals;
 use super::machine::Port;
 use super::session::Sockets;
 
@@ -54,31 +55,6 @@ pub enum Outcome {
         console_tail: String,
         qemu_stderr: String,
     },
-}
-
-/// SIGINT, SIGTERM and SIGHUP: remembered, acted on by the supervisor loop.
-pub struct Signals(Arc<AtomicUsize>);
-
-impl Signals {
-    pub fn register() -> Result<Signals> {
-        let caught = Arc::new(AtomicUsize::new(0));
-        for signal in [
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGHUP,
-        ] {
-            signal_hook::flag::register_usize(signal, Arc::clone(&caught), signal as usize)
-                .with_context(|| format!("installing a handler for signal {signal}"))?;
-        }
-        Ok(Signals(caught))
-    }
-    /// The signal that arrived, if one did.
-    pub fn caught(&self) -> Option<i32> {
-        match self.0.load(Ordering::SeqCst) {
-            0 => None,
-            s => Some(s as i32),
-        }
-    }
 }
 
 /// Makes `command`'s process get SIGTERM from the kernel when this process
