@@ -363,7 +363,10 @@ fn assert_no_distccd_left(when: &str) {
         std::thread::sleep(Duration::from_millis(200));
     }
     let left = processes_in_toolchains();
-    assert!(left.is_empty(), "{when}, still running in the toolchain roots: {left:?}");
+    assert!(
+        left.is_empty(),
+        "{when}, still running in the toolchain roots: {left:?}"
+    );
 }
 
 fn dirs_cache() -> PathBuf {

@@ -296,19 +296,93 @@ fn persist_keeps_guest_writes_and_snapshot_does_not() {
     interrupt_group(&mut writer);
     wait_or_kill(&mut writer, Duration::from_secs(30))
         .expect("the persistent run did not stop on SIGINT");
+    let holder = format!("held by pid {} (`", writer.id());
     assert_eq!(second.status.code(), Some(1));
     assert!(
-        stderr(&second).contains("is in use by another `cargo xtask run`"),
-        "{}",
+        stderr(&second).contains("is in use (") && stderr(&second).contains(&holder),
+        "the refusal names the writer:\n{}",
         stderr(&second)
     );
     assert_eq!(snapshot.status.code(), Some(1));
     assert!(
-        stderr(&snapshot).contains("in use by a `cargo xtask run --persist`"),
-        "{}",
+        stderr(&snapshot).contains("is being written (") && stderr(&snapshot).contains(&holder),
+        "the refusal names the writer:\n{}",
         stderr(&snapshot)
     );
     std::fs::remove_dir_all(&copy).unwrap();
+}
+
+/// The rule for every writer of an image: refuse at once, naming who holds
+/// it. A build while a run of the image goes on would replace the files
+/// its guest reads and writes; two builds of one image would share one
+/// build directory.
+#[test]
+fn an_image_in_use_is_not_rebuilt_and_two_builds_of_one_image_do_not_overlap() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    let _lock = build_lock();
+    ensure_built(&config(), IMAGE);
+    let manifest_before = std::fs::read(image_dir(IMAGE).join("manifest.json")).unwrap();
+
+    // 1. A run holds the image: `image --rebuild` stops at once, naming it.
+    let share = tempfile::tempdir().unwrap();
+    let mut user = start_sleeping_job(IMAGE, share.path(), &[]);
+    let started = Instant::now();
+    let refused = tests::xtask(&config(), &["image", IMAGE, "--rebuild"]);
+    let secs = started.elapsed().as_secs_f64();
+    interrupt_group(&mut user);
+    wait_or_kill(&mut user, Duration::from_secs(30)).expect("the run did not stop on SIGINT");
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(&format!(
+            "image `{IMAGE}` is in use (held by pid {} (`",
+            user.id()
+        )) && secs < 30.0,
+        "the build must stop at once ({secs:.1}s), naming the run:\n{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        std::fs::read(image_dir(IMAGE).join("manifest.json")).unwrap(),
+        manifest_before,
+        "the image was touched"
+    );
+
+    // 2. One build holds it: a second build of the same image stops at once.
+    let mut first = Command::new(xtask_bin())
+        .arg("--config")
+        .arg(config())
+        .args(["image", IMAGE, "--rebuild"])
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut first_err = BufReader::new(first.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("building image") {
+        let mut line = String::new();
+        if first_err.read_line(&mut line).unwrap() == 0 {
+            panic!("the first build ended before it began:\n{said}");
+        }
+        said.push_str(&line);
+    }
+    let second = tests::xtask(&config(), &["image", IMAGE, "--rebuild"]);
+    interrupt_group(&mut first);
+    let status = wait_or_kill(&mut first, Duration::from_secs(120))
+        .expect("the first build did not stop on SIGINT");
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains(&format!("held by pid {} (`", first.id())),
+        "the second build names the first:\n{}",
+        stderr(&second)
+    );
+    assert!(!status.success(), "Ctrl-C ends the first build: {status}");
+    assert_eq!(
+        std::fs::read(image_dir(IMAGE).join("manifest.json")).unwrap(),
+        manifest_before,
+        "an interrupted build left the image as it was"
+    );
 }
 
 #[test]

@@ -134,9 +134,8 @@ fn holders_of(target: &str) -> Vec<u32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-                fds.flatten().any(|fd| {
-                    std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target)
-                })
+                fds.flatten()
+                    .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target))
             })
         })
         .collect()
@@ -174,7 +173,11 @@ mod tests {
    2: 0100007F:0E31 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 333 1 0 100 0 0 10 0
 ";
         assert_eq!(listening_inode(table, 0x0E30), Some(222));
-        assert_eq!(listening_inode(table, 0x0E31), None, "established, not listening");
+        assert_eq!(
+            listening_inode(table, 0x0E31),
+            None,
+            "established, not listening"
+        );
         assert_eq!(listening_inode(table, 1), None);
     }
 
@@ -184,7 +187,10 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         assert!(listener_is_ours(std::process::id(), port));
         let mut other = Command::new("sleep").arg("30").spawn().unwrap();
-        assert!(!listener_is_ours(other.id(), port), "a listener of someone else's");
+        assert!(
+            !listener_is_ours(other.id(), port),
+            "a listener of someone else's"
+        );
         other.kill().unwrap();
         other.wait().unwrap();
     }

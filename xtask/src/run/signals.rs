@@ -110,7 +110,11 @@ mod tests {
     #[test]
     fn signals_are_caught_inside_a_scope_and_end_the_process_after_it() {
         for signal in HANDLED {
-            assert_eq!(in_child(signal, true), Ok(7), "signal {signal} inside a scope");
+            assert_eq!(
+                in_child(signal, true),
+                Ok(7),
+                "signal {signal} inside a scope"
+            );
             assert_eq!(
                 in_child(signal, false),
                 Err(signal),

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-pub use super::signals::Signals;
 use super::machine::Port;
 use super::session::Sockets;
+pub use super::signals::Signals;
 
 /// Where a headless job's stdout goes: the terminal, or a caller's sink
 /// (`pytorch build` reads ninja's progress from it).
