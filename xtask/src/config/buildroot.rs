@@ -41,10 +41,20 @@ pub struct Buildroot {
 /// being built (`"kernel"`, the default), or one of Buildroot's own header
 /// versions by series (`"6.6"`), which may be older than the kernel: programs
 /// built against older headers run on a newer kernel, never the reverse.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum KernelHeaders {
     AsKernel,
     Series(u32, u32),
+}
+
+/// As written in the config: `"kernel"` or `"6.6"`.
+impl Serialize for KernelHeaders {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            KernelHeaders::AsKernel => s.serialize_str("kernel"),
+            KernelHeaders::Series(major, minor) => s.collect_str(&format_args!("{major}.{minor}")),
+        }
+    }
 }
 
 /// Where the Buildroot tree comes from. A local path or tarball in
@@ -261,14 +271,16 @@ fn kernel_headers(
     }
     let series = match kernel_series(h.get_ref()) {
         Some(s) if h.get_ref().split('.').count() == 2 => s,
-        _ => return Err(at(
-            h.span(),
-            format!(
+        _ => {
+            return Err(at(
+                h.span(),
+                format!(
                 "kernel_headers `{}`: expected \"kernel\" (the headers of the kernel being built) \
                      or a series of Buildroot's own kernel headers such as \"6.6\"",
                 h.get_ref()
             ),
-        )),
+            ))
+        }
     };
     if kernel_series(kernel_version).is_some_and(|k| series > k) {
         return Err(at(
