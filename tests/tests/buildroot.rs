@@ -1,8 +1,9 @@
 //! End-to-end with real Buildroot 2024.02.13 (its Kconfig and `make
 //! show-info`), from the local tarball because buildroot.org is not reachable
 //! here: the committed defconfig equals the generator's output, the Kconfig
-//! check passes on our tree and names the seed's four silent losses, bad
-//! sources fail early and clearly.
+//! check passes on our tree (Linux 6.18, 6.6 headers, ACALSim's driver
+//! package) and lists every download with its checksum, it names the seed's
+//! four silent losses, bad sources fail early and clearly.
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -24,25 +25,36 @@ fn buildroot_src() -> PathBuf {
     tarball
 }
 
-fn xtask_with(config: &std::path::Path, args: &[&str], src: Option<&std::path::Path>) -> Output {
+/// `xtask --config CONFIG ARGS` with `src` as the Buildroot source (or
+/// none) and ACALSim's sources set, as the project image's kernel_modules need.
+fn command(config: &std::path::Path, args: &[&str], src: Option<&std::path::Path>) -> Command {
     let mut cmd = Command::new(xtask_bin());
     cmd.arg("--config")
         .arg(config)
         .args(args)
+        .env("ACALSIM_SRC", tests::acalsim_src())
         .current_dir(root())
         .stdin(Stdio::null());
     match src {
         Some(src) => cmd.env("ACALSIM_BUILDROOT_SRC", src),
         None => cmd.env_remove("ACALSIM_BUILDROOT_SRC"),
     };
+    cmd
+}
+
+/// Runs `cmd`, showing its output in the test's log.
+fn output(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("starting xtask");
     eprintln!(
-        "$ xtask {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        args.join(" "),
+        "$ {cmd:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
         String::from_utf8_lossy(&out.stdout),
         stderr(&out)
     );
     out
+}
+
+fn xtask_with(config: &std::path::Path, args: &[&str], src: Option<&std::path::Path>) -> Output {
+    output(&mut command(config, args, src))
 }
 
 fn project_config() -> PathBuf {
@@ -51,12 +63,14 @@ fn project_config() -> PathBuf {
 
 #[test]
 fn committed_defconfig_is_what_the_config_generates() {
-    let out = xtask_with(
+    // The defconfig only names the module package: ACALSim's sources are
+    // given to make when an image is built, so generating it needs none.
+    let mut cmd = command(
         &project_config(),
         &["buildroot", "defconfig", "--check"],
         None,
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = output(cmd.env_remove("ACALSIM_SRC"));
     assert!(
         stderr(&out).contains("acalsim_riscv64_defconfig: up to date"),
         "{}",
@@ -80,13 +94,20 @@ fn committed_defconfig_is_what_the_config_generates() {
     assert!(err.contains("cargo xtask buildroot defconfig"), "{err}");
 }
 
+/// The issue's proof, on the project's own `buildroot-riscv64`: real Kconfig
+/// and `make show-info` of Buildroot 2024.02.13 keep Linux 6.18, the toolchain's
+/// 6.6 headers and the module package, and the report lists every download
+/// with the checksum Buildroot holds for it.
 #[test]
-fn kconfig_keeps_every_symbol_of_our_tree_and_show_info_lists_the_packages() {
-    let out = xtask_with(
+fn our_image_keeps_linux_6_18_its_headers_and_the_driver_package_and_lists_each_download_with_its_hash(
+) {
+    let dl = tempfile::tempdir().unwrap();
+    let mut cmd = command(
         &project_config(),
         &["buildroot", "check"],
         Some(&buildroot_src()),
     );
+    let out = output(cmd.env("BR2_DL_DIR", dl.path()));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(
@@ -103,7 +124,60 @@ fn kconfig_keeps_every_symbol_of_our_tree_and_show_info_lists_the_packages() {
         "{text}"
     );
     // What the seed intends, selected for real (make show-info).
-    assert!(selected_packages(&text) >= 12, "{text}");
+    assert!(selected_packages(&text) >= 13, "{text}");
+
+    // The kernel from the .config Kconfig wrote and show-info's versions.
+    assert!(
+        text.lines().any(|l| l
+            == "kernel: linux 6.18 (BR2_LINUX_KERNEL_CUSTOM_VERSION_VALUE=\"6.18\"); toolchain headers: \
+                linux-headers 6.6.84 (BR2_KERNEL_HEADERS_6_6); acalsim-kernel-modules: selected"),
+        "linux 6.18, 6.6 headers and the module package are not all kept:\n{text}"
+    );
+    assert!(
+        stderr(&out).contains("kernel_modules `acalsim:drivers`: ")
+            && stderr(&out).contains("/drivers (with ../virtio-device)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Every download, each with Buildroot's checksum, except the custom kernel.
+    let listed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("  need  "))
+        .collect();
+    assert!(listed.len() >= 60, "{text}");
+    assert!(
+        text.contains(&format!(
+            "downloads: {} source files (make show-info), 0 already in {};",
+            listed.len(),
+            dl.path().display()
+        )),
+        "{text}"
+    );
+    let unhashed: Vec<&&str> = listed
+        .iter()
+        .filter(|l| l.contains("  no hash in Buildroot  "))
+        .collect();
+    assert_eq!(
+        unhashed,
+        [&"linux/linux-6.18.tar.xz  no hash in Buildroot  https://cdn.kernel.org/pub/linux/kernel/v6.x/linux-6.18.tar.xz"],
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\n  no hash in Buildroot: linux/linux-6.18.tar.xz: Buildroot does not check it"
+        ) && text.contains("BR2_GLOBAL_PATCH_DIR"),
+        "{text}"
+    );
+    // The headers' tarball, with the sha256 of Buildroot's linux/linux.hash.
+    assert!(
+        listed.contains(&"linux/linux-6.6.84.tar.xz  sha256 7fd20721551a61db347c5ac6ca05818e24058682be4e4389dc51e88d4ac17ba7  https://cdn.kernel.org/pub/linux/kernel/v6.x/linux-6.6.84.tar.xz"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("acalsim-kernel-modules-local"),
+        "a local package is copied, not downloaded: {text}"
+    );
 }
 
 /// N of a check report's `packages: N of N requested are selected`, asserting
@@ -185,90 +259,79 @@ fn the_seeds_symbol_list_loses_four_symbols_and_each_is_named() {
     );
 }
 
+/// Any image's kernel_modules become the external tree's package (Kconfig
+/// keeps it: see the test above on the project's image, which has ACALSim's
+/// driver); ACALSim's driver on a kernel older than 6.11 is refused early.
 #[test]
-fn kernel_modules_become_the_external_trees_kernel_module_package_and_kconfig_keeps_it() {
+fn kernel_modules_become_the_external_trees_package_and_acalsims_driver_needs_linux_6_11() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("acalsim.toml");
     let text = std::fs::read_to_string(project_config()).unwrap();
-    std::fs::write(
-        &config,
-        format!("{text}\n[images.buildroot-kmod]\nextends = \"buildroot-riscv64\"\nkernel_modules = [\"tests/data/kmod-hello\"]\n"),
-    )
-    .unwrap();
-    let out = xtask_with(
-        &config,
-        &["buildroot", "defconfig", "--print", "buildroot-kmod"],
-        None,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let defconfig_text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        defconfig_text.contains("\nBR2_PACKAGE_ACALSIM_KERNEL_MODULES=y\n"),
-        "{defconfig_text}"
-    );
-    let defconfig = dir.path().join("buildroot_kmod_defconfig");
-    std::fs::write(&defconfig, &defconfig_text).unwrap();
-    let out = xtask_with(
-        &config,
-        &[
-            "buildroot",
-            "check",
-            "buildroot-kmod",
-            "--defconfig",
-            defconfig.to_str().unwrap(),
-        ],
-        Some(&buildroot_src()),
-    );
-    let report = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{report}\n{}", stderr(&out));
-    assert!(
-        report.contains("keeps every requested symbol") && !report.contains("DROPPED"),
-        "{report}"
-    );
-    // make show-info selects exactly one package more than the image without modules.
-    let base = xtask_with(
-        &project_config(),
-        &["buildroot", "check"],
-        Some(&buildroot_src()),
-    );
-    assert!(base.status.success(), "{}", stderr(&base));
-    assert_eq!(
-        selected_packages(&report),
-        selected_packages(&String::from_utf8_lossy(&base.stdout)) + 1,
-        "acalsim-kernel-modules is not among the selected packages:\n{report}"
-    );
-
-    // ACALSim's driver on the image's Linux 6.1 is refused before any build.
-    std::fs::write(
-        &config,
-        format!("{text}\n[images.buildroot-kmod]\nextends = \"buildroot-riscv64\"\nkernel_modules = [\"acalsim:drivers\"]\n"),
-    )
-    .unwrap();
-    let out = Command::new(xtask_bin())
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "image",
-            "buildroot-kmod",
-            "--offline",
-        ])
-        .env("ACALSIM_SRC", tests::acalsim_src())
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .output()
+    let with = |extra: &str| {
+        std::fs::write(
+            &config,
+            format!("{text}\n[images.buildroot-kmod]\nextends = \"buildroot-riscv64\"\n{extra}\n"),
+        )
         .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("needs Linux 6.11 or newer"),
-        "{}",
-        stderr(&out)
+    };
+    let defconfig = |modules: &str| {
+        with(&format!("kernel_modules = {modules}"));
+        let out = xtask_with(
+            &config,
+            &["buildroot", "defconfig", "--print", "buildroot-kmod"],
+            None,
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let package = "\nBR2_PACKAGE_ACALSIM_KERNEL_MODULES=y\n";
+    let text_kmod = defconfig("[\"tests/data/kmod-hello\"]");
+    assert!(text_kmod.contains(package), "{text_kmod}");
+    let text_none = defconfig("[]");
+    assert!(!text_none.contains("ACALSIM_KERNEL_MODULES"), "{text_none}");
+
+    // ACALSim's driver on Linux 6.1 is refused before any build, by
+    // `buildroot check` and by `image`.
+    with(
+        "kernel_modules = [\"acalsim:drivers\"]\n[images.buildroot-kmod.buildroot]\n\
+         kernel_version = \"6.1.44\"\nkernel_headers = \"6.1\"",
     );
+    for args in [
+        &["buildroot", "check", "buildroot-kmod"][..],
+        &["image", "buildroot-kmod", "--offline"],
+    ] {
+        let out = xtask_with(&config, args, Some(&buildroot_src()));
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("needs Linux 6.11 or newer")
+                && stderr(&out).contains("kernel_version is 6.1.44"),
+            "{}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]
 fn unreachable_or_wrong_sources_fail_early_and_say_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let base = std::fs::read_to_string(project_config()).unwrap();
+
+    // The image's ACALSim driver without ACALSim's sources: say which
+    // variable to set, before Buildroot is even unpacked.
+    let mut cmd = command(
+        &project_config(),
+        &["buildroot", "check"],
+        Some(&buildroot_src()),
+    );
+    let out = output(cmd.env_remove("ACALSIM_SRC"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("image `buildroot-riscv64`: kernel_modules `acalsim:drivers`")
+            && err.contains("set ACALSIM_SRC=PATH"),
+        "{err}"
+    );
+    assert!(!err.contains("Buildroot 2024.02.13:"), "{err}");
 
     // No network to the git server: the error says how to work offline.
     let config = dir.path().join("git.toml");
@@ -286,6 +349,7 @@ fn unreachable_or_wrong_sources_fail_early_and_say_what_to_do() {
         .arg(&config)
         .args(["buildroot", "check"])
         .env_remove("ACALSIM_BUILDROOT_SRC")
+        .env("ACALSIM_SRC", tests::acalsim_src())
         .env("XDG_CACHE_HOME", cache.path())
         .current_dir(root())
         .stdin(Stdio::null())
@@ -332,6 +396,7 @@ fn missing_downloads_stop_the_build_before_it_starts_and_are_listed() {
             .arg(project_config())
             .args(["image", "buildroot-riscv64", "--offline"])
             .env("ACALSIM_BUILDROOT_SRC", buildroot_src())
+            .env("ACALSIM_SRC", tests::acalsim_src())
             .env("XDG_CACHE_HOME", cache.path())
             .env_remove("BR2_DL_DIR")
             .current_dir(root())
@@ -353,7 +418,8 @@ fn missing_downloads_stop_the_build_before_it_starts_and_are_listed() {
         "{err}"
     );
     for file in [
-        "linux/linux-6.1.44.tar.xz",
+        "linux/linux-6.18.tar.xz",
+        "linux/linux-6.6.84.tar.xz",
         "gcc/gcc-12.4.0.tar.xz",
         "python-numpy/numpy-",
         "llvm/llvm-15.0.3.src.tar.xz",
@@ -364,8 +430,16 @@ fn missing_downloads_stop_the_build_before_it_starts_and_are_listed() {
         );
     }
     assert!(
-        err.contains("(https://cdn.kernel.org/pub/linux/kernel/v6.x/linux-6.1.44.tar.xz)"),
+        err.contains("  linux/linux-6.18.tar.xz  no hash in Buildroot  https://cdn.kernel.org/pub/linux/kernel/v6.x/linux-6.18.tar.xz"),
         "with its URL: {err}"
+    );
+    assert!(
+        err.contains("  gcc/gcc-12.4.0.tar.xz  sha512 5bd29402cad2"),
+        "with Buildroot's checksum: {err}"
+    );
+    assert!(
+        !err.contains("acalsim-kernel-modules-local"),
+        "the module package's local sources are no download: {err}"
     );
     assert!(
         !err.contains("==> [4/5] make"),
@@ -380,11 +454,12 @@ fn missing_downloads_stop_the_build_before_it_starts_and_are_listed() {
     // A pre-filled download directory is used: what is there is not missing.
     std::fs::create_dir_all(dl.join("linux")).unwrap();
     std::fs::write(
-        dl.join("linux/linux-6.1.44.tar.xz"),
+        dl.join("linux/linux-6.6.84.tar.xz"),
         b"placeholder; Buildroot checks the hash when it builds",
     )
     .unwrap();
     let err = stderr(&attempt());
-    assert!(!err.contains("  linux/linux-6.1.44.tar.xz"), "{err}");
+    assert!(!err.contains("  linux/linux-6.6.84.tar.xz"), "{err}");
+    assert!(err.contains("  linux/linux-6.18.tar.xz"), "{err}");
     assert!(err.contains("  gcc/gcc-12.4.0.tar.xz"), "{err}");
 }

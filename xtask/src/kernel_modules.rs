@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::acalsim;
 use crate::cache::ContentKey;
-use crate::config::{Image, KernelModule};
+use crate::config::{Buildroot, Image, KernelModule};
 use crate::project::Project;
 
 /// One module directory, ready to copy: the directory and the siblings it uses.
@@ -90,6 +90,24 @@ pub fn resolve(project: &Project, image: &Image) -> Result<Vec<ModuleTree>> {
         });
     }
     Ok(trees)
+}
+
+/// ACALSim's driver needs Linux 6.11 (`virtio_find_vqs` with `struct
+/// virtqueue_info`, one-argument `class_create`): say so before hours of build.
+pub fn refuse_too_old_kernel_for_acalsim(image: &Image, br: &Buildroot) -> Result<()> {
+    let wants_driver = image
+        .kernel_modules
+        .contains(&KernelModule::Acalsim("drivers".into()));
+    let series = crate::config::buildroot::kernel_series(&br.kernel_version);
+    if wants_driver && series.is_some_and(|s| s < (6, 11)) {
+        bail!(
+            "image `{}`: ACALSim's driver (kernel_modules `acalsim:drivers`) needs Linux 6.11 or newer \
+             (virtio_find_vqs with struct virtqueue_info, one-argument class_create), but kernel_version is {}",
+            image.name,
+            br.kernel_version
+        );
+    }
+    Ok(())
 }
 
 /// The siblings of `dir` that its Kbuild files and sources name as `../NAME`.

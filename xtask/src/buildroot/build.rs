@@ -15,7 +15,7 @@ use xshell::cmd;
 use crate::buildroot::source::Tree;
 use crate::buildroot::{check, defconfig, defconfig_path, downloads, external_dir, source};
 use crate::cache::{self, ContentKey};
-use crate::config::{Buildroot, Format, Image, KernelModule};
+use crate::config::{Buildroot, Format, Image};
 use crate::kernel_modules::{self, ModuleTree};
 use crate::manifest::{self, Artifact, BuildInfo, BuildrootSource, Manifest, Package};
 use crate::output;
@@ -80,14 +80,15 @@ pub fn build(
         step.say(&tree.verified);
         Ok(tree)
     })?;
-    let info = steps.step("configure with Kconfig and check every symbol", |step| {
+    let report = steps.step("configure with Kconfig and check every symbol", |step| {
         configure(&b, step, &tree)
     })?;
     let dl = downloads::dl_dir()?;
     steps.step("downloads present or reachable", |step| {
-        step.say(&downloads::check(&info, &dl, options.offline)?);
+        step.say(&downloads::check(&report.downloads, &dl, options.offline)?);
         Ok(())
     })?;
+    let info = report.info;
     steps.step(
         "make (hours on the first build; ccache and downloads are reused)",
         |step| make(&b, step, &tree, &dl),
@@ -114,7 +115,7 @@ fn prepare<'a>(
     key: &'a str,
 ) -> Result<Build<'a>> {
     let modules = kernel_modules::resolve(project, image)?;
-    refuse_too_old_kernel_for_acalsim(image, br)?;
+    kernel_modules::refuse_too_old_kernel_for_acalsim(image, br)?;
     let defconfig_file = defconfig_path(project, br);
     let defconfig_text = defconfig::render(image, br);
     if std::fs::read_to_string(&defconfig_file).ok().as_deref() != Some(defconfig_text.as_str()) {
@@ -140,27 +141,9 @@ fn prepare<'a>(
     })
 }
 
-/// ACALSim's driver needs Linux 6.11 (`virtio_find_vqs` with `struct
-/// virtqueue_info`, one-argument `class_create`): say so before hours of build.
-fn refuse_too_old_kernel_for_acalsim(image: &Image, br: &Buildroot) -> Result<()> {
-    let wants_driver = image
-        .kernel_modules
-        .contains(&KernelModule::Acalsim("drivers".into()));
-    let series = crate::config::buildroot::kernel_series(&br.kernel_version);
-    if wants_driver && series.is_some_and(|s| s < (6, 11)) {
-        bail!(
-            "image `{}`: ACALSim's driver (kernel_modules `acalsim:drivers`) needs Linux 6.11 or newer \
-             (virtio_find_vqs with struct virtqueue_info, one-argument class_create), but kernel_version is {}",
-            image.name,
-            br.kernel_version
-        );
-    }
-    Ok(())
-}
-
-/// `make defconfig` through real Kconfig, every asked symbol checked, then
+/// `make defconfig` through real Kconfig, every asked symbol checked, and
 /// `make show-info`: the packages and downloads the build will have.
-fn configure(b: &Build, step: &Step, tree: &Tree) -> Result<BTreeMap<String, Value>> {
+fn configure(b: &Build, step: &Step, tree: &Tree) -> Result<check::Report> {
     let sh = &b.project.sh;
     let external = external_dir(b.project);
     let shown = b.defconfig_file.display().to_string();
@@ -181,7 +164,7 @@ fn configure(b: &Build, step: &Step, tree: &Tree) -> Result<BTreeMap<String, Val
             b.image.name
         );
     }
-    check::show_info(sh, step, &tree.path, &b.out)
+    Ok(report)
 }
 
 /// Buildroot's own `make`, its package steps reported as milestones.
@@ -346,8 +329,16 @@ mod tests {
     fn packages_are_the_real_target_packages() {
         let p = packages(&info());
         let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["linux", "python-numpy"]);
-        assert_eq!(p[1].version, "1.25.0");
+        assert_eq!(
+            names,
+            [
+                "acalsim-kernel-modules",
+                "linux",
+                "linux-headers",
+                "python-numpy"
+            ]
+        );
+        assert_eq!(p[3].version, "1.25.0");
     }
 
     #[test]

@@ -10,8 +10,13 @@ use serde_json::Value;
 use xshell::{cmd, Shell};
 
 use crate::buildroot::defconfig;
+use crate::buildroot::downloads::{self, Download};
+use crate::buildroot::hashes::{self, Hashes};
 use crate::buildroot::kconfig::{self, Finding, Values};
 use crate::progress::CommandLog;
+
+/// The external tree's package that builds an image's `kernel_modules`.
+const MODULES_PACKAGE: &str = "acalsim-kernel-modules";
 
 /// What Kconfig made of one defconfig.
 pub struct Report {
@@ -19,6 +24,12 @@ pub struct Report {
     /// Requested packages (`BR2_PACKAGE_X=y` naming a package directory) and
     /// whether `make show-info` lists them.
     pub packages: Vec<(String, bool)>,
+    /// The kernel, its headers and the module package, as configured.
+    pub kernel: String,
+    /// `make show-info`: every selected package.
+    pub info: BTreeMap<String, Value>,
+    /// Every source file the build downloads, with its checksum.
+    pub downloads: Vec<Download>,
 }
 
 impl Report {
@@ -64,6 +75,7 @@ impl Report {
                 }
             }
         }
+        s.push_str(&self.kernel);
         let listed = self.packages.iter().filter(|(_, ok)| *ok).count();
         s.push_str(&format!(
             "packages: {listed} of {} requested are selected (make show-info)",
@@ -110,7 +122,7 @@ pub fn run(
         })
         .collect();
 
-    let info = show_info(sh, log, tree, out)?;
+    let (info, hashes) = show_info(sh, log, tree, out)?;
     let known = package_names(
         &[Some(tree), external]
             .into_iter()
@@ -126,7 +138,46 @@ pub fn run(
             (p, listed)
         })
         .collect();
-    Ok(Report { asked, packages })
+    Ok(Report {
+        asked,
+        packages,
+        kernel: kernel_summary(&info, &values),
+        downloads: downloads::list(&info, &hashes),
+        info,
+    })
+}
+
+/// The kernel Buildroot builds, the toolchain's kernel headers (with the
+/// symbols that chose them) and whether the module package is selected: from
+/// the `.config` Kconfig wrote and `make show-info`.
+pub fn kernel_summary(info: &BTreeMap<String, Value>, values: &Values) -> String {
+    let version = |p: &str| info.get(p).and_then(|v| v["version"].as_str());
+    let Some(linux) = version("linux") else {
+        return "kernel: none (BR2_LINUX_KERNEL is not set)\n".into();
+    };
+    let custom = values
+        .get("BR2_LINUX_KERNEL_CUSTOM_VERSION_VALUE")
+        .map(|v| format!(" (BR2_LINUX_KERNEL_CUSTOM_VERSION_VALUE=\"{v}\")"))
+        .unwrap_or_default();
+    let headers_symbols: Vec<&str> = values
+        .iter()
+        .filter(|(s, v)| {
+            *v == "y"
+                && *s != "BR2_KERNEL_HEADERS_LATEST"
+                && (s.starts_with("BR2_KERNEL_HEADERS_")
+                    || s.starts_with("BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_"))
+        })
+        .map(|(s, _)| s.as_str())
+        .collect();
+    let modules = match info.contains_key(MODULES_PACKAGE) {
+        true => "selected",
+        false => "not selected",
+    };
+    format!(
+        "kernel: linux {linux}{custom}; toolchain headers: linux-headers {} ({}); {MODULES_PACKAGE}: {modules}\n",
+        version("linux-headers").unwrap_or("none"),
+        headers_symbols.join(", ")
+    )
 }
 
 pub fn configure(
@@ -151,21 +202,38 @@ pub fn configure(
     })
 }
 
-/// `make show-info`: every selected package with its version and downloads.
+/// `make show-info` and, in the same make run, `printvars` of the hash
+/// variables: every selected package with its version and downloads, and
+/// what Buildroot checks each download against.
 pub fn show_info(
     sh: &Shell,
     log: &CommandLog,
     tree: &Path,
     out: &Path,
-) -> Result<BTreeMap<String, Value>> {
+) -> Result<(BTreeMap<String, Value>, Hashes)> {
+    let vars = hashes::PRINTVARS;
     // The output directory remembers the external tree from `defconfig`.
     let text = log
         .read(cmd!(
             sh,
-            "make -C {tree} O={out} --no-print-directory -s show-info"
+            "make -C {tree} O={out} --no-print-directory -s show-info printvars VARS={vars}"
         ))
-        .context("Buildroot's `make show-info` failed")?;
-    serde_json::from_str(&text).context("parsing the JSON of `make show-info`")
+        .context("Buildroot's `make show-info printvars` failed")?;
+    let json = text
+        .lines()
+        .find(|l| l.trim_start().starts_with('{'))
+        .context("`make show-info` printed no JSON")?;
+    let info: BTreeMap<String, Value> =
+        serde_json::from_str(json).context("parsing the JSON of `make show-info`")?;
+    // Make names in-tree hash files relative to the tree; an absent one is
+    // a package without hashes (make names the path it would look at).
+    let read = |p: &str| std::fs::read_to_string(tree.join(p)).ok();
+    let hashes = Hashes::new(
+        info.keys().map(String::as_str),
+        &hashes::parse_vars(&text),
+        read,
+    );
+    Ok((info, hashes))
 }
 
 /// Buildroot's Kconfig tree as `make` reads it: relative paths from the top,
@@ -244,4 +312,42 @@ fn package_names(roots: &[&Path]) -> std::collections::BTreeSet<String> {
         walk(&root.join("package"), 1, &mut names);
     }
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buildroot::downloads::tests::info;
+
+    fn values(pairs: &[(&str, &str)]) -> Values {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_kernel_line_names_version_headers_symbol_and_module_package() {
+        let config = values(&[
+            ("BR2_KERNEL_HEADERS_6_6", "y"),
+            ("BR2_KERNEL_HEADERS_AS_KERNEL", "n"),
+            ("BR2_KERNEL_HEADERS_LATEST", "y"),
+            ("BR2_LINUX_KERNEL_CUSTOM_VERSION_VALUE", "6.18"),
+        ]);
+        assert_eq!(
+            kernel_summary(&info(), &config),
+            "kernel: linux 6.18 (BR2_LINUX_KERNEL_CUSTOM_VERSION_VALUE=\"6.18\"); toolchain headers: \
+             linux-headers 6.6.84 (BR2_KERNEL_HEADERS_6_6); acalsim-kernel-modules: selected\n"
+        );
+        let mut without = info();
+        without.remove("acalsim-kernel-modules");
+        assert!(
+            kernel_summary(&without, &config).ends_with("acalsim-kernel-modules: not selected\n")
+        );
+        without.remove("linux");
+        assert_eq!(
+            kernel_summary(&without, &config),
+            "kernel: none (BR2_LINUX_KERNEL is not set)\n"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! function. The committed file must equal this output (a test checks it;
 //! `cargo xtask buildroot defconfig` rewrites it).
 
-use crate::config::buildroot::kernel_series;
+use crate::config::buildroot::{kernel_series, KernelHeaders};
 use crate::config::{Buildroot, Format, Image};
 
 /// Where the external tree's own files are, as Buildroot expands it.
@@ -68,15 +68,42 @@ fn toolchain(d: &mut Defconfig, br: &Buildroot) {
     if br.cxx {
         d.y("BR2_TOOLCHAIN_BUILDROOT_CXX");
     }
-    if let Some((major, minor)) = kernel_series(&br.kernel_version) {
-        d.y("BR2_KERNEL_HEADERS_AS_KERNEL");
-        d.y(&format!(
-            "BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_{major}_{minor}"
-        ));
-    }
+    kernel_headers(d, br);
     // The cache directory comes from BR2_CCACHE_DIR in the environment
     // (`cargo xtask image` points it at the user cache).
     d.y("BR2_CCACHE");
+}
+
+/// The kernel headers glibc and every program are built against.
+///
+/// `"kernel"`: the headers of the kernel being built, whose series Buildroot
+/// must be told (`BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_M_N`). Buildroot only
+/// names the series it knows — up to 6.6 in 2024.02 — so a newer kernel such
+/// as 6.18 has no such symbol and Kconfig drops it.
+///
+/// A series (`"6.6"`): Buildroot's own headers of that series
+/// (`BR2_KERNEL_HEADERS_6_6`, linux-6.6.84 in 2024.02), downloaded separately
+/// and checked against Buildroot's hash, while the kernel stays the custom
+/// version. This is what the ACALSim image uses with Linux 6.18: programs
+/// built against older headers run on a newer kernel (the kernel keeps its
+/// user ABI); the toolchain is the combination Buildroot 2024.02 ships and
+/// does not rebuild when kernel_version changes; and out-of-tree modules are
+/// built against the kernel's own tree, not these headers, so ACALSim's driver
+/// still sees 6.18's API. (The other way Buildroot allows, the kernel's own
+/// headers declared as "6.6.x or later", would build 2024.02's glibc against
+/// 6.18's headers, a pairing that release was never tested with.)
+fn kernel_headers(d: &mut Defconfig, br: &Buildroot) {
+    match br.kernel_headers {
+        KernelHeaders::Series(major, minor) => d.y(&format!("BR2_KERNEL_HEADERS_{major}_{minor}")),
+        KernelHeaders::AsKernel => {
+            if let Some((major, minor)) = kernel_series(&br.kernel_version) {
+                d.y("BR2_KERNEL_HEADERS_AS_KERNEL");
+                d.y(&format!(
+                    "BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_{major}_{minor}"
+                ));
+            }
+        }
+    }
 }
 
 /// Hostname, console login, network and the external tree's board files.
@@ -247,6 +274,7 @@ mod tests {
             libc: "glibc".into(),
             cxx: true,
             kernel_version: "6.1.44".into(),
+            kernel_headers: KernelHeaders::AsKernel,
             kernel_fragments: vec!["board/acalsim/linux.fragment".into()],
             opensbi: true,
             packages: packages.iter().map(|p| p.to_string()).collect(),
@@ -337,6 +365,43 @@ mod tests {
         );
         assert_eq!(value(&text, "BR2_TOOLCHAIN_BUILDROOT_CXX"), None);
         assert_eq!(value(&text, "BR2_TARGET_OPENSBI"), None);
+    }
+
+    #[test]
+    fn kernel_headers_are_the_kernels_own_or_an_older_buildroot_series() {
+        let headers = |text: &str| -> Vec<String> {
+            symbols(text)
+                .into_iter()
+                .filter(|(s, v)| {
+                    v == "y"
+                        && (s.starts_with("BR2_KERNEL_HEADERS_")
+                            || s.starts_with("BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_"))
+                })
+                .map(|(s, _)| s)
+                .collect()
+        };
+        let (image, mut br) = sample(&["initramfs"], &[]);
+        assert_eq!(
+            headers(&render(&image, &br)),
+            [
+                "BR2_KERNEL_HEADERS_AS_KERNEL",
+                "BR2_PACKAGE_HOST_LINUX_HEADERS_CUSTOM_6_1"
+            ]
+        );
+        // ACALSim's image: Linux 6.18, newer than any series Buildroot 2024.02
+        // names, with 6.6 headers; the kernel's version stays 6.18.
+        br.kernel_version = "6.18".into();
+        br.kernel_headers = KernelHeaders::Series(6, 6);
+        let text = render(&image, &br);
+        assert_eq!(headers(&text), ["BR2_KERNEL_HEADERS_6_6"]);
+        assert_eq!(
+            value(&text, "BR2_LINUX_KERNEL_CUSTOM_VERSION_VALUE").as_deref(),
+            Some("6.18")
+        );
+        assert_eq!(
+            value(&text, "BR2_LINUX_KERNEL_CUSTOM_VERSION").as_deref(),
+            Some("y")
+        );
     }
 
     #[test]

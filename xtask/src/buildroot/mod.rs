@@ -5,6 +5,7 @@ pub mod build;
 pub mod check;
 pub mod defconfig;
 mod downloads;
+mod hashes;
 pub mod kconfig;
 pub mod source;
 
@@ -14,6 +15,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::config::{Buildroot, Image};
 use crate::flags::{self, BuildrootCommand};
+use crate::kernel_modules;
 use crate::progress::CommandLog;
 use crate::project::Project;
 
@@ -112,6 +114,30 @@ fn write_defconfigs(project: &Project, check_only: bool) -> Result<()> {
     Ok(())
 }
 
+/// The image's `kernel_modules` are there (ACALSim's from ACALSIM_SRC) and
+/// its kernel can build them: what `cargo xtask image` would refuse, said
+/// before Kconfig runs.
+fn check_kernel_modules(project: &Project, image: &Image, br: &Buildroot) -> Result<()> {
+    kernel_modules::refuse_too_old_kernel_for_acalsim(image, br)?;
+    for tree in kernel_modules::resolve(project, image)? {
+        let siblings: Vec<String> = tree
+            .siblings
+            .iter()
+            .map(|s| format!("../{}", s.file_name().unwrap_or_default().to_string_lossy()))
+            .collect();
+        let with = match siblings.is_empty() {
+            true => String::new(),
+            false => format!(" (with {})", siblings.join(", ")),
+        };
+        eprintln!(
+            "kernel_modules `{}`: {}{with}",
+            tree.written,
+            tree.dir.display()
+        );
+    }
+    Ok(())
+}
+
 fn check_image(project: &Project, flags: &flags::BuildrootCheck) -> Result<()> {
     let (image, br) = buildroot_image(project, flags.name.as_deref())?;
     let defconfig_file = match &flags.defconfig {
@@ -119,6 +145,7 @@ fn check_image(project: &Project, flags: &flags::BuildrootCheck) -> Result<()> {
             .canonicalize()
             .with_context(|| format!("--defconfig {}: no such file", file.display()))?,
         None => {
+            check_kernel_modules(project, &image, &br)?;
             let path = defconfig_path(project, &br);
             let text = defconfig::render(&image, &br);
             if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
@@ -151,6 +178,11 @@ fn check_image(project: &Project, flags: &flags::BuildrootCheck) -> Result<()> {
         &defconfig_file,
     )?;
     print!("{}", report.render(&defconfig_file.display().to_string()));
+    let dl = downloads::dl_dir()?;
+    print!(
+        "{}",
+        downloads::listing(&report.downloads, &dl, |d| downloads::in_dl_dir(&dl, d))
+    );
     match report.problems() {
         0 => {
             println!(

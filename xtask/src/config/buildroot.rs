@@ -23,8 +23,10 @@ pub struct Buildroot {
     pub libc: String,
     /// C++ in the toolchain (numpy, LLVM/Clang and CMake need it).
     pub cxx: bool,
-    /// Linux version built for the guest, e.g. "6.1.44".
+    /// Linux version built for the guest, e.g. "6.18".
     pub kernel_version: String,
+    /// Which kernel headers the toolchain (glibc, every program) is built against.
+    pub kernel_headers: KernelHeaders,
     /// Kernel config fragments, relative to the external tree.
     pub kernel_fragments: Vec<String>,
     /// Build OpenSBI (fw_jump) instead of using QEMU's bundled one.
@@ -33,6 +35,26 @@ pub struct Buildroot {
     pub packages: Vec<String>,
     /// Any other symbol, verbatim: `BR2_PACKAGE_PYTHON3_SQLITE = "y"`.
     pub symbols: BTreeMap<String, String>,
+}
+
+/// The toolchain's kernel headers (`kernel_headers`): those of the kernel
+/// being built (`"kernel"`, the default), or one of Buildroot's own header
+/// versions by series (`"6.6"`), which may be older than the kernel: programs
+/// built against older headers run on a newer kernel, never the reverse.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KernelHeaders {
+    AsKernel,
+    Series(u32, u32),
+}
+
+/// As written in the config: `"kernel"` or `"6.6"`.
+impl Serialize for KernelHeaders {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            KernelHeaders::AsKernel => s.serialize_str("kernel"),
+            KernelHeaders::Series(major, minor) => s.collect_str(&format_args!("{major}.{minor}")),
+        }
+    }
 }
 
 /// Where the Buildroot tree comes from. A local path or tarball in
@@ -62,6 +84,7 @@ pub struct RawBuildroot {
     libc: Option<Spanned<String>>,
     cxx: Option<bool>,
     kernel_version: Option<Spanned<String>>,
+    kernel_headers: Option<Spanned<String>>,
     kernel_fragments: Option<Vec<String>>,
     opensbi: Option<bool>,
     packages: Option<Spanned<Vec<String>>>,
@@ -86,6 +109,7 @@ pub fn merge(child: RawBuildroot, base: RawBuildroot) -> RawBuildroot {
         libc: child.libc.or(base.libc),
         cxx: child.cxx.or(base.cxx),
         kernel_version: child.kernel_version.or(base.kernel_version),
+        kernel_headers: child.kernel_headers.or(base.kernel_headers),
         kernel_fragments: child.kernel_fragments.or(base.kernel_fragments),
         opensbi: child.opensbi.or(base.opensbi),
         packages: child.packages.or(base.packages),
@@ -150,6 +174,7 @@ pub fn resolve(image: &str, r: RawBuildroot, at: &At) -> Result<Buildroot> {
         Some(k) => k.into_inner(),
         None => DEFAULT_KERNEL.into(),
     };
+    let kernel_headers = kernel_headers(r.kernel_headers, &kernel_version, at)?;
     let (packages, symbols) = (packages(r.packages, at)?, symbols(r.symbols, at)?);
     Ok(Buildroot {
         version,
@@ -158,6 +183,7 @@ pub fn resolve(image: &str, r: RawBuildroot, at: &At) -> Result<Buildroot> {
         libc,
         cxx: r.cxx.unwrap_or(true),
         kernel_version,
+        kernel_headers,
         kernel_fragments: r
             .kernel_fragments
             .unwrap_or_else(|| vec!["board/acalsim/linux.fragment".into()]),
@@ -228,6 +254,45 @@ fn source(
             }
         }
     })
+}
+
+/// `"kernel"` or a series `"MAJOR.MINOR"` no newer than the kernel: the
+/// headers must be at least as old as the kernel the image runs.
+fn kernel_headers(
+    written: Option<Spanned<String>>,
+    kernel_version: &str,
+    at: &At,
+) -> Result<KernelHeaders> {
+    let Some(h) = written else {
+        return Ok(KernelHeaders::AsKernel);
+    };
+    if h.get_ref() == "kernel" {
+        return Ok(KernelHeaders::AsKernel);
+    }
+    let series = match kernel_series(h.get_ref()) {
+        Some(s) if h.get_ref().split('.').count() == 2 => s,
+        _ => {
+            return Err(at(
+                h.span(),
+                format!(
+                "kernel_headers `{}`: expected \"kernel\" (the headers of the kernel being built) \
+                     or a series of Buildroot's own kernel headers such as \"6.6\"",
+                h.get_ref()
+            ),
+            ))
+        }
+    };
+    if kernel_series(kernel_version).is_some_and(|k| series > k) {
+        return Err(at(
+            h.span(),
+            format!(
+                "kernel_headers `{}` is newer than kernel_version `{kernel_version}`: the toolchain's \
+                 headers must not be newer than the kernel the image runs",
+                h.get_ref()
+            ),
+        ));
+    }
+    Ok(KernelHeaders::Series(series.0, series.1))
 }
 
 fn packages(packages: Option<Spanned<Vec<String>>>, at: &At) -> Result<Vec<String>> {

@@ -189,6 +189,41 @@ fn buildroot_tables_are_validated_where_they_are_written() {
 }
 
 #[test]
+fn kernel_headers_are_the_kernels_or_a_series_no_newer_than_it() {
+    let table = |keys: &str| {
+        format!("[images.br]\nflavour = \"buildroot\"\n[images.br.buildroot]\n{keys}\n")
+    };
+    let headers = |keys: &str| {
+        let c = parse(&table(keys), "acalsim.toml", &sets()).unwrap();
+        let br = c.image(Some("br")).unwrap().buildroot().cloned().unwrap();
+        br.kernel_headers
+    };
+    assert_eq!(headers(""), br::KernelHeaders::AsKernel);
+    assert_eq!(
+        headers("kernel_headers = \"kernel\""),
+        br::KernelHeaders::AsKernel
+    );
+    assert_eq!(
+        headers("kernel_version = \"6.18\"\nkernel_headers = \"6.6\""),
+        br::KernelHeaders::Series(6, 6)
+    );
+    let e = err(&table(
+        "kernel_version = \"6.18\"\nkernel_headers = \"6.6.84\"",
+    ));
+    assert!(
+        e.contains("acalsim.toml:5:18") && e.contains("such as \"6.6\""),
+        "{e}"
+    );
+    let e = err(&table(
+        "kernel_version = \"6.1.44\"\nkernel_headers = \"6.6\"",
+    ));
+    assert!(
+        e.contains("kernel_headers `6.6` is newer than kernel_version `6.1.44`"),
+        "{e}"
+    );
+}
+
+#[test]
 fn bad_names_are_rejected() {
     assert!(err("[images.a]\nextra_packages = [\"Python3\"]\n")
         .contains("`Python3` is not a valid name"));

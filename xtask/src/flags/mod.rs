@@ -111,9 +111,11 @@ pub struct Ssh {
 /// The `buildroot-external/` tree's defconfigs are generated from the
 /// `[images.NAME.buildroot]` tables of acalsim.toml. `check` runs the real Kconfig of
 /// the pinned Buildroot on one and names every requested symbol it dropped or
-/// changed, and why. The Buildroot source comes from the config (git tag verified
-/// against its commit, or a tarball against its sha256) or, offline, from
-/// ACALSIM_BUILDROOT_SRC (a checkout or tarball).
+/// changed, and why, the kernel and headers kept, and every source file a build
+/// downloads with the checksum Buildroot holds for it. The Buildroot source comes
+/// from the config (git tag verified against its commit, or a tarball against its
+/// sha256) or, offline, from ACALSIM_BUILDROOT_SRC (a checkout or tarball); an
+/// image's ACALSim kernel_modules from ACALSIM_SRC.
 #[derive(clap::Args, Debug)]
 pub struct Buildroot {
     #[command(subcommand)]
@@ -138,7 +140,8 @@ pub struct BuildrootDefconfig {
     pub print: Option<String>,
 }
 
-/// Run Buildroot's Kconfig on a defconfig and list dropped or changed symbols.
+/// Run Buildroot's Kconfig on a defconfig: dropped or changed symbols, the
+/// kernel kept, and every download with its checksum (to pre-stage BR2_DL_DIR).
 #[derive(clap::Args, Debug)]
 pub struct BuildrootCheck {
     /// Buildroot image (default: the first with flavour buildroot).
