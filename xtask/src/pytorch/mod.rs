@@ -40,7 +40,7 @@ fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
         project.verbose,
     )?;
     let source = resolve_source(&project.sh, &host_log, &flags.source, &debian)?;
-    let disk = build_disk(project, &host_log, &source, flags.fresh)?;
+    let (disk, _one_build_at_a_time) = build_disk(project, &host_log, &source, flags.fresh)?;
     let log = project.logs_dir().join("pytorch-build.log");
     std::fs::create_dir_all(project.logs_dir())
         .with_context(|| format!("creating {}", project.logs_dir().display()))?;
@@ -245,14 +245,28 @@ fn resolve_source(
 
 /// The persistent build disk for `source`: made once (the tree copied in
 /// natively with `mkfs.ext4 -d`), then reused by every run so builds resume.
-fn build_disk(project: &Project, log: &CommandLog, source: &Path, fresh: bool) -> Result<PathBuf> {
+/// A guest mounts it read-write: one build at a time, with the lock held
+/// until the build ends (another is refused at once, naming its holder).
+fn build_disk(
+    project: &Project,
+    log: &CommandLog,
+    source: &Path,
+    fresh: bool,
+) -> Result<(PathBuf, crate::lock::Lock)> {
     let sh = &project.sh;
     let mut key = ContentKey::new("pytorch-build-disk-v1");
     key.add("source", source.as_os_str().as_encoded_bytes());
     let dir = cache::cache_dir()?.join("pytorch").join(&key.hex()[..16]);
     let disk = dir.join("build.ext4");
+    let held = match crate::lock::try_lock(&dir.join("build.lock"), crate::lock::Mode::Exclusive)? {
+        Ok(held) => held,
+        Err(busy) => bail!(
+            "the build disk of {} is in use ({busy}): one `pytorch build` of a source at a time; wait for that one to end",
+            source.display()
+        ),
+    };
     if disk.is_file() && !fresh {
-        return Ok(disk);
+        return Ok((disk, held));
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let staging = tempfile::Builder::new()
@@ -278,7 +292,7 @@ fn build_disk(project: &Project, log: &CommandLog, source: &Path, fresh: bool) -
     .with_context(|| format!("making the build disk {}", partial.display()))?;
     std::fs::rename(&partial, &disk)
         .with_context(|| format!("renaming {} to {}", partial.display(), disk.display()))?;
-    Ok(disk)
+    Ok((disk, held))
 }
 
 /// Wheels the guest left in the work share go to target/xtask/wheels/.
