@@ -104,6 +104,22 @@ pub fn interrupt_group(child: &mut Child) {
     );
 }
 
+/// Starts `cargo xtask --config CONFIG ARGS` in its own process group (so
+/// [`interrupt_group`] reaches it and all it started), stderr piped.
+pub fn spawn_in_group(config: &Path, args: &[&str]) -> Child {
+    use std::os::unix::process::CommandExt;
+    Command::new(xtask_bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("starting xtask")
+}
+
 /// Waits for `child` at most `limit`; past it, SIGKILLs its process group so
 /// a failing test never leaves it behind, and returns `None`.
 pub fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<ExitStatus> {

@@ -251,17 +251,7 @@ fn interrupted_build_leaves_the_previous_image_and_no_mounts() {
     ensure_built(&config(), "e2e-python");
     let before = manifest("e2e-python");
     // Ctrl-C reaches the whole foreground process group: do the same.
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new(tests::xtask_bin())
-        .args(["--config"])
-        .arg(config())
-        .args(["image", "e2e-python", "--rebuild"])
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    let mut child = tests::spawn_in_group(&config(), &["image", "e2e-python", "--rebuild"]);
     // Wait until the customise step runs inside its chroot, then interrupt.
     // stderr is read to the end in a thread: a closed pipe would itself fail
     // xtask's next line.

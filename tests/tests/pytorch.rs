@@ -162,6 +162,19 @@ fn build_acted_on(
     (status, seen)
 }
 
+/// While `first` builds, the same build again must stop at once, naming
+/// it; then Ctrl-C to `first`.
+fn refuse_a_second_build_then_interrupt(first: &mut std::process::Child) {
+    let second = build(&small_project(), "pipeline-demo", &[]);
+    let err = stderr(&second);
+    interrupt_group(first);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is in use (held by pid") && err.contains(&first.id().to_string()),
+        "the second build names the first:\n{err}"
+    );
+}
+
 /// SIGKILLs every process in our toolchain roots: the host's distccd dies.
 fn kill_distccd(_build: &mut std::process::Child) {
     let killed = processes_in_toolchains();
@@ -186,11 +199,12 @@ fn the_pipeline_builds_resumes_and_rebuilds_from_ccache() {
     ensure_built(&config(), "pytorch-build");
     let project = small_project();
 
-    // 1. Fresh disk, offloaded; interrupted once ninja is under way.
+    // 1. Fresh disk, offloaded; once ninja is under way a second build of
+    // the same source is refused (one guest writes the disk), then Ctrl-C.
     let (status, seen) = build_acted_on(
         &["--source", &project, "--target", "pipeline-demo", "--fresh"],
         ninja_started,
-        interrupt_group,
+        refuse_a_second_build_then_interrupt,
     );
     assert!(
         seen.contains("offload: distccd on 127.0.0.1:"),

@@ -319,7 +319,6 @@ fn persist_keeps_guest_writes_and_snapshot_does_not() {
 #[test]
 fn an_image_in_use_is_not_rebuilt_and_two_builds_of_one_image_do_not_overlap() {
     use std::io::{BufRead, BufReader};
-    use std::os::unix::process::CommandExt;
     let _lock = build_lock();
     ensure_built(&config(), IMAGE);
     let manifest_before = std::fs::read(image_dir(IMAGE).join("manifest.json")).unwrap();
@@ -348,16 +347,7 @@ fn an_image_in_use_is_not_rebuilt_and_two_builds_of_one_image_do_not_overlap() {
     );
 
     // 2. One build holds it: a second build of the same image stops at once.
-    let mut first = Command::new(xtask_bin())
-        .arg("--config")
-        .arg(config())
-        .args(["image", IMAGE, "--rebuild"])
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    let mut first = tests::spawn_in_group(&config(), &["image", IMAGE, "--rebuild"]);
     let mut first_err = BufReader::new(first.stderr.take().unwrap());
     let mut said = String::new();
     while !said.contains("building image") {

@@ -64,15 +64,7 @@ impl std::fmt::Display for Busy {
 
 /// Takes the lock at `path` (created if missing) now, or says who holds it.
 pub fn try_lock(path: &Path, mode: Mode) -> Result<std::result::Result<Lock, Busy>> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .with_context(|| format!("opening the lock {}", path.display()))?;
+    let file = open(path)?;
     let taken = match mode {
         Mode::Shared => file.try_lock_shared(),
         Mode::Exclusive => file.try_lock(),
@@ -96,12 +88,7 @@ pub fn lock_waiting(path: &Path, mode: Mode, waiting: impl FnOnce(&Busy)) -> Res
         Ok(lock) => Ok(lock),
         Err(busy) => {
             waiting(&busy);
-            let file = File::options()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(path)
-                .with_context(|| format!("opening the lock {}", path.display()))?;
+            let file = open(path)?;
             match mode {
                 Mode::Shared => file.lock_shared(),
                 Mode::Exclusive => file.lock(),
@@ -110,6 +97,19 @@ pub fn lock_waiting(path: &Path, mode: Mode, waiting: impl FnOnce(&Busy)) -> Res
             Ok(Lock { _file: file })
         }
     }
+}
+
+/// The lock file at `path`, made (with its directory) when missing.
+fn open(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening the lock {}", path.display()))
 }
 
 /// Whether anyone holds the lock at `path` (a missing file: nobody).
