@@ -242,3 +242,42 @@ fn download(sh: &Shell, log: &CommandLog, url: &str, dest: &Path) -> Result<()> 
         .with_context(|| format!("moving the download to {}", dest.display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Another run fetching the same file has its `.partial` there (here a
+    /// directory, which nobody can write as a file): this run's download
+    /// goes to a name of its own, and leaves no partial file of its own.
+    #[test]
+    fn a_download_never_writes_another_runs_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let served = dir.path().join("served");
+        std::fs::write(&served, b"signed index").unwrap();
+        let cache = dir.path().join("cache");
+        std::fs::create_dir(&cache).unwrap();
+        let dest = cache.join("InRelease.sid");
+        for theirs in ["InRelease.partial", "InRelease.sid.partial"] {
+            std::fs::create_dir(cache.join(theirs)).unwrap();
+        }
+        let sh = Shell::new().unwrap();
+        let log = CommandLog::append_to(&dir.path().join("log"), false).unwrap();
+        let url = format!("file://{}", served.display());
+        download(&sh, &log, &url, &dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"signed index");
+        let mut left: Vec<String> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "InRelease.partial",
+                "InRelease.sid",
+                "InRelease.sid.partial"
+            ]
+        );
+    }
+}
