@@ -1,5 +1,7 @@
-//! End-to-end, real guest: the tiny LLaMA workloads run in the
-//! `debian-sid-llama` image at their smallest size; torch is deterministic,
+//! End-to-end, real guest: the tiny LLaMA workloads run in the `cosim`
+//! image (`debian-sid-llama` plus ACALSim's driver, which the co-simulation
+//! tests here need anyway: one image build instead of two) at their
+//! smallest size; torch is deterministic,
 //! llama.cpp runs the same model exported to GGUF and greedily picks the same
 //! tokens; the GEMM benchmark checks its results; `cargo xtask bench --quick`
 //! writes a results file whose schema is checked here.
@@ -9,7 +11,7 @@ use std::process::Output;
 
 use tests::{build_lock, ensure_built, root, stderr, xtask};
 
-const IMAGE: &str = "debian-sid-llama";
+const IMAGE: &str = "cosim";
 
 fn config() -> PathBuf {
     root().join("acalsim.toml")
@@ -53,7 +55,7 @@ fn guest_json_each(scripts: &[&str]) -> Vec<serde_json::Value> {
 #[test]
 fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
     let _lock = build_lock();
-    ensure_built(&config(), IMAGE);
+    ensure_cosim_image();
     let torch = "python3 /mnt/scripts/llama/llama_torch.py --size tiny --tokens 12 --json";
     // The tiny model with weights from a seed, 12 tokens, in llama.cpp.
     let cpp = |seed: u32| {
@@ -119,7 +121,7 @@ fn tiny_llama_is_deterministic_and_llama_cpp_agrees_with_torch() {
 #[test]
 fn gemm_bench_checks_every_size() {
     let _lock = build_lock();
-    ensure_built(&config(), IMAGE);
+    ensure_cosim_image();
     let v =
         guest_json_each(&["python3 /mnt/scripts/gemm_bench.py --sizes 64,128 --repeats 2 --json"])
             .remove(0);
@@ -143,13 +145,13 @@ fn gemm_bench_checks_every_size() {
 #[test]
 fn bench_quick_writes_results_with_the_documented_schema() {
     let _lock = build_lock();
-    ensure_built(&config(), IMAGE);
+    ensure_cosim_image();
     ensure_built(&config(), "debian-sid-torch");
     let dir = root().join("target/xtask/bench");
     let before: Vec<_> = std::fs::read_dir(&dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    let out = xtask(&config(), &["bench", "--quick"]);
+    let out = xtask(&config(), &["bench", "--quick", "--llama-image", IMAGE]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
