@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sends COMPUTE requests through /dev/sst0 to the SST side and checks every answer.
 
-    python3 /mnt/scripts/sst/sst_compute.py [--count 1000] [--cycles-per-unit 100]
+    python3 /mnt/scripts/sst/sst_compute.py [--count 1000] [--cycles-per-unit 100] [--json]
 
 Request i (from 0) asks for units(i) = 1 + (i * 7919) % 65536 compute units and
 carries user_data = i. Each answer must be OK, echo user_data, carry the
@@ -10,9 +10,13 @@ cycles = result = units × --cycles-per-unit; with --peer-clock, also the
 reference peer's timestamp (the running sum of cycles). Prints the first and
 last request_id, the total cycles and the round-trip latency (min, median,
 p99), then `sst compute: ok`; exits 1 on the first wrong answer, printing it.
+With --json the last line is also the results as one JSON object (what
+`cargo xtask sweep` reads): requests, total_cycles, first/last request_id and
+the latencies in ms.
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -53,6 +57,8 @@ def main():
     ap.add_argument("--cycles-per-unit", type=int, default=100)
     ap.add_argument("--peer-clock", action="store_true",
                     help="check timestamps against the reference peer's clock")
+    ap.add_argument("--json", action="store_true",
+                    help="end with the results as one JSON object on the last line")
     args = ap.parse_args()
 
     latencies, first_id, previous_id = [], None, None
@@ -80,6 +86,16 @@ def main():
           f"total cycles {total}")
     print(f"latency ms: min {ms[0]:.3f} median {ms[1]:.3f} p99 {ms[2]:.3f}")
     print("sst compute: ok")
+    if args.json:
+        print(json.dumps({
+            "requests": args.count,
+            "total_cycles": total,
+            "first_request_id": first_id,
+            "last_request_id": previous_id,
+            "latency_ms_min": round(ms[0], 3),
+            "latency_ms_median": round(ms[1], 3),
+            "latency_ms_p99": round(ms[2], 3),
+        }))
     return 0
 
 

@@ -27,6 +27,7 @@ mod run;
 mod snapshot;
 mod ssh;
 mod sst;
+mod sweep;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -64,6 +65,7 @@ fn try_main() -> Result<i32> {
         flags::Command::Buildroot(b) => buildroot::run(&project, &b),
         flags::Command::Qemu(q) => qemu::run(&project, &q),
         flags::Command::Cosim(c) => return cosim::run(&project, &c),
+        flags::Command::Sweep(s) => return sweep::run(&project, &s),
         flags::Command::Sst(s) => sst::run(&project, &s.command),
         flags::Command::Pytorch(p) => return pytorch::run(&project, &p),
         flags::Command::Test(t) => test::run(&project, &t),

@@ -16,7 +16,7 @@ mod compile;
 mod cosim;
 mod guest;
 mod image;
-mod plot;
+pub mod plot;
 mod report;
 mod results;
 mod warm;

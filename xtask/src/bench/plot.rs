@@ -1,7 +1,9 @@
-//! The results as an SVG bar chart: one row per figure, grouped by suite. A
-//! bar is the median, the whisker spans min..max, and a red tick marks the
-//! goal. Figures with different units cannot share an axis, so each bar is
-//! scaled against the largest value (or goal) of its unit within its suite.
+//! Charts as SVG. [`svg`]: the bench results as a bar chart, one row per
+//! figure, grouped by suite. A bar is the median, the whisker spans
+//! min..max, and a red tick marks the goal. Figures with different units
+//! cannot share an axis, so each bar is scaled against the largest value
+//! (or goal) of its unit within its suite. [`lines`]: a sweep's metric
+//! against one parameter, one line per value of another.
 
 use anyhow::{Context, Result};
 use plotters::prelude::*;
@@ -88,6 +90,72 @@ pub fn svg(results: &Results) -> Result<String> {
     Ok(out)
 }
 
+/// One line of a [`lines`] chart: its name and its (x, y) points.
+pub struct Line {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart of `lines` with the axes named, each line in its own colour
+/// with a legend.
+pub fn lines(title: &str, x_label: &str, y_label: &str, lines: &[Line]) -> Result<String> {
+    let all = || lines.iter().flat_map(|l| l.points.iter());
+    let span = |values: Vec<f64>| {
+        let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        match (lo.is_finite(), hi.is_finite()) {
+            (true, true) if hi > lo => lo..hi + (hi - lo) * 0.05,
+            (true, true) => lo - 1.0..hi + 1.0,
+            _ => 0.0..1.0,
+        }
+    };
+    let xs = span(all().map(|p| p.0).collect());
+    let ys = span(all().map(|p| p.1).chain([0.0]).collect());
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (WIDTH, 540)).into_drawing_area();
+        root.fill(&WHITE).context("plot: background")?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(xs, ys)
+            .context("plot: axes")?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()
+            .context("plot: grid")?;
+        for (i, line) in lines.iter().enumerate() {
+            let colour = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(line.points.clone(), colour.stroke_width(2)))
+                .context("plot: line")?
+                .label(line.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    line.points
+                        .iter()
+                        .map(|&p| Circle::new(p, 3, colour.filled())),
+                )
+                .context("plot: points")?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .context("plot: legend")?;
+        root.present().context("plot: rendering")?;
+    }
+    Ok(out)
+}
+
 /// The number a goal text such as "<= 8 s" or ">= 0.7 GFLOP/s" names.
 fn goal_value(f: &Figure) -> Option<f64> {
     f.goal
@@ -131,6 +199,28 @@ mod tests {
             Some(0.7)
         );
         assert_eq!(goal_value(&Figure::single("a", 1.0, "s", None)), None);
+    }
+
+    #[test]
+    fn a_line_chart_has_a_path_and_a_legend_entry_per_line() {
+        let two = [
+            Line {
+                name: "cycles=50".into(),
+                points: vec![(256.0, 10.0), (1024.0, 40.0)],
+            },
+            Line {
+                name: "cycles=100".into(),
+                points: vec![(256.0, 20.0), (1024.0, 80.0)],
+            },
+        ];
+        let svg = lines("t", "flops_per_unit", "sst.cycles", &two).unwrap();
+        assert!(
+            svg.contains("cycles=50")
+                && svg.contains("cycles=100")
+                && svg.contains("flops_per_unit"),
+            "{svg}"
+        );
+        assert!(svg.matches("<polyline").count() >= 2, "{svg}");
     }
 
     #[test]

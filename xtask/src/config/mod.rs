@@ -27,11 +27,11 @@ pub use cosim::Cosim;
 pub use debian::{Bootstrapper, Debian};
 pub use image::{Flavour, Format, Image, KernelModule, RunDefaults};
 pub use qemu::{Qemu, QemuSource};
-pub use values::{check_smp, is_package_name, memory_mib, parse_size, MAX_SMP};
+pub use values::{check_smp, is_package_name, located, memory_mib, parse_size, MAX_SMP};
 
 use raw::{RawConfig, RawImage, RawRun};
 pub use values::Choice;
-use values::{is_identifier, located, one_of, At};
+use values::{is_identifier, one_of, At};
 
 const MIN_SIZE: u64 = 256 << 20;
 const MAX_SIZE: u64 = 2 << 40;

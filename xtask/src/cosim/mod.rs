@@ -26,9 +26,9 @@ use crate::sst::record::Built as BuiltSst;
 use socket::SessionSocket;
 use sst_side::{built_sst_env, describe, launch_of_shell_command, Launch, SstSide, Waited};
 
-/// The reference peer's request log, in target/xtask/logs/.
+/// The reference peer's request log, in the session's log directory.
 pub const PEER_LOG: &str = "sst-peer.jsonl";
-/// The SST side's stdout and stderr, in target/xtask/logs/.
+/// The SST side's stdout and stderr, in the session's log directory.
 pub const SST_LOG: &str = "cosim-sst.log";
 
 /// What one session runs, from the flags and the `[cosim]` table.
@@ -120,14 +120,36 @@ pub fn run(project: &Project, flags: &flags::Cosim) -> Result<i32> {
     }
     let config = project.config()?;
     let settings = Settings::new(flags, &config.cosim, &project.root);
+    let mut request = Request::from(&flags.run);
+    request.image = request.image.or_else(|| config.cosim.image.clone());
+    let ended = session(project, &settings, &request, &project.logs_dir(), None)?;
+    Ok(ended.status)
+}
+
+/// How a session ended.
+pub struct Ended {
+    /// The guest command's exit status (128 + signal when interrupted).
+    pub status: i32,
+    /// The guest's run; `None` when the session was interrupted before it booted.
+    pub guest: Option<run::Finished>,
+}
+
+/// One session as a library call: `request`'s guest (its socket is the
+/// session's) with the SST side `settings` name, their logs in `logs`.
+pub fn session(
+    project: &Project,
+    settings: &Settings,
+    request: &Request,
+    logs: &Path,
+    stdout_sink: Option<run::StdoutSink>,
+) -> Result<Ended> {
     if !settings.sst_dir.is_dir() {
         bail!(
             "--sst-dir {}: no such directory",
             settings.sst_dir.display()
         );
     }
-    let mut request = Request::from(&flags.run);
-    request.image = request.image.or_else(|| config.cosim.image.clone());
+    let mut request = request.clone();
     request.sst_socket = Some(settings.socket.clone().unwrap_or_else(|| "SOCKET".into()));
     run::check(project, &request)?;
 
@@ -136,33 +158,42 @@ pub fn run(project: &Project, flags: &flags::Cosim) -> Result<i32> {
         None => SessionSocket::private()?,
     };
     request.sst_socket = Some(socket.path.clone());
+    request.logs = Some(logs.to_path_buf());
     let signals = Signals::register()?;
-    let mut sst = start_sst_side(project, &settings, &socket.path)?;
+    let mut sst = start_sst_side(project, settings, &socket.path, logs, request.quiet)?;
+    let ended = |status, guest| Ended { status, guest };
     match sst.wait_listening(settings.listen_timeout, &signals)? {
         Waited::Interrupted(signal) => {
             eprintln!("interrupted while the SST side was starting; it was stopped");
-            return Ok(128 + signal);
+            return Ok(ended(128 + signal, None));
         }
-        Waited::Listening(after) => eprintln!(
+        Waited::Listening(after) if !request.quiet => eprintln!(
             "cosim: the SST side listens on {} ({:.1}s); booting the guest",
             socket.path.display(),
             after.as_secs_f64()
         ),
+        Waited::Listening(_) => {}
     }
-    let guest = run::run_watched(project, &request, None, Some(sst.watch()));
+    let guest = run::run_finished(project, &request, stdout_sink, Some(sst.watch()));
     let died_first = sst.exited();
     let stopped = sst.stop();
-    finish(&sst, guest, died_first, stopped)
+    let guest = finish(&sst, guest, died_first, stopped, request.quiet)?;
+    Ok(ended(guest.status, Some(guest)))
 }
 
-/// Starts the SST side with its log in target/xtask/logs/.
-fn start_sst_side(project: &Project, settings: &Settings, socket: &Path) -> Result<SstSide> {
-    let logs = project.logs_dir();
-    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+/// Starts the SST side with its log (and the reference peer's) in `logs`.
+fn start_sst_side(
+    project: &Project,
+    settings: &Settings,
+    socket: &Path,
+    logs: &Path,
+    quiet: bool,
+) -> Result<SstSide> {
+    std::fs::create_dir_all(logs).with_context(|| format!("creating {}", logs.display()))?;
     let xtask = std::env::current_exe().context("finding this program (for `sst peer`)")?;
     let built = crate::sst::record::current(project)?;
     let launch = settings.launch(socket, &xtask, &logs.join(PEER_LOG), built.as_ref());
-    if let (Some(b), Some(_)) = (&built, &settings.sst) {
+    if let (Some(b), Some(_), false) = (&built, &settings.sst, quiet) {
         eprintln!(
             "cosim: SST from `cargo xtask sst build` first on PATH ({}) and SST_LIB_PATH ({})",
             b.bin_dir().display(),
@@ -170,13 +201,15 @@ fn start_sst_side(project: &Project, settings: &Settings, socket: &Path) -> Resu
         );
     }
     let sst = SstSide::start(&launch, &logs.join(SST_LOG))?;
-    eprintln!(
-        "cosim: started the SST side `{}` (pid {}, in {}; log: {})",
-        launch.shown,
-        sst.pid,
-        launch.dir.display(),
-        sst.log.display()
-    );
+    if !quiet {
+        eprintln!(
+            "cosim: started the SST side `{}` (pid {}, in {}; log: {})",
+            launch.shown,
+            sst.pid,
+            launch.dir.display(),
+            sst.log.display()
+        );
+    }
     Ok(sst)
 }
 
@@ -184,13 +217,14 @@ fn start_sst_side(project: &Project, settings: &Settings, socket: &Path) -> Resu
 /// before the guest did, which is an error naming how and its log.
 fn finish(
     sst: &SstSide,
-    guest: Result<i32>,
+    guest: Result<run::Finished>,
     died_first: Option<std::process::ExitStatus>,
     stopped: Result<std::process::ExitStatus>,
-) -> Result<i32> {
+    quiet: bool,
+) -> Result<run::Finished> {
     if let Some(status) = died_first {
         let guest = match &guest {
-            Ok(code) => format!("the guest's exit status was {code}"),
+            Ok(f) => format!("the guest's exit status was {}", f.status),
             Err(e) => format!("the guest run failed: {e:#}"),
         };
         bail!(
@@ -201,8 +235,9 @@ fn finish(
             sst.log.display()
         );
     }
-    let code = guest?;
+    let guest = guest?;
     match stopped {
+        Ok(_) if quiet => {}
         Ok(status) => eprintln!(
             "cosim: the SST side stopped ({}; log: {})",
             describe(status),
@@ -210,7 +245,7 @@ fn finish(
         ),
         Err(e) => eprintln!("warning: stopping the SST side: {e:#}"),
     }
-    Ok(code)
+    Ok(guest)
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@ use clap::{Parser, Subcommand};
 
 mod cosim;
 mod run;
+mod sweep;
 
 pub use cosim::{Cosim, Sst, SstBuild, SstCommand, SstPeer};
 use run::{parse_memory, parse_smp};
 pub use run::{BootKind, Run};
+pub use sweep::Sweep;
 
 /// Build RISC-V 64 Linux guest images for ACALSim from `acalsim.toml` and run them in QEMU.
 ///
@@ -44,6 +46,7 @@ pub enum Command {
     Buildroot(Buildroot),
     Qemu(Qemu),
     Cosim(Cosim),
+    Sweep(Sweep),
     Sst(Sst),
     Pytorch(Pytorch),
     Test(Test),

@@ -19,6 +19,7 @@ pub mod fixtures;
 pub mod machine;
 mod preflight;
 mod report;
+pub use report::{Finished, EXIT_TIMEOUT};
 mod request;
 mod session;
 mod signals;
@@ -32,6 +33,7 @@ use anyhow::Result;
 use xshell::cmd;
 
 use crate::project::Project;
+pub use preflight::{BuiltImage, ChosenQemu};
 pub use request::Request;
 use session::{Session, Sockets};
 pub use supervise::StdoutSink;
@@ -52,6 +54,16 @@ pub fn run_watched(
     stdout_sink: Option<StdoutSink>,
     watch: Option<Watch>,
 ) -> Result<i32> {
+    run_finished(project, request, stdout_sink, watch).map(|f| f.status)
+}
+
+/// [`run_watched`], returning how the run ended as data.
+pub fn run_finished(
+    project: &Project,
+    request: &Request,
+    stdout_sink: Option<StdoutSink>,
+    watch: Option<Watch>,
+) -> Result<Finished> {
     let image = preflight::built_image(project, request.image.as_deref())?;
     let chosen = preflight::choose_qemu(project, request)?;
     if let Some(socket) = &request.sst_socket {
@@ -69,7 +81,7 @@ pub fn run_watched(
     let qemu = cmd!(project.sh, "{q} {args...}");
     let shown = qemu.to_string();
     let (log_path, log) =
-        report::start_boot_log(project, &image.name, &chosen.description, &shown)?;
+        report::start_boot_log(project, request, &image.name, &chosen.description, &shown)?;
     if project.verbose {
         eprintln!("$ {shown}");
     }
@@ -103,7 +115,11 @@ pub fn run_watched(
     };
     let elapsed = started.elapsed();
     drop(session);
-    report::exit_status(project, request, outcome?, elapsed, &log_path)
+    let status = report::exit_status(project, request, outcome?, elapsed, &log_path)?;
+    Ok(Finished {
+        status,
+        restore_secs: None,
+    })
 }
 
 /// A private directory for what a session keeps beside a run (a
@@ -112,6 +128,14 @@ pub fn run_watched(
 pub fn private_dir() -> Result<tempfile::TempDir> {
     session::remove_stale_run_dirs();
     session::create_run_dir()
+}
+
+/// The built image and the QEMU `request` would boot, named as a run's
+/// record names them (a sweep's provenance).
+pub fn inputs(project: &Project, request: &Request) -> Result<(BuiltImage, ChosenQemu)> {
+    let image = preflight::built_image(project, request.image.as_deref())?;
+    let qemu = preflight::choose_qemu(project, request)?;
+    Ok((image, qemu))
 }
 
 /// Checks `run` would make before it starts anything: the image is built,

@@ -19,6 +19,9 @@ pub struct ChosenQemu {
     pub path: PathBuf,
     /// Path, `--version` and sha256: which QEMU booted, for the record.
     pub description: String,
+    /// The first line of its `--version`, and the binary's sha256.
+    pub version: String,
+    pub sha256: String,
 }
 
 /// `--qemu` (or `ACALSIM_QEMU`) when given; for a co-simulation run the
@@ -36,6 +39,8 @@ pub fn choose_qemu(project: &Project, request: &Request) -> Result<ChosenQemu> {
             return Ok(ChosenQemu {
                 path: built.binary,
                 description,
+                version: built.version,
+                sha256: built.sha256,
             });
         }
     }
@@ -51,12 +56,17 @@ pub fn choose_qemu(project: &Project, request: &Request) -> Result<ChosenQemu> {
         Some(f) => crate::cache::sha256_file(f)?,
         None => "unknown".into(),
     };
+    let version = version.lines().next().unwrap_or_default().to_string();
     let description = format!(
-        "{} ({}, sha256 {sha256})",
+        "{} ({version}, sha256 {sha256})",
         file.as_deref().unwrap_or(&path).display(),
-        version.lines().next().unwrap_or_default()
     );
-    Ok(ChosenQemu { path, description })
+    Ok(ChosenQemu {
+        path,
+        description,
+        version,
+        sha256,
+    })
 }
 
 /// The file `program` runs: itself when it has a '/', else the first on PATH.

@@ -14,19 +14,30 @@ use super::request::Request;
 use super::supervise::{Outcome, COMPANION_GRACE};
 use crate::project::Project;
 
+/// How a run ended, for callers that keep a record of it (a sweep's points).
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The exit status for this process: the guest command's, for a job.
+    pub status: i32,
+    /// A warm run's restore: QEMU loading the saved state, in seconds.
+    pub restore_secs: Option<f64>,
+}
+
 /// Exit status when `--timeout` expires (as coreutils' `timeout`).
 pub const EXIT_TIMEOUT: i32 = 124;
 
-/// target/xtask/logs/run-IMAGE.log, opened with the QEMU command line.
+/// run-IMAGE.log in the request's log directory (target/xtask/logs/ unless
+/// it names one), opened with the QEMU command line.
 pub fn start_boot_log(
     project: &Project,
+    request: &Request,
     image: &str,
     qemu: &str,
     shown: &str,
 ) -> Result<(PathBuf, File)> {
-    let path = project.logs_dir().join(format!("run-{image}.log"));
-    std::fs::create_dir_all(project.logs_dir())
-        .with_context(|| format!("creating {}", project.logs_dir().display()))?;
+    let dir = request.logs.clone().unwrap_or_else(|| project.logs_dir());
+    let path = dir.join(format!("run-{image}.log"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut log = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     writeln!(log, "# qemu: {qemu}\n$ {shown}\n")
         .with_context(|| format!("writing {}", path.display()))?;
@@ -50,6 +61,8 @@ pub fn exit_status(
             }
             Ok(code)
         }
+        Outcome::Interrupted(signal) if request.quiet => Ok(128 + signal),
+        Outcome::TimedOut if request.quiet => Ok(EXIT_TIMEOUT),
         Outcome::Interrupted(signal) => {
             eprintln!(
                 "interrupted: QEMU stopped after {secs:.1}s (boot log: {})",

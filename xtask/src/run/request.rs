@@ -53,6 +53,11 @@ pub struct Request {
     pub show_console: bool,
     /// Start from the image's warm-start snapshot (made by the first such run).
     pub warm: bool,
+    /// Where the boot log goes; `None`: target/xtask/logs/.
+    pub logs: Option<PathBuf>,
+    /// Say nothing on stderr about a run that went as asked (a sweep's
+    /// points, whose records say it); errors are still returned.
+    pub quiet: bool,
 }
 
 impl Default for Request {
@@ -78,6 +83,8 @@ impl Default for Request {
             append: vec![],
             show_console: false,
             warm: false,
+            logs: None,
+            quiet: false,
         }
     }
 }
@@ -131,6 +138,8 @@ impl From<&flags::Run> for Request {
             append: f.append.split_whitespace().map(String::from).collect(),
             show_console: f.console,
             warm: f.warm,
+            logs: None,
+            quiet: false,
         }
     }
 }

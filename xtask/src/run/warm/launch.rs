@@ -87,8 +87,13 @@ pub fn launch(
     let (q, args) = (&machine.qemu, argv::argv(machine));
     let qemu = cmd!(cx.project.sh, "{q} {args...}");
     let shown = qemu.to_string();
-    let (log_path, log) =
-        report::start_boot_log(cx.project, &s.log_name, &cx.qemu.description, &shown)?;
+    let (log_path, log) = report::start_boot_log(
+        cx.project,
+        cx.request,
+        &s.log_name,
+        &cx.qemu.description,
+        &shown,
+    )?;
     if cx.project.verbose {
         eprintln!("$ {shown}");
     }

@@ -21,6 +21,7 @@ use anyhow::{bail, Context, Result};
 
 use super::machine::Boot;
 use super::preflight::{BuiltImage, ChosenQemu};
+use super::report::Finished;
 use super::request::Request;
 use super::session::Session;
 use super::supervise::{Signals, StdoutSink, Watch};
@@ -36,7 +37,7 @@ pub fn run(
     qemu: &ChosenQemu,
     mut stdout_sink: Option<StdoutSink>,
     mut watch: Option<Watch>,
-) -> Result<i32> {
+) -> Result<Finished> {
     check_request(request)?;
     require_snapshot_qemu(&qemu.description)?;
     let cx = Warm {
@@ -70,7 +71,7 @@ pub fn run(
             Lookup::Valid { dir, .. } => {
                 let restoring = launch.take().context("a launch for the restore")?;
                 match restore::run(&cx, restoring, &dir, stdout_sink.take(), watch.take())? {
-                    restore::Restored::Ended(code) => return Ok(code),
+                    restore::Restored::Ended(finished) => return Ok(finished),
                     restore::Restored::Refused(why) if saved_now => {
                         bail!("the snapshot just saved did not restore: {why}")
                     }
@@ -101,8 +102,8 @@ pub fn run(
             Some(launch) => launch,
             None => prepare(&cx, &mut launches)?,
         };
-        if let Some(code) = save::run(&cx, saving, &store, &key, &input)? {
-            return Ok(code);
+        if let Some(ended) = save::run(&cx, saving, &store, &key, &input)? {
+            return Ok(ended);
         }
         saved_now = true;
     }

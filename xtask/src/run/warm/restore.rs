@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -14,14 +14,14 @@ use serde_json::json;
 
 use super::control;
 use super::launch::{launch, Launch, Supervised, Warm};
-use crate::run::report;
+use crate::run::report::{self, Finished};
 use crate::run::supervise::{Outcome, StdoutSink, Watch};
 use crate::snapshot::qmp::Qmp;
 use crate::snapshot::store;
 
 pub enum Restored {
-    /// The job ran (or the run was stopped): the process's exit status.
-    Ended(i32),
+    /// The job ran (or the run was stopped): how it ended.
+    Ended(Finished),
     /// QEMU did not take the snapshot, for this reason; the job never started.
     Refused(String),
 }
@@ -49,15 +49,21 @@ pub fn run(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let listener = l.control;
+    let restore_secs = Arc::new(Mutex::new(None));
+    let measured = Arc::clone(&restore_secs);
+    let quiet = cx.request.quiet;
     let handshake = Box::new(move |qemu_done: Arc<AtomicBool>| {
         let started = Instant::now();
         load_state(&qmp_path, &state, &qemu_done)?;
-        // One line, always: which snapshot this run is, and the figure
-        // `bench` reads (`--warm` promises seconds, so they are shown).
-        eprintln!(
-            "warm: restored snapshot {snapshot} in {:.2}s",
-            started.elapsed().as_secs_f64()
-        );
+        let secs = started.elapsed().as_secs_f64();
+        if let Ok(mut m) = measured.lock() {
+            *m = Some(secs);
+        }
+        // One line, unless the caller keeps records: which snapshot this
+        // run is, and the figure `bench` reads (`--warm` promises seconds).
+        if !quiet {
+            eprintln!("warm: restored snapshot {snapshot} in {secs:.2}s");
+        }
         let stream = control::accept(&listener, &qemu_done)?;
         control::send_job(&stream, &argv, &env)
     });
@@ -73,7 +79,12 @@ pub fn run(
     match outcome {
         Outcome::HandshakeFailed(why) => Ok(Restored::Refused(why)),
         other => {
-            report::exit_status(cx.project, cx.request, other, elapsed, &log).map(Restored::Ended)
+            let status = report::exit_status(cx.project, cx.request, other, elapsed, &log)?;
+            let restore_secs = restore_secs.lock().ok().and_then(|m| *m);
+            Ok(Restored::Ended(Finished {
+                status,
+                restore_secs,
+            }))
         }
     }
 }

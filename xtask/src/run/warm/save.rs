@@ -21,7 +21,7 @@ use super::control::{self, Ready};
 use super::launch::{launch, Launch, Supervised, Warm};
 use crate::progress::human_bytes;
 use crate::run::machine::Machine;
-use crate::run::report;
+use crate::run::report::{self, Finished};
 use crate::run::supervise::{Handshake, Outcome};
 use crate::snapshot::qmp::Qmp;
 use crate::snapshot::store::{self, FileSum, Record, Store};
@@ -33,9 +33,15 @@ struct Saved {
     save_secs: f64,
 }
 
-/// Saves the snapshot for `key`; `Some(status)` when the run must end
+/// Saves the snapshot for `key`; `Some(how)` when the run must end
 /// instead (interrupted, timed out).
-pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Result<Option<i32>> {
+pub fn run(
+    cx: &Warm,
+    l: Launch,
+    store: &Store,
+    key: &str,
+    input: &str,
+) -> Result<Option<Finished>> {
     let partial = store.start(key)?;
     let mut machine = l.machine;
     let root_disk = machine.disk.as_ref().map(|d| d.path.clone());
@@ -84,10 +90,11 @@ pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Resul
                 save_timeout(cx.request.timeout).map_or(0, |t| t.as_secs()),
                 log.display()
             );
-            return Ok(Some(report::EXIT_TIMEOUT));
+            return Ok(Some(ended(report::EXIT_TIMEOUT)));
         }
         (other, _) => {
-            return report::exit_status(cx.project, cx.request, other, elapsed, &log).map(Some)
+            let status = report::exit_status(cx.project, cx.request, other, elapsed, &log)?;
+            return Ok(Some(ended(status)));
         }
     };
     let record = record(cx, key, input, &machine, &saved, &files, root_disk);
@@ -100,7 +107,13 @@ pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Resul
         human_bytes(store::allocated(&dir)),
         dir.display()
     );
-    let (stale, bytes) = crate::snapshot::stale_of(store, &cx.image.name, &dir);
+    say_stale(cx, store, &dir);
+    Ok(None)
+}
+
+/// Says how many older snapshots of the image can no longer be restored.
+fn say_stale(cx: &Warm, store: &Store, dir: &Path) {
+    let (stale, bytes) = crate::snapshot::stale_of(store, &cx.image.name, dir);
     if stale > 0 {
         eprintln!(
             "warm: {stale} older snapshot(s) of `{}` can no longer be restored ({}); `cargo xtask snapshots --prune` removes them",
@@ -108,7 +121,14 @@ pub fn run(cx: &Warm, l: Launch, store: &Store, key: &str, input: &str) -> Resul
             human_bytes(bytes)
         );
     }
-    Ok(None)
+}
+
+/// A run that ended during the save: no restore happened.
+fn ended(status: i32) -> Finished {
+    Finished {
+        status,
+        restore_secs: None,
+    }
 }
 
 /// The saving QEMU's `virtio-sst-device` connects to a socket of this
