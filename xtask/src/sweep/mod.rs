@@ -49,39 +49,52 @@ pub fn run(project: &Project, flags: &flags::Sweep) -> Result<i32> {
     let out = out_dir(project, &spec, flags.out.as_deref());
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     if flags.report {
-        let done = results::recorded(&out, &points);
-        let written = results::write_all(&out, &spec, &points, &done)?;
-        eprintln!(
-            "sweep {}: {} of {} points recorded; wrote {}",
-            spec.name,
-            done.len(),
-            points.len(),
-            names(&written)
-        );
-        return Ok(0);
+        return report(&out, &spec, &points);
     }
     if flags.status {
-        return cluster::status(
-            project,
-            &spec.name,
-            &out,
-            &points,
-            &results::recorded(&out, &points),
-        );
+        let done = results::recorded(&out, &points);
+        return cluster::status(project, &spec.name, &out, &points, &done);
     }
     if let Some(id) = &flags.point {
         return one_point(project, flags, &spec, &points, &out, id);
     }
+    run_points(project, flags, &spec, &points, &out)
+}
+
+/// `--report`: the tables from the records, nothing run.
+fn report(out: &Path, spec: &Spec, points: &[Point]) -> Result<i32> {
+    let done = results::recorded(out, points);
+    let written = results::write_all(out, spec, points, &done)?;
+    eprintln!(
+        "sweep {}: {} of {} points recorded; wrote {}",
+        spec.name,
+        done.len(),
+        points.len(),
+        names(&written)
+    );
+    Ok(0)
+}
+
+/// The points not yet ok (all with `--force`), here or through Slurm.
+fn run_points(
+    project: &Project,
+    flags: &flags::Sweep,
+    spec: &Spec,
+    points: &[Point],
+    out: &Path,
+) -> Result<i32> {
     let lock = match lock::try_lock(&out.join(LOCK), Mode::Exclusive)? {
         Ok(l) => l,
         Err(busy) => bail!("the sweep's results directory {} is in use ({busy}); wait for that sweep or give this one --out DIR", out.display()),
     };
-    let shared = prepare(project, &spec, out.clone())?;
-    let done = results::recorded(&out, &points);
+    let shared = prepare(project, spec, out.to_path_buf())?;
+    let done = results::recorded(out, points);
     refuse_mixing(&done, &shared.provenance, flags.force)?;
+    let ok = |p: &&Point| done.get(&p.id).is_some_and(Record::ok);
+    let already = points.iter().filter(ok).count();
     let todo: Vec<Point> = points
         .iter()
-        .filter(|p| flags.force || !done.get(&p.id).is_some_and(Record::ok))
+        .filter(|p| flags.force || !ok(p))
         .cloned()
         .collect();
     let smp = image_smp(project, &shared.image);
@@ -89,44 +102,54 @@ pub fn run(project: &Project, flags: &flags::Sweep) -> Result<i32> {
         let jobs = cluster::submit(project, &shared, flags, &todo, smp)?;
         // The tasks take the lock shared: let them start.
         drop(lock);
-        let (Some(jobs), true) = (jobs, flags.wait) else {
-            return Ok(0);
+        return match (jobs, flags.wait) {
+            (Some(jobs), true) => wait_for_slurm(project, &jobs, spec, points, out),
+            _ => Ok(0),
         };
-        let mut seen = usize::MAX;
-        let interrupted = slurm::wait(project, &jobs, |queue| {
-            let n = results::recorded(&out, &points).len();
-            if n != seen {
-                seen = n;
-                eprintln!(
-                    "  {n} of {} points recorded; {} queue entries",
-                    points.len(),
-                    queue.len()
-                );
-            }
-        })?;
-        let done = results::recorded(&out, &points);
-        results::write_all(&out, &spec, &points, &done)?;
-        return Ok(summary(&out, &spec, &points, &done, interrupted));
     }
     let jobs = flags
         .jobs
         .map(usize::from)
         .unwrap_or_else(|| default_jobs(smp));
     eprintln!(
-        "sweep {}: {} points ({} done, {} to run) on `{}`{}, {} at a time; results in {}",
+        "sweep {}: {} points ({already} ok, {} to run) on `{}`{}, {jobs} at a time; results in {}",
         spec.name,
         points.len(),
-        points.len() - todo.len(),
         todo.len(),
         shared.image,
         if spec.warm { " (warm)" } else { "" },
-        jobs,
         out.display()
     );
-    let ran = local::run(project, &shared, &points, &todo, jobs)?;
-    let done = results::recorded(&out, &points);
-    results::write_all(&out, &spec, &points, &done)?;
-    Ok(summary(&out, &spec, &points, &done, ran.interrupted))
+    let ran = local::run(project, &shared, points, &todo, jobs)?;
+    let done = results::recorded(out, points);
+    results::write_all(out, spec, points, &done)?;
+    Ok(summary(out, spec, points, &done, ran.interrupted))
+}
+
+/// `--slurm --wait`: a line whenever more points are recorded, then the
+/// tables and the summary (Ctrl-C cancels the jobs).
+fn wait_for_slurm(
+    project: &Project,
+    jobs: &slurm::Jobs,
+    spec: &Spec,
+    points: &[Point],
+    out: &Path,
+) -> Result<i32> {
+    let mut seen = usize::MAX;
+    let interrupted = slurm::wait(project, jobs, |queue| {
+        let n = results::recorded(out, points).len();
+        if n != seen {
+            seen = n;
+            eprintln!(
+                "  {n} of {} points recorded; {} queue entries",
+                points.len(),
+                queue.len()
+            );
+        }
+    })?;
+    let done = results::recorded(out, points);
+    results::write_all(out, spec, points, &done)?;
+    Ok(summary(out, spec, points, &done, interrupted))
 }
 
 /// `--point ID`: one point, as a Slurm task runs it. Other tasks run
