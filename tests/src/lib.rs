@@ -7,6 +7,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
 pub mod cosim;
+pub mod slurm;
 use std::time::{Duration, Instant};
 
 /// The workspace root.

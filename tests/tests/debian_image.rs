@@ -223,9 +223,30 @@ fn unchanged_rebuild_does_nothing() {
 }
 
 #[test]
-fn extra_package_goes_on_the_cached_base_layer() {
+fn extra_package_goes_on_the_cached_base_layer_and_a_rebuild_is_not_mixed_into_a_sweep() {
     let _lock = build_lock();
     ensure_built(&config(), "e2e-python"); // makes sure the base layer is in the cache
+    let sweep_dir = root().join("target/xtask/test-sweeps/rebuilt");
+    let _ = std::fs::remove_dir_all(&sweep_dir);
+    let out_arg = sweep_dir.to_string_lossy().into_owned();
+    let sweep = ["sweep", "tests/data/sweep/plain.toml", "--out", &out_arg];
+    // One point recorded on the image as it is now (built first if needed).
+    ensure_built(&config(), "e2e-python-jq");
+    let built_then = manifest("e2e-python-jq")["created"].clone();
+    let first = xtask(&config(), &sweep);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let records = |dir: &std::path::Path| -> Vec<String> {
+        let mut r: Vec<String> = std::fs::read_dir(dir.join("points"))
+            .expect("the sweep's points")
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("record.json")).ok())
+            .collect();
+        r.sort();
+        r
+    };
+    let recorded = records(&sweep_dir);
+    assert_eq!(recorded.len(), 1);
+
     let out = xtask(&config(), &["image", "e2e-python-jq", "--rebuild"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -243,6 +264,20 @@ fn extra_package_goes_on_the_cached_base_layer() {
     let ext4 = image_dir("e2e-python-jq").join("rootfs.ext4");
     assert!(debugfs(&ext4, "stat /usr/bin/jq").contains("Type: regular"));
     assert!(!debugfs(&ext4, "cat /var/lib/dpkg/diversions").contains("acalsim"));
+
+    // The rebuilt image's results would not compare with the recorded one's.
+    let refused = xtask(&config(), &sweep);
+    let err = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    let changed = format!(
+        "image `e2e-python-jq`: built {} (manifest sha256",
+        built_then.as_str().expect("the build time")
+    );
+    assert!(
+        err.contains(&changed) && err.contains("--force"),
+        "the refusal names the change and the way out:\n{err}"
+    );
+    assert_eq!(records(&sweep_dir), recorded, "nothing ran");
 }
 
 #[test]

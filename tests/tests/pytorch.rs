@@ -27,11 +27,16 @@ fn stdout(out: &Output) -> String {
 fn prebuilt_torch_passes_the_torch_check() {
     let _lock = build_lock();
     ensure_built(&config(), "debian-sid-torch");
+    // Warm: the check starts from the torch snapshot the warm torch test and
+    // `bench --quick` restore too (saved by whichever runs first); .ci/run's
+    // main job runs the same check after a cold boot.
+    tests::cosim::build_qemu();
     let out = xtask(
         &config(),
         &[
             "run",
             "debian-sid-torch",
+            "--warm",
             "--",
             "python3",
             "/mnt/scripts/torch_check.py",
@@ -39,6 +44,11 @@ fn prebuilt_torch_passes_the_torch_check() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warm: restored snapshot"),
+        "{}",
+        stderr(&out)
+    );
     let r: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON object");
     assert_eq!(r["ok"], true, "{r}");
     assert!(r["torch"].as_str().unwrap().starts_with("2."), "{r}");

@@ -145,13 +145,14 @@ fn gemm_bench_checks_every_size() {
 #[test]
 fn bench_quick_writes_results_with_the_documented_schema() {
     let _lock = build_lock();
-    ensure_cosim_image();
     ensure_built(&config(), "debian-sid-torch");
     let dir = root().join("target/xtask/bench");
     let before: Vec<_> = std::fs::read_dir(&dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    let out = xtask(&config(), &["bench", "--quick", "--llama-image", IMAGE]);
+    // The quick guest suites but llama, which runs the two engines that
+    // `tiny_llama_is_deterministic…` runs already (80 s saved).
+    let out = xtask(&config(), &["bench", "boot", "torch", "--quick"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -177,7 +178,7 @@ fn bench_quick_writes_results_with_the_documented_schema() {
         .iter()
         .map(|s| s["suite"].as_str().unwrap())
         .collect();
-    assert_eq!(suites, ["boot", "torch", "llama"]);
+    assert_eq!(suites, ["boot", "torch"]);
     for s in r["suites"].as_array().unwrap() {
         assert!(
             s["guest"]["kernel"].as_str().is_some_and(|k| !k.is_empty()),
@@ -217,8 +218,6 @@ fn bench_quick_writes_results_with_the_documented_schema() {
         "boot → headless `true` (fast boot)",
         "import torch (smp 2)",
         "fp32 GEMM 256², smp 2",
-        "torch decode (tiny model, 16 tokens)",
-        "llama.cpp decode (tiny model, 16 tokens)",
     ] {
         assert!(
             names.contains(&expected),
@@ -228,12 +227,12 @@ fn bench_quick_writes_results_with_the_documented_schema() {
     let md = std::fs::read_to_string(json[0].with_extension("md")).unwrap();
     assert!(
         md.contains("| figure | median | min | max | n | goal |")
-            && md.contains("llama.cpp decode"),
+            && md.contains("import torch (smp 2)"),
         "{md}"
     );
     let svg = std::fs::read_to_string(json[0].with_extension("svg")).unwrap();
     assert!(
-        svg.starts_with("<svg") && svg.contains("llama.cpp decode"),
+        svg.starts_with("<svg") && svg.contains("import torch (smp 2)"),
         "{svg}"
     );
 

@@ -19,6 +19,7 @@ mod image;
 pub mod plot;
 mod report;
 mod results;
+mod sweep;
 mod warm;
 
 use anyhow::{bail, Result};
@@ -28,7 +29,9 @@ use crate::flags;
 use crate::project::Project;
 use results::{Machine, Results, SCHEMA};
 
-pub const SUITES: &[&str] = &["image", "boot", "torch", "llama", "compile", "cosim"];
+pub const SUITES: &[&str] = &[
+    "image", "boot", "torch", "llama", "compile", "cosim", "sweep",
+];
 /// What `cargo xtask bench --quick` runs without a suite named: minutes, not hours.
 pub const QUICK_SUITES: &[&str] = &["boot", "torch", "llama"];
 
@@ -74,6 +77,7 @@ pub fn run(project: &Project, flags: &flags::Bench) -> Result<()> {
             "llama" => guest::llama_suite(project, flags)?,
             "compile" => compile::suite(project, flags)?,
             "cosim" => cosim::suite(project, flags)?,
+            "sweep" => sweep::suite(project, flags)?,
             _ => unreachable!("checked by selected_suites"),
         };
         results.suites.push(measured);

@@ -354,7 +354,7 @@ pub struct Test {
 #[derive(clap::Args, Debug, Default)]
 #[command(verbatim_doc_comment)]
 pub struct Bench {
-    /// Suites to run: image, boot, torch, llama, compile, cosim.
+    /// Suites to run: image, boot, torch, llama, compile, cosim, sweep.
     pub suites: Vec<String>,
     /// Keep every suite to minutes: one repeat, the smallest sizes, and the
     /// boot, torch and llama suites unless others are named.

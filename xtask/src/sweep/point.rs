@@ -84,12 +84,14 @@ pub fn run(
         }
     };
     let wall_secs = started.elapsed().as_secs_f64();
-    if let (Some(_), OnSignal::Discard) = (caught(), on_signal) {
+    let signal = caught();
+    if let (Some(_), OnSignal::Discard) = (signal, on_signal) {
         return Ok(Ran::Interrupted);
     }
 
     let ended = Ended {
         result: ended,
+        signal,
         started_at,
         wall_secs,
     };
@@ -102,6 +104,8 @@ pub fn run(
 /// How a point's session went, as the record needs it.
 struct Ended {
     result: Result<run::Finished>,
+    /// The signal that stopped the point (a Slurm task's `scancel`).
+    signal: Option<i32>,
     started_at: String,
     wall_secs: f64,
 }
@@ -116,13 +120,19 @@ fn record_of(
     dir: &Path,
 ) -> Record {
     let stdout = std::fs::read_to_string(dir.join(record::OUTPUT)).unwrap_or_default();
-    let (status, restore_secs, mut result) = match &ended.result {
-        Ok(f) => (
+    let (status, restore_secs, mut result) = match (&ended.result, ended.signal) {
+        // However the session ended, the signal is why.
+        (r, Some(signal)) => (
+            128 + signal,
+            r.as_ref().ok().and_then(|f| f.restore_secs),
+            format!("stopped by signal {signal}"),
+        ),
+        (Ok(f), None) => (
             f.status,
             f.restore_secs,
             describe_status(f.status, shared.spec.timeout),
         ),
-        Err(e) => (1, None, format!("error: {e:#}")),
+        (Err(e), None) => (1, None, format!("error: {e:#}")),
     };
     let mut metrics = Default::default();
     if result == "ok" {
