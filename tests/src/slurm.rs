@@ -150,15 +150,17 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.command("scancel").arg("--user=root").status();
-        for pid in self.pids() {
+        // Read once: a daemon removes its pid file as it stops.
+        let pids = self.pids();
+        for &pid in &pids {
             // SAFETY: kill(2) on a daemon pid this cluster started.
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
         }
         let deadline = Instant::now() + Duration::from_secs(15);
-        while self.pids().iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        while pids.iter().any(|&p| alive(p)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
         }
-        for pid in self.pids().into_iter().filter(|&p| alive(p)) {
+        for pid in pids.into_iter().filter(|&p| alive(p)) {
             // SAFETY: as above.
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
         }

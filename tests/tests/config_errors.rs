@@ -188,3 +188,43 @@ fn the_project_config_is_valid() {
         "{listing}"
     );
 }
+
+/// A bad experiment file is refused at its line and column before the sweep
+/// writes anything (its results directory is not even created).
+#[test]
+fn a_bad_experiment_file_is_located_and_the_sweep_writes_nothing() {
+    let config = tests::root().join("tests/configs/e2e.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results");
+    let out_arg = out.display().to_string();
+    for (text, says) in [
+        (
+            "command = [\"echo\", \"{count}\"]\n[matrix]\nn = [1, 2]\n",
+            ":1:20: command: unknown `{count}`; valid here: {n}, {repeat}",
+        ),
+        (
+            "command = [\"echo\", \"{n}\"]\n[matrix]\nn = 4\n",
+            ":3:5: [matrix] n: not a list; give its values as one, e.g. n = [1, 2, 4]",
+        ),
+        (
+            "command = [\"echo\"]\n[matrix]\n",
+            ":2:1: [matrix]: no parameters",
+        ),
+    ] {
+        let file = dir.path().join("exp.toml");
+        std::fs::write(&file, text).unwrap();
+        let file_arg = file.display().to_string();
+        let run = xtask(&config, &["sweep", &file_arg, "--out", &out_arg]);
+        let err = stderr(&run);
+        assert_eq!(run.status.code(), Some(1), "{err}");
+        assert!(
+            err.starts_with(&format!("error: {file_arg}{says}")),
+            "expected `{file_arg}{says}`:\n{err}"
+        );
+        assert!(
+            !out.exists(),
+            "a refused experiment created {}",
+            out.display()
+        );
+    }
+}

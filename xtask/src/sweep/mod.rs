@@ -372,3 +372,39 @@ fn summary(
         None => 1,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record_with(p: &provenance::Provenance) -> Record {
+        serde_json::from_value(serde_json::json!({
+            "schema": 1, "sweep": "t", "file": "t.toml", "id": "abc", "params": {}, "repeat": 1,
+            "image": "cosim", "warm": true, "argv": [], "env": [], "sst": null, "status": 0,
+            "result": "ok", "started": "", "wall_secs": 1.0, "restore_secs": null, "metrics": {},
+            "provenance": serde_json::to_value(p).expect("provenance"), "host": "h", "logs": []
+        }))
+        .expect("a record")
+    }
+
+    #[test]
+    fn results_of_other_inputs_are_refused_unless_forced() {
+        let then = provenance::tests::sample();
+        let mut now = then.clone();
+        let done: BTreeMap<String, Record> = [("abc".to_string(), record_with(&then))].into();
+        assert!(
+            refuse_mixing(&done, &now, false).is_ok(),
+            "the same inputs mix"
+        );
+        now.qemu.sha256 = "ee".repeat(32);
+        let e = refuse_mixing(&done, &now, false).expect_err("another QEMU");
+        assert!(
+            format!("{e}").contains("1 point(s) (abc…):\n    QEMU:"),
+            "{e}"
+        );
+        assert!(
+            refuse_mixing(&done, &now, true).is_ok(),
+            "--force mixes them"
+        );
+    }
+}

@@ -294,6 +294,28 @@ n = [1, 2]
     }
 
     #[test]
+    fn the_shipped_experiments_parse_and_plot_a_metric_they_keep() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).expect("experiments/") {
+            let path = entry.expect("an entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let spec = load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+                if let Some(plot) = &spec.plot {
+                    assert!(
+                        spec.metrics.is_empty() || spec.metrics.contains(&plot.y),
+                        "{}: [plot] y = {} is not in metrics",
+                        path.display(),
+                        plot.y
+                    );
+                }
+                n += 1;
+            }
+        }
+        assert!(n >= 2, "the shipped experiments: {n}");
+    }
+
+    #[test]
     fn a_good_file_has_its_defaults() {
         let s = parse(GOOD, Path::new("exp/e.toml")).expect("parses");
         assert_eq!(s.name, "e");
