@@ -108,17 +108,24 @@ pub fn interrupt_group(child: &mut Child) {
 /// Starts `cargo xtask --config CONFIG ARGS` in its own process group (so
 /// [`interrupt_group`] reaches it and all it started), stderr piped.
 pub fn spawn_in_group(config: &Path, args: &[&str]) -> Child {
+    spawn_in_group_env(config, args, &[])
+}
+
+/// [`spawn_in_group`] with extra environment variables.
+pub fn spawn_in_group_env(config: &Path, args: &[&str], env: &[(&str, &Path)]) -> Child {
     use std::os::unix::process::CommandExt;
-    Command::new(xtask_bin())
-        .arg("--config")
+    let mut cmd = Command::new(xtask_bin());
+    cmd.arg("--config")
         .arg(config)
         .args(args)
         .current_dir(root())
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("starting xtask")
+        .process_group(0);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("starting xtask")
 }
 
 /// Waits for `child` at most `limit`; past it, SIGKILLs its process group so

@@ -7,7 +7,8 @@
 //!   failed point; every ok point's cycles are the closed form, counted also
 //!   in its peer's log; the CSV and the provenance are what was run;
 //! - `--slurm`: a task cancelled with `scancel` while it runs is recorded as
-//!   failed, the next `--slurm --wait` completes it, and the results equal
+//!   failed, Ctrl-C on `--slurm --wait` cancels the jobs it submitted, the
+//!   next `--slurm --wait` completes the failed points, and the results equal
 //!   the local ones metric for metric; the daemons are stopped at the end.
 
 use std::collections::BTreeMap;
@@ -390,7 +391,61 @@ fn slurm_part(local: &BTreeMap<String, (Value, String)>) {
         String::from_utf8_lossy(&status.stdout)
     );
 
+    // Ctrl-C on `--wait` cancels the jobs it submitted.
+    let mut waiting = spawn_in_group_env(
+        &e2e_config(),
+        &[
+            "sweep",
+            FILE,
+            "--out",
+            &out_arg,
+            "--slurm",
+            "--wait",
+            "--max-parallel",
+            "1",
+        ],
+        &env,
+    );
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let now: Value = serde_json::from_str(
+            &std::fs::read_to_string(remote.join("slurm/jobs.json")).unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        if now["array"].as_str().is_some_and(|a| a != array) && !cluster.queue().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second submission did not reach the queue: {:?}",
+            cluster.queue()
+        );
+        assert!(
+            waiting.try_wait().expect("polling").is_none(),
+            "--wait ended before Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    interrupt_group(&mut waiting);
+    let status =
+        wait_or_kill(&mut waiting, Duration::from_secs(60)).expect("--wait ends after Ctrl-C");
+    let mut err = String::new();
+    waiting
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("reading stderr");
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted: cancelled jobs"), "{err}");
+    cluster.drain(Duration::from_secs(60));
+
     // The next run completes it, and every result is the local one.
+    let failed_before = records(&remote)
+        .values()
+        .filter(|(r, _)| r["result"] != "ok")
+        .count();
+    assert!(failed_before >= 2, "the cancelled and the exit-3 points");
     let done = xtask_env(
         &e2e_config(),
         &["sweep", FILE, "--out", &out_arg, "--slurm", "--wait"],
@@ -404,7 +459,7 @@ fn slurm_part(local: &BTreeMap<String, (Value, String)>) {
         "the exit-3 point fails again:\n{err}"
     );
     assert!(
-        err.contains("(2 tasks)"),
+        err.contains(&format!("({failed_before} tasks)")),
         "only the failed points are submitted again:\n{err}"
     );
     let remote_records = records(&remote);

@@ -24,10 +24,11 @@ use std::path::PathBuf;
 /// point ended ok; the summary names the failed points and their logs.
 ///
 /// With --slurm the points run as a Slurm job array instead: the snapshot is saved here
-/// first, then one task per point (--cpus-per-task = the image's smp, at most
-/// --max-parallel at once) and a collector job that writes the tables. The scripts stay
-/// in the results directory's slurm/ (re-submittable with sbatch). The cluster needs the
-/// checkout, the results and the user cache on a shared filesystem (docs/sweeps.md).
+/// first, then one task per point (--cpus-per-task = the image's smp, --mem = its memory
+/// and 1 GiB more, at most --max-parallel at once) and a collector job that writes the
+/// tables. The scripts stay in the results directory's slurm/ (re-submittable with
+/// sbatch). The cluster needs the checkout, the results and the user cache on a shared
+/// filesystem (docs/sweeps.md).
 ///
 ///   cargo xtask sweep experiments/sst-compute.toml
 ///   cargo xtask sweep experiments/tiny-llama.toml --jobs 2

@@ -13,6 +13,7 @@ use super::point::Shared;
 use super::record::Record;
 use super::slurm::{self, Jobs};
 use super::spec::SstSide;
+use crate::config::RunDefaults;
 use crate::cosim::{self, Settings};
 use crate::flags;
 use crate::project::Project;
@@ -24,7 +25,7 @@ pub fn submit(
     shared: &Shared,
     flags: &flags::Sweep,
     todo: &[Point],
-    smp: u32,
+    guest: &RunDefaults,
 ) -> Result<Option<Jobs>> {
     if todo.is_empty() {
         eprintln!(
@@ -42,7 +43,8 @@ pub fn submit(
         config: absolute(&project.config_path)?,
         out: absolute(&shared.out)?,
         ids: todo.iter().map(|p| p.id.clone()).collect(),
-        cpus_per_task: smp,
+        cpus_per_task: guest.smp,
+        mem_mib: guest.memory_mib + slurm::QEMU_MEMORY_MIB,
         max_parallel: flags.max_parallel,
         partition: flags.partition.clone(),
         sbatch_args: flags.sbatch_arg.clone(),
@@ -159,7 +161,9 @@ pub fn status(
                     println!("  sacct {id}: {state} ({elapsed})");
                 }
             }
-            _ => println!("  (sacct: no accounting on this cluster)"),
+            _ => println!(
+                "  (sacct gave nothing: no accounting on this cluster, or no cluster answering)"
+            ),
         }
     }
     Ok(0)

@@ -97,9 +97,9 @@ fn run_points(
         .filter(|p| flags.force || !ok(p))
         .cloned()
         .collect();
-    let smp = image_smp(project, &shared.image);
+    let guest = image_run(project, &shared.image);
     if flags.slurm {
-        let jobs = cluster::submit(project, &shared, flags, &todo, smp)?;
+        let jobs = cluster::submit(project, &shared, flags, &todo, &guest)?;
         // The tasks take the lock shared: let them start.
         drop(lock);
         return match (jobs, flags.wait) {
@@ -110,7 +110,7 @@ fn run_points(
     let jobs = flags
         .jobs
         .map(usize::from)
-        .unwrap_or_else(|| default_jobs(smp));
+        .unwrap_or_else(|| default_jobs(guest.smp));
     eprintln!(
         "sweep {}: {} points ({already} ok, {} to run) on `{}`{}, {jobs} at a time; results in {}",
         spec.name,
@@ -306,10 +306,14 @@ fn refuse_mixing(
     )
 }
 
-fn image_smp(project: &Project, image: &str) -> u32 {
+/// The image's `run` defaults: the vCPUs and memory each point's guest gets.
+fn image_run(project: &Project, image: &str) -> crate::config::RunDefaults {
     crate::manifest::Manifest::read(&project.images_dir().join(image))
-        .map(|m| m.run.smp)
-        .unwrap_or(1)
+        .map(|m| m.run)
+        .unwrap_or(crate::config::RunDefaults {
+            smp: 1,
+            memory_mib: 1024,
+        })
 }
 
 /// As many sessions as the cores hold guests of `smp` vCPUs, at least one.

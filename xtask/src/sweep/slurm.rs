@@ -26,6 +26,10 @@ pub const REPORT_SCRIPT: &str = "report.sh";
 pub const JOBS: &str = "jobs.json";
 /// The xtask binary every task runs, copied at submission.
 pub const BINARY: &str = "xtask";
+/// Memory a task asks for beyond its guest's: QEMU itself, the SST side
+/// and xtask (a cluster that counts memory would otherwise give a task
+/// its default, often the whole node or too little).
+pub const QEMU_MEMORY_MIB: u64 = 1024;
 
 /// What the scripts run and how they are scheduled.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +42,8 @@ pub struct Plan {
     /// The points the array runs, one task each, in task order.
     pub ids: Vec<String>,
     pub cpus_per_task: u32,
+    /// `--mem`: the guest's memory and [`QEMU_MEMORY_MIB`].
+    pub mem_mib: u64,
     /// The `%K` throttle; `None`: as many as Slurm starts.
     pub max_parallel: Option<u32>,
     pub partition: Option<String>,
@@ -56,9 +62,10 @@ pub fn array_script(plan: &Plan) -> String {
         .unwrap_or_default();
     let mut s = header(plan, &format!("sweep-{}", plan.name));
     s.push_str(&format!(
-        "#SBATCH --array=0-{}{throttle}\n#SBATCH --cpus-per-task={}\n#SBATCH --output={}\n",
+        "#SBATCH --array=0-{}{throttle}\n#SBATCH --cpus-per-task={}\n#SBATCH --mem={}M\n#SBATCH --output={}\n",
         plan.ids.len().saturating_sub(1),
         plan.cpus_per_task,
+        plan.mem_mib,
         shell_word(&dir.join("logs/%A_%a.out").display().to_string())
     ));
     s.push_str(&body(plan));
@@ -297,6 +304,7 @@ mod tests {
             out: "/p/target/xtask/sweeps/sst compute".into(),
             ids: vec!["aaa".into(), "bbb".into(), "ccc".into()],
             cpus_per_task: 2,
+            mem_mib: 5120,
             max_parallel: Some(2),
             partition: Some("debug".into()),
             sbatch_args: vec!["--time=01:00:00".into()],
@@ -314,6 +322,7 @@ mod tests {
             "#SBATCH --time=01:00:00",
             "#SBATCH --array=0-2%2",
             "#SBATCH --cpus-per-task=2",
+            "#SBATCH --mem=5120M",
             "#SBATCH --output='/p/target/xtask/sweeps/sst compute/slurm/logs/%A_%a.out'",
             "export XDG_CACHE_HOME=/shared/cache",
             "ids=(aaa bbb ccc)",
