@@ -63,6 +63,22 @@ fn partials(out: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Ctrl-C to `child`'s group; asserts it ends within `limit` with status
+/// 130 and returns its stderr.
+fn ctrl_c(child: &mut std::process::Child, limit: Duration) -> String {
+    interrupt_group(child);
+    let status = wait_or_kill(child, limit).expect("the command ends after Ctrl-C");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("reading stderr");
+    assert_eq!(status.code(), Some(130), "{err}");
+    err
+}
+
 /// sst_compute.py's request i asks for 1 + (i * 7919) % 65536 units.
 fn units(count: u64) -> u64 {
     (0..count).map(|i| 1 + (i * 7919) % 65536).sum()
@@ -95,17 +111,7 @@ fn a_sweep_resumes_after_ctrl_c_names_its_failed_point_and_slurm_gives_the_same_
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    interrupt_group(&mut child);
-    let status =
-        wait_or_kill(&mut child, Duration::from_secs(120)).expect("the sweep ends after Ctrl-C");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut err)
-        .expect("reading stderr");
-    assert_eq!(status.code(), Some(130), "{err}");
+    let err = ctrl_c(&mut child, Duration::from_secs(120));
     // SAFETY: signal 0 to the sweep's process group only checks it is gone.
     let group_left = unsafe { libc::kill(-(child.id() as libc::pid_t), 0) } == 0;
     assert!(
@@ -426,17 +432,7 @@ fn slurm_part(local: &BTreeMap<String, (Value, String)>) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    interrupt_group(&mut waiting);
-    let status =
-        wait_or_kill(&mut waiting, Duration::from_secs(60)).expect("--wait ends after Ctrl-C");
-    let mut err = String::new();
-    waiting
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut err)
-        .expect("reading stderr");
-    assert_eq!(status.code(), Some(130), "{err}");
+    let err = ctrl_c(&mut waiting, Duration::from_secs(60));
     assert!(err.contains("interrupted: cancelled jobs"), "{err}");
     cluster.drain(Duration::from_secs(60));
 
