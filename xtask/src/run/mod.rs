@@ -17,6 +17,7 @@ mod explain;
 #[cfg(test)]
 pub mod fixtures;
 pub mod machine;
+pub mod phases;
 mod preflight;
 mod report;
 pub use report::{Finished, EXIT_TIMEOUT};
@@ -64,13 +65,25 @@ pub fn run_finished(
     stdout_sink: Option<StdoutSink>,
     watch: Option<Watch>,
 ) -> Result<Finished> {
+    // A sweep's points run in one long-lived process: their runs start at
+    // the call, not at the process's start.
+    let timeline = phases::Timeline::start(!request.quiet);
     let image = preflight::built_image(project, request.image.as_deref())?;
     let chosen = preflight::choose_qemu(project, request)?;
     if let Some(socket) = &request.sst_socket {
         preflight::require_sst_device(project, &chosen, socket)?;
     }
     if request.warm {
-        return warm::run(project, request, &image, &chosen, stdout_sink, watch);
+        timeline.mark("preflight");
+        return warm::run(
+            project,
+            request,
+            &image,
+            &chosen,
+            timeline,
+            stdout_sink,
+            watch,
+        );
     }
     let session = Session::open(project, &image.name, request)?;
     let sockets = Sockets::bind(session.dir(), request.is_job())?;
@@ -102,6 +115,8 @@ pub fn run_finished(
             watch,
             handshake: None,
             expect_status: true,
+            stop_at_status: !request.persist && request.drives.is_empty(),
+            timeline: None,
         };
         supervise::headless(
             command,

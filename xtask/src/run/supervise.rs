@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::machine::Port;
+use super::phases::Timeline;
 use super::session::Sockets;
 pub use super::signals::Signals;
 
@@ -100,11 +101,23 @@ fn supervise(
     deadline: Option<Instant>,
     watch: &mut Option<Watch>,
     handshake: &mut Option<JoinHandle<Result<()>>>,
+    ending: &Ending,
 ) -> Result<(ExitStatus, Option<Outcome>)> {
     let mut companion_gone: Option<(String, Instant)> = None;
+    let mut status_seen = false;
     loop {
         if let Some(status) = child.try_wait().context("waiting for QEMU")? {
+            ending.mark("QEMU stop");
             return Ok((status, None));
+        }
+        if !status_seen && ending.status_is_in() {
+            status_seen = true;
+            ending.mark("job, status back");
+            if ending.stop_at_status {
+                let status = stop_qemu(child)?;
+                ending.mark("QEMU stop");
+                return Ok((status, None));
+            }
         }
         if handshake.as_ref().is_some_and(|h| h.is_finished()) {
             if let Some(why) = handshake_error(handshake.take()) {
@@ -141,6 +154,29 @@ fn supervise(
     }
 }
 
+/// How a headless run ends once the job's status is in, and where that is
+/// timed; an interactive run has neither.
+#[derive(Default)]
+struct Ending {
+    /// The job's status file.
+    status_file: Option<std::path::PathBuf>,
+    /// Stop QEMU once the status is in (see [`Streams::stop_at_status`]).
+    stop_at_status: bool,
+    timeline: Option<Arc<Timeline>>,
+}
+
+impl Ending {
+    fn status_is_in(&self) -> bool {
+        self.status_file.as_ref().is_some_and(|f| f.exists())
+    }
+
+    fn mark(&self, what: &str) {
+        if let Some(t) = &self.timeline {
+            t.mark(what);
+        }
+    }
+}
+
 /// The handshake's error, waiting for it to end (it ends when QEMU has).
 fn handshake_error(handshake: Option<JoinHandle<Result<()>>>) -> Option<String> {
     match handshake?.join() {
@@ -173,7 +209,8 @@ pub fn interactive(
     mut watch: Option<Watch>,
 ) -> Result<Outcome> {
     let mut child = spawn(command, false)?;
-    let (status, stopped) = supervise(&mut child, signals, None, &mut watch, &mut None)?;
+    let ending = Ending::default();
+    let (status, stopped) = supervise(&mut child, signals, None, &mut watch, &mut None, &ending)?;
     Ok(stopped.unwrap_or(Outcome::Exited(status.code().unwrap_or(1))))
 }
 
@@ -190,6 +227,14 @@ pub struct Streams {
     /// The guest writes the job's status (else QEMU's own is the outcome:
     /// a warm run's save, which ends with QEMU quitting).
     pub expect_status: bool,
+    /// Stop QEMU as soon as the job's status is in, rather than wait for
+    /// the guest to sync and power off: for a run whose disk writes are
+    /// thrown away. The job's output is in by then: a guest's write to a
+    /// virtio-serial port returns only once QEMU has passed it on, and the
+    /// status is written after the job's last write.
+    pub stop_at_status: bool,
+    /// Where the run is timed: when the status came, when QEMU stopped.
+    pub timeline: Option<Arc<Timeline>>,
 }
 
 /// Runs QEMU without a terminal, forwarding the guest's streams, until it
@@ -209,7 +254,14 @@ pub fn headless(
         mut watch,
         handshake,
         expect_status,
+        stop_at_status,
+        timeline,
     } = streams;
+    let ending = Ending {
+        status_file: expect_status.then(|| job_dir.join("status")),
+        stop_at_status,
+        timeline,
+    };
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -234,7 +286,14 @@ pub fn headless(
         std::thread::spawn(move || h(done))
     });
 
-    let supervised = supervise(&mut child, signals, deadline, &mut watch, &mut handshake);
+    let supervised = supervise(
+        &mut child,
+        signals,
+        deadline,
+        &mut watch,
+        &mut handshake,
+        &ending,
+    );
     qemu_done.store(true, Ordering::SeqCst);
     for f in forwarders {
         let _ = f.join();
@@ -333,12 +392,10 @@ fn job_outcome(
     let status_file = job_dir.join("status");
     match std::fs::read_to_string(&status_file) {
         Ok(text) => {
-            let code = text.trim().parse().with_context(|| {
-                format!(
-                    "{}: `{}` is not an exit status",
-                    status_file.display(),
-                    text.trim()
-                )
+            // A warm run's guest adds its phases after the first line (phases.rs).
+            let first = text.lines().next().unwrap_or_default().trim();
+            let code = first.parse().with_context(|| {
+                format!("{}: `{first}` is not an exit status", status_file.display())
             })?;
             Ok(Outcome::Exited(code))
         }
@@ -466,6 +523,12 @@ mod tests {
         std::fs::write(dir.path().join("status"), "3\n").unwrap();
         let outcome = job_outcome(dir.path(), exited(0), String::new(), String::new()).unwrap();
         assert!(matches!(outcome, Outcome::Exited(3)));
+        std::fs::write(dir.path().join("status"), "4\nclock, entropy 0.07\n").unwrap();
+        let outcome = job_outcome(dir.path(), exited(0), String::new(), String::new()).unwrap();
+        assert!(matches!(outcome, Outcome::Exited(4)));
+        std::fs::write(dir.path().join("status"), "4\nclock, entropy 0.07\n").unwrap();
+        let outcome = job_outcome(dir.path(), exited(0), String::new(), String::new()).unwrap();
+        assert!(matches!(outcome, Outcome::Exited(4)));
         std::fs::write(dir.path().join("status"), "three").unwrap();
         let e = job_outcome(dir.path(), exited(0), String::new(), String::new())
             .err()

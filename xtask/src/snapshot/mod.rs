@@ -4,6 +4,7 @@
 //! snapshots`, which lists them (with whether each one's image is still as
 //! it was saved) and removes the stale ones or all.
 
+mod checked;
 pub mod checksum;
 pub mod qmp;
 pub mod store;

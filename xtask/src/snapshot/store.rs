@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::checksum;
+use super::{checked, checksum};
 
 pub const RECORD: &str = "snapshot.json";
 pub const STATE: &str = "vm.state";
@@ -287,13 +287,21 @@ pub fn sum(dir: &Path, name: &str) -> Result<FileSum> {
     })
 }
 
-/// The record, if it is `key`'s and every file it lists is whole.
+/// The record, if it is `key`'s and every file it lists is whole: hashed
+/// unless the last full check saw it as it is (checked.rs).
 fn verify(dir: &Path, key: &str) -> Result<Record> {
     let record: Record = crate::cache::read_json(&dir.join(RECORD))?;
     if record.key != key {
         bail!("{} is for key {}, not {key}", RECORD, record.key);
     }
+    let seen = checked::read(dir);
+    let hashed_from = std::time::SystemTime::now();
+    let mut hashed = false;
     for want in &record.files {
+        if checked::unchanged(&seen, dir, &want.name) {
+            continue;
+        }
+        hashed = true;
         let have = sum(dir, &want.name)?;
         if have.size != want.size {
             bail!(
@@ -306,6 +314,10 @@ fn verify(dir: &Path, key: &str) -> Result<Record> {
         if have.checksum != want.checksum {
             bail!("{}'s checksum does not match its record", want.name);
         }
+    }
+    if hashed {
+        let names: Vec<&str> = record.files.iter().map(|f| f.name.as_str()).collect();
+        checked::remember(dir, &names, hashed_from);
     }
     Ok(record)
 }

@@ -5,6 +5,7 @@
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -13,6 +14,7 @@ use xshell::cmd;
 use super::control;
 use crate::project::Project;
 use crate::run::machine::{self, Machine};
+use crate::run::phases::Timeline;
 use crate::run::preflight::{BuiltImage, ChosenQemu};
 use crate::run::request::Request;
 use crate::run::session::{Session, Sockets};
@@ -28,6 +30,8 @@ pub struct Warm<'a> {
     pub session: Session,
     pub signals: Signals,
     pub warmup: Vec<String>,
+    /// Where this run's time goes (`-v`, the run's log, `bench boot`).
+    pub timeline: Arc<Timeline>,
 }
 
 /// One QEMU's machine and the sockets it connects to, in their own directory.
@@ -75,6 +79,10 @@ pub struct Supervised {
     pub log_name: String,
     /// When QEMU is killed; `None`: never.
     pub timeout: Option<std::time::Duration>,
+    /// See [`Streams::stop_at_status`].
+    pub stop_at_status: bool,
+    /// Whether the run's timeline marks when the status came and QEMU stopped.
+    pub timed: bool,
 }
 
 /// Starts QEMU for `machine` and supervises it as a headless cold run is.
@@ -107,6 +115,8 @@ pub fn launch(
         watch: s.watch,
         handshake: Some(s.handshake),
         expect_status: s.expect_status,
+        stop_at_status: s.stop_at_status,
+        timeline: s.timed.then(|| Arc::clone(&cx.timeline)),
     };
     let started = std::time::Instant::now();
     let outcome = supervise::headless(

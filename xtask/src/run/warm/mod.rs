@@ -17,9 +17,13 @@ mod launch;
 mod restore;
 mod save;
 
+use std::path::Path;
+use std::sync::Arc;
+
 use anyhow::{bail, Context, Result};
 
 use super::machine::Boot;
+use super::phases::{self, Timeline};
 use super::preflight::{BuiltImage, ChosenQemu};
 use super::report::Finished;
 use super::request::Request;
@@ -35,6 +39,7 @@ pub fn run(
     request: &Request,
     image: &BuiltImage,
     qemu: &ChosenQemu,
+    timeline: Timeline,
     mut stdout_sink: Option<StdoutSink>,
     mut watch: Option<Watch>,
 ) -> Result<Finished> {
@@ -48,6 +53,7 @@ pub fn run(
         session: Session::open(project, &image.name, request)?,
         signals: Signals::register()?,
         warmup: warmup_modules(project, &image.name),
+        timeline: Arc::new(timeline),
     };
     let store = Store::open()?;
     let mut launches = 0;
@@ -59,6 +65,7 @@ pub fn run(
     };
     let input = key::key_input(&first.machine, &image.manifest, &stamp, &qemu.description);
     let key = key::key(&input);
+    cx.timeline.mark("session, key");
     let mut next = Some(first);
     let mut saved_now = false;
     loop {
@@ -67,11 +74,18 @@ pub fn run(
             None => prepare(&cx, &mut launches)?,
         });
         let shared = store.lock_shared(&key)?;
-        match store.lookup(&key) {
+        cx.timeline.mark("lock");
+        let lookup = store.lookup(&key);
+        cx.timeline.mark("snapshot check");
+        match lookup {
             Lookup::Valid { dir, .. } => {
                 let restoring = launch.take().context("a launch for the restore")?;
                 match restore::run(&cx, restoring, &dir, stdout_sink.take(), watch.take())? {
-                    restore::Restored::Ended(finished) => return Ok(finished),
+                    restore::Restored::Ended(finished, log) if !saved_now => {
+                        report_phases(cx, &log)?;
+                        return Ok(finished);
+                    }
+                    restore::Restored::Ended(finished, _) => return Ok(finished),
                     restore::Restored::Refused(why) if saved_now => {
                         bail!("the snapshot just saved did not restore: {why}")
                     }
@@ -107,6 +121,27 @@ pub fn run(
         }
         saved_now = true;
     }
+}
+
+/// The restore's phases, the guest's among them: appended to the run's
+/// log, and printed with `-v`. The session is torn down first, as the last
+/// phase the command pays for.
+fn report_phases(cx: Warm, log: &Path) -> Result<()> {
+    let guest = phases::guest_phases(&cx.session.job_dir);
+    let (timeline, verbose) = (Arc::clone(&cx.timeline), cx.project.verbose);
+    let quiet = cx.request.quiet;
+    drop(cx);
+    timeline.mark("clean-up");
+    let table = phases::render(&timeline.phases(Some(("job, status back", &guest))));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(log)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("\n{table}").as_bytes()))
+        .with_context(|| format!("appending the phases to {}", log.display()))?;
+    if verbose && !quiet {
+        eprint!("{table}");
+    }
+    Ok(())
 }
 
 /// `--warm` starts a job in the fast boot; the rest of `run` is the same.

@@ -4,7 +4,7 @@
 //! over the control port. From there it is a headless run like any other:
 //! the same streams, status file and timeout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,8 +20,8 @@ use crate::snapshot::qmp::Qmp;
 use crate::snapshot::store;
 
 pub enum Restored {
-    /// The job ran (or the run was stopped): how it ended.
-    Ended(Finished),
+    /// The job ran (or the run was stopped): how it ended, and the run's log.
+    Ended(Finished, PathBuf),
     /// QEMU did not take the snapshot, for this reason; the job never started.
     Refused(String),
 }
@@ -52,9 +52,13 @@ pub fn run(
     let restore_secs = Arc::new(Mutex::new(None));
     let measured = Arc::clone(&restore_secs);
     let quiet = cx.request.quiet;
+    let timeline = Arc::clone(&cx.timeline);
     let handshake = Box::new(move |qemu_done: Arc<AtomicBool>| {
+        let mut qmp = Qmp::connect(&qmp_path, Duration::from_secs(10))?;
+        timeline.mark("QEMU start");
         let started = Instant::now();
-        load_state(&qmp_path, &state, &qemu_done)?;
+        load_state(&mut qmp, &state, &qemu_done)?;
+        timeline.mark("state load");
         let secs = started.elapsed().as_secs_f64();
         if let Ok(mut m) = measured.lock() {
             *m = Some(secs);
@@ -65,7 +69,9 @@ pub fn run(
             eprintln!("warm: restored snapshot {snapshot} in {secs:.2}s");
         }
         let stream = control::accept(&listener, &qemu_done)?;
-        control::send_job(&stream, &argv, &env)
+        control::send_job(&stream, &argv, &env)?;
+        timeline.mark("hand-over sent");
+        Ok(())
     });
     let supervised = Supervised {
         handshake,
@@ -74,6 +80,9 @@ pub fn run(
         watch,
         log_name: cx.image.name.clone(),
         timeout: cx.request.timeout,
+        // The restore's writes go to a temporary overlay.
+        stop_at_status: true,
+        timed: true,
     };
     let (outcome, elapsed, log) = launch(cx, &machine, l.sockets, supervised)?;
     match outcome {
@@ -81,17 +90,17 @@ pub fn run(
         other => {
             let status = report::exit_status(cx.project, cx.request, other, elapsed, &log)?;
             let restore_secs = restore_secs.lock().ok().and_then(|m| *m);
-            Ok(Restored::Ended(Finished {
+            let finished = Finished {
                 status,
                 restore_secs,
-            }))
+            };
+            Ok(Restored::Ended(finished, log))
         }
     }
 }
 
 /// `migrate-incoming` from the state file, then `cont`.
-fn load_state(qmp_path: &Path, state: &Path, qemu_done: &AtomicBool) -> Result<()> {
-    let mut qmp = Qmp::connect(qmp_path, Duration::from_secs(10))?;
+fn load_state(qmp: &mut Qmp, state: &Path, qemu_done: &AtomicBool) -> Result<()> {
     qmp.use_mapped_ram()?;
     qmp.execute(
         "migrate-incoming",

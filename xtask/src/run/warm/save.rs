@@ -75,6 +75,8 @@ pub fn run(
         watch: None,
         log_name: format!("{}-warmup", cx.image.name),
         timeout: save_timeout(cx.request.timeout),
+        stop_at_status: false,
+        timed: false,
     };
     let (outcome, elapsed, log) = launch(cx, &machine, l.sockets, supervised)?;
     let measured = saved.lock().ok().and_then(|mut s| s.take());
