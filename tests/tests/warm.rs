@@ -103,10 +103,26 @@ fn assert_restored(err: &str) {
 const NUMPY_JOB: &str =
     "import numpy, sys; print(numpy.arange(10).sum(), sys.argv[1:], flush=True); sys.exit(3)";
 
+/// The boot log of the last run of the test image.
+fn run_log() -> String {
+    let path = root().join(format!("target/xtask/logs/run-{IMAGE}.log"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A run whose disk writes are thrown away ends when its status is in:
+/// QEMU is stopped before the guest gets to power off.
+fn assert_stopped_at_status(log: &str) {
+    assert!(
+        !log.contains("reboot: Power down"),
+        "QEMU waited for the guest to power off:\n{log}"
+    );
+}
+
 fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
     let cold = run(&["--", "python3", "-c", NUMPY_JOB, "a b", "c"]);
     assert_eq!(cold.status.code(), Some(3), "{}", stderr(&cold));
     assert_eq!(stdout(&cold), "45 ['a b', 'c']\n");
+    assert_stopped_at_status(&run_log());
     for _ in 0..2 {
         let w = restored(&["--", "python3", "-c", NUMPY_JOB, "a b", "c"]);
         assert_eq!(
@@ -146,6 +162,19 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
     ]);
     assert_eq!(shell.status.code(), Some(0), "{}", stderr(&shell));
     assert_eq!(stdout(&shell), "/mnt/scripts/torch_check.py\n");
+    // Where the restore's time went, the guest's own steps among them.
+    let log = run_log();
+    for phase in [
+        "warm run phases",
+        "  snapshot check ",
+        "  state load ",
+        "  guest: devices, shares ",
+        "  guest: job (spawned) ",
+        "  QEMU stop ",
+    ] {
+        assert!(log.contains(phase), "no `{phase}` in the run's log:\n{log}");
+    }
+    assert_stopped_at_status(&log);
     assert_eq!(
         std::fs::read_to_string(share.path().join("sh.txt")).unwrap(),
         "from-sh\n"

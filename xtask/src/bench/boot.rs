@@ -73,7 +73,7 @@ pub fn suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
             &["true".into()],
             Some(&fast_boot),
             repeat,
-            None,
+            Some(Goal::AtMost(0.15)),
         )?);
     }
     Ok(Suite {

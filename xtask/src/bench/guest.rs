@@ -88,7 +88,7 @@ pub fn torch_suite(project: &Project, flags: &flags::Bench) -> Result<Suite> {
             &WARM_TORCH_JOB.map(String::from),
             None,
             flags.repeats(),
-            Some(Goal::AtMost(0.15)),
+            Some(Goal::AtMost(0.05)),
         )?);
     }
     Ok(Suite {

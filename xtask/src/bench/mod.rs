@@ -113,12 +113,11 @@ fn machine(project: &Project) -> Machine {
             .unwrap_or(1),
         memory_gib: (mem_kib / (1 << 20) as f64 * 10.0).round() / 10.0,
         host_kernel: first_line(cmd!(sh, "uname -sr").quiet().read().unwrap_or_default()),
-        qemu: first_line(
-            cmd!(sh, "qemu-system-riscv64 --version")
-                .quiet()
-                .read()
-                .unwrap_or_default(),
-        ),
+        // The QEMU `run` boots: the project's build once there is one.
+        qemu: match crate::run::chosen_qemu(project, &crate::run::Request::default()) {
+            Ok(q) => format!("{} at {}", q.version, q.path.display()),
+            Err(e) => format!("no QEMU ({e:#})"),
+        },
         mmdebstrap: first_line(
             cmd!(sh, "mmdebstrap --version")
                 .quiet()

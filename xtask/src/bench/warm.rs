@@ -12,6 +12,7 @@ use xshell::cmd;
 use super::results::{Figure, Goal};
 use crate::progress::human_duration;
 use crate::project::Project;
+use crate::run::phases;
 use crate::snapshot::store::{self, Record, Store, STATE};
 
 /// What a warm run said on stderr, and how long the whole run took.
@@ -22,6 +23,8 @@ struct WarmRun {
     restored: Option<(String, f64)>,
     /// Whether this run made the snapshot (`warm: saved …`).
     saved: bool,
+    /// The restore's phases, as `-v` printed them (run/phases.rs).
+    phases: Vec<(String, f64)>,
 }
 
 /// One whole `cargo xtask run [--warm] IMAGE -- command`: seconds, stdout, stderr.
@@ -34,10 +37,12 @@ fn timed_run(
     let exe = std::env::current_exe().context("locating the xtask binary")?;
     let config_path = &project.config_path;
     let warm_flag = warm.then_some("--warm");
+    // -v: a warm run prints its phase table.
+    let verbose = warm.then_some("-v");
     let started = Instant::now();
     let out = cmd!(
         project.sh,
-        "{exe} --config {config_path} run {warm_flag...} {image} -- {command...}"
+        "{exe} {verbose...} --config {config_path} run {warm_flag...} {image} -- {command...}"
     )
     .quiet()
     .ignore_status()
@@ -71,6 +76,7 @@ fn warm_run(project: &Project, image: &str, command: &[String]) -> Result<WarmRu
         stdout,
         restored: restored_line(&stderr),
         saved: stderr.lines().any(|l| l.starts_with("warm: saved")),
+        phases: phases::parse(&stderr),
     })
 }
 
@@ -92,6 +98,8 @@ struct Samples {
     cold: Vec<f64>,
     warm: Vec<f64>,
     restore: Vec<f64>,
+    /// Each warm run's phases.
+    phases: Vec<Vec<(String, f64)>>,
     snapshot: String,
 }
 
@@ -146,6 +154,7 @@ pub fn figures(
         goal,
     ));
     figures.push(Figure::new("warm: restore", samples.restore, "s", None));
+    figures.extend(phase_figures(what, &samples.phases));
     figures.extend(snapshot_figures(&samples.snapshot)?);
     Ok(figures)
 }
@@ -164,6 +173,7 @@ fn measure(
         cold: Vec::new(),
         warm: Vec::new(),
         restore: Vec::new(),
+        phases: Vec::new(),
         snapshot: String::new(),
     };
     for i in 0..repeats {
@@ -196,9 +206,31 @@ fn measure(
         );
         s.warm.push(warm.secs);
         s.restore.push(restore);
+        s.phases.push(warm.phases);
         s.snapshot = key;
     }
     Ok(s)
+}
+
+/// One figure per phase of the warm runs of `what` (their median is the
+/// figure's value), in the order the first run gave them.
+fn phase_figures(what: &str, runs: &[Vec<(String, f64)>]) -> Vec<Figure> {
+    let mut names: Vec<&str> = Vec::new();
+    for (name, _) in runs.iter().flatten() {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let samples = runs
+                .iter()
+                .flat_map(|run| run.iter().filter(|(n, _)| n == name).map(|(_, s)| *s))
+                .collect();
+            Figure::new(&format!("{what}, warm phase: {name}"), samples, "s", None)
+        })
+        .collect()
 }
 
 /// Warm over cold, pairwise; against the cold median when the counts differ.
@@ -251,6 +283,19 @@ mod tests {
             Some(("0123456789abcdef".to_string(), 0.41))
         );
         assert_eq!(restored_line("warm: saved in 5.4s after …"), None);
+    }
+
+    #[test]
+    fn each_phase_is_a_figure_of_its_runs_in_the_order_they_ran() {
+        let run = |a: f64, b: f64| vec![("lock".to_string(), a), ("QEMU stop".to_string(), b)];
+        let figures = phase_figures(
+            "whole run `true`",
+            &[run(0.1, 0.3), run(0.2, 0.5), run(0.3, 0.4)],
+        );
+        assert_eq!(figures.len(), 2);
+        assert_eq!(figures[0].name, "whole run `true`, warm phase: lock");
+        assert_eq!(figures[0].samples, [0.1, 0.2, 0.3]);
+        assert_eq!(figures[1].value, 0.4, "the median");
     }
 
     #[test]

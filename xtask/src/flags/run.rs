@@ -67,8 +67,8 @@ pub struct Run {
     /// (boots the project's QEMU, `cargo xtask qemu build`, unless --qemu is given).
     #[arg(long, value_name = "PATH")]
     pub sst_socket: Option<PathBuf>,
-    /// The QEMU binary (default: the project's build for --sst-socket, else
-    /// qemu-system-riscv64 on PATH).
+    /// The QEMU binary (default: the project's build, `cargo xtask qemu build`,
+    /// for every run once there is one, else qemu-system-riscv64 on PATH).
     #[arg(long, env = crate::run::defaults::QEMU_ENV)]
     pub qemu: Option<PathBuf>,
     /// Attach FILE as an extra raw disk, written in place (/dev/vdb, /dev/vdc, …), repeatable.

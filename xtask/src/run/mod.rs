@@ -153,6 +153,11 @@ pub fn inputs(project: &Project, request: &Request) -> Result<(BuiltImage, Chose
     Ok((image, qemu))
 }
 
+/// The QEMU `request` would boot (the bench names it in its header).
+pub fn chosen_qemu(project: &Project, request: &Request) -> Result<ChosenQemu> {
+    preflight::choose_qemu(project, request)
+}
+
 /// Checks `run` would make before it starts anything: the image is built,
 /// and its QEMU has the SST device when a socket is asked for.
 pub fn check(project: &Project, request: &Request) -> Result<()> {

@@ -24,10 +24,12 @@ pub struct ChosenQemu {
     pub sha256: String,
 }
 
-/// `--qemu` (or `ACALSIM_QEMU`) when given; for a co-simulation run the
-/// project's own build when there is one; else `qemu-system-riscv64`.
+/// `--qemu` (or `ACALSIM_QEMU`) when given; else the project's own build
+/// when there is one, for every run: a warm run and a co-simulation need
+/// it, and a cold run on the same binary is one a warm run can be compared
+/// with (one QEMU for every run); else `qemu-system-riscv64`.
 pub fn choose_qemu(project: &Project, request: &Request) -> Result<ChosenQemu> {
-    if request.qemu.is_none() && (request.sst_socket.is_some() || request.warm) {
+    if request.qemu.is_none() {
         if let Some(built) = record::current(project)? {
             let description = format!(
                 "{} ({}, sha256 {}; the project's build, {})",

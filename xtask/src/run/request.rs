@@ -44,8 +44,8 @@ pub struct Request {
     pub drives: Vec<PathBuf>,
     /// ACALSim co-simulation: the socket of `-device virtio-sst-device`.
     pub sst_socket: Option<PathBuf>,
-    /// `None`: the project's QEMU (`cargo xtask qemu build`) for a
-    /// co-simulation run when one is built, else `qemu-system-riscv64`.
+    /// `None`: the project's QEMU (`cargo xtask qemu build`) when one is
+    /// built, else `qemu-system-riscv64`.
     pub qemu: Option<PathBuf>,
     /// Extra kernel arguments, appended last so they win.
     pub append: Vec<String>,

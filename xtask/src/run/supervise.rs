@@ -150,7 +150,9 @@ fn supervise(
             let status = stop_qemu(child)?;
             return Ok((status, Some(outcome)));
         }
-        std::thread::sleep(Duration::from_millis(20));
+        // Each poll is a waitpid and a stat: cheap beside the time a
+        // coarser one would add to the end of every run.
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -196,7 +198,7 @@ fn stop_qemu(child: &mut Child) -> Result<ExitStatus> {
         if let Some(status) = child.try_wait().context("waiting for QEMU")? {
             return Ok(status);
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
     let _ = child.kill();
     child.wait().context("waiting for QEMU after SIGKILL")
