@@ -14,6 +14,7 @@
 pub mod argv;
 pub mod defaults;
 mod explain;
+mod forward;
 #[cfg(test)]
 pub mod fixtures;
 pub mod machine;

@@ -58,14 +58,7 @@ pub fn run(
     let store = Store::open()?;
     let mut launches = 0;
     let first = prepare(&cx, &mut launches)?;
-    let stamp = match &first.machine.disk {
-        Some(disk) => store::root_stamp(&disk.path)
-            .with_context(|| format!("reading {}", disk.path.display()))?,
-        None => String::new(),
-    };
-    let input = key::key_input(&first.machine, &image.manifest, &stamp, &qemu.description);
-    let key = key::key(&input);
-    cx.timeline.mark("session, key");
+    let (input, key) = snapshot_key(&cx, &first)?;
     let mut next = Some(first);
     let mut saved_now = false;
     loop {
@@ -81,11 +74,10 @@ pub fn run(
             Lookup::Valid { dir, .. } => {
                 let restoring = launch.take().context("a launch for the restore")?;
                 match restore::run(&cx, restoring, &dir, stdout_sink.take(), watch.take())? {
-                    restore::Restored::Ended(finished, log) if !saved_now => {
-                        report_phases(cx, &log)?;
+                    restore::Restored::Ended(finished, log) => {
+                        report_phases(cx, &log, saved_now)?;
                         return Ok(finished);
                     }
-                    restore::Restored::Ended(finished, _) => return Ok(finished),
                     restore::Restored::Refused(why) if saved_now => {
                         bail!("the snapshot just saved did not restore: {why}")
                     }
@@ -123,10 +115,32 @@ pub fn run(
     }
 }
 
+/// The key of the machine `first` boots (its input, and the key).
+fn snapshot_key(cx: &Warm, first: &launch::Launch) -> Result<(String, String)> {
+    let stamp = match &first.machine.disk {
+        Some(disk) => store::root_stamp(&disk.path)
+            .with_context(|| format!("reading {}", disk.path.display()))?,
+        None => String::new(),
+    };
+    let input = key::key_input(
+        &first.machine,
+        &cx.image.manifest,
+        &stamp,
+        &cx.qemu.description,
+    );
+    let key = key::key(&input);
+    cx.timeline.mark("session, key");
+    Ok((input, key))
+}
+
 /// The restore's phases, the guest's among them: appended to the run's
 /// log, and printed with `-v`. The session is torn down first, as the last
-/// phase the command pays for.
-fn report_phases(cx: Warm, log: &Path) -> Result<()> {
+/// phase the command pays for. A run that saved the snapshot first has no
+/// table: its phases would hide the boot and the save among the restore's.
+fn report_phases(cx: Warm, log: &Path, saved_now: bool) -> Result<()> {
+    if saved_now {
+        return Ok(());
+    }
     let guest = phases::guest_phases(&cx.session.job_dir);
     let (timeline, verbose) = (Arc::clone(&cx.timeline), cx.project.verbose);
     let quiet = cx.request.quiet;
