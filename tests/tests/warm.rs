@@ -195,6 +195,20 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
         "{}",
         stderr(&late)
     );
+    // The job runs inside the zygote: one that ends the process itself
+    // still reports its own status.
+    let abrupt = restored(&[
+        "--",
+        "python3",
+        "-c",
+        "import os; print('bye', flush=True); os._exit(7)",
+    ]);
+    assert_eq!(
+        (abrupt.status.code(), stdout(&abrupt)),
+        (Some(7), "bye\n".to_string()),
+        "{}",
+        stderr(&abrupt)
+    );
     let failing = restored(&["--", "python3", "-c", "raise ValueError('boom')"]);
     assert_eq!(failing.status.code(), Some(1));
     let err = stderr(&failing);
