@@ -14,9 +14,9 @@
 pub mod argv;
 pub mod defaults;
 mod explain;
-mod forward;
 #[cfg(test)]
 pub mod fixtures;
+mod forward;
 pub mod machine;
 pub mod phases;
 mod preflight;
