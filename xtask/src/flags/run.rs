@@ -82,7 +82,8 @@ pub struct Run {
     pub console: bool,
     /// Start from a snapshot of the booted guest with the image's `warmup` modules
     /// (e.g. torch) imported: the first warm run boots and saves it, later ones restore it
-    /// in a second and fork a Python job from the waiting interpreter. Needs the
+    /// in under a second and run a Python job in the waiting interpreter (`-v` prints
+    /// where the time went). Needs the
     /// project's QEMU 10.2 (`cargo xtask qemu build`); see `cargo xtask snapshots`.
     #[arg(long, conflicts_with_all = ["persist", "drives"])]
     pub warm: bool,
