@@ -197,7 +197,13 @@ fn bench_quick_writes_results_with_the_documented_schema() {
                 f["value"].as_f64().unwrap(),
                 f["max"].as_f64().unwrap(),
             );
-            assert!(min > 0.0 && min <= value && value <= max, "{f}");
+            // A warm run's phase may take no measurable time (the lock, at
+            // the table's millisecond; the process start, at /proc's 10 ms).
+            let phase = f["name"]
+                .as_str()
+                .is_some_and(|n| n.contains("warm phase:"));
+            let positive = min > 0.0 || (phase && min == 0.0);
+            assert!(positive && min <= value && value <= max, "{f}");
             assert_eq!(
                 f["samples"].as_array().unwrap().len(),
                 1,
@@ -218,6 +224,10 @@ fn bench_quick_writes_results_with_the_documented_schema() {
         "boot → headless `true` (fast boot)",
         "import torch (smp 2)",
         "fp32 GEMM 256², smp 2",
+        // Where a warm run's time goes, the guest's own steps among them.
+        "whole run `true`, warm phase: state load",
+        "whole run `true`, warm phase: guest: devices, shares",
+        "whole run `true`, warm / cold",
     ] {
         assert!(
             names.contains(&expected),
