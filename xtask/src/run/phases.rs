@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 /// guest adds one `NAME SECONDS` line per phase it timed, in order.
 const STATUS: &str = "status";
 
+/// The host's phase from the job handed over until its status is in: the
+/// guest's own phases are cut out of it.
+pub const JOB_AND_STATUS: &str = "job, status back";
+
 /// The table's first line; [`parse`] reads the lines after it.
 const HEADING: &str = "warm run phases (seconds):";
 

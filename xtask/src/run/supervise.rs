@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 
 pub use super::forward::StdoutSink;
 use super::forward::{collect_stderr, forward_console, forward_ports, Tail};
-use super::phases::Timeline;
+use super::phases::{Timeline, JOB_AND_STATUS};
 use super::session::Sockets;
 pub use super::signals::Signals;
 
@@ -108,7 +108,7 @@ fn supervise(
         }
         if !status_seen && ending.status_is_in() {
             status_seen = true;
-            ending.mark("job, status back");
+            ending.mark(JOB_AND_STATUS);
             if ending.stop_at_status {
                 let status = stop_qemu(child)?;
                 ending.mark("QEMU stop");

@@ -146,7 +146,7 @@ fn report_phases(cx: Warm, log: &Path, saved_now: bool) -> Result<()> {
     let quiet = cx.request.quiet;
     drop(cx);
     timeline.mark("clean-up");
-    let table = phases::render(&timeline.phases(Some(("job, status back", &guest))));
+    let table = phases::render(&timeline.phases(Some((phases::JOB_AND_STATUS, &guest))));
     std::fs::OpenOptions::new()
         .append(true)
         .open(log)
