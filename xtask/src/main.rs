@@ -59,12 +59,22 @@ fn try_main() -> Result<i32> {
         flags::Command::Doctor(d) => host::doctor(&project.sh, d.fix),
         flags::Command::Image(i) => image::run(&project, &i),
         flags::Command::Images(_) => image::list(&project),
-        flags::Command::Run(r) => return run::run(&project, &run::Request::from(&r), None),
+        flags::Command::Run(r) => {
+            let args: Vec<_> = std::env::args_os().collect();
+            flags::require_command_after_dashes("run", &args, &r.command)
+                .map_err(anyhow::Error::msg)?;
+            return run::run(&project, &run::Request::from(&r), None);
+        }
         flags::Command::Snapshots(s) => snapshot::run(s.clean, s.prune),
         flags::Command::Ssh(s) => return ssh::run(&project, &s),
         flags::Command::Buildroot(b) => buildroot::run(&project, &b),
         flags::Command::Qemu(q) => qemu::run(&project, &q),
-        flags::Command::Cosim(c) => return cosim::run(&project, &c),
+        flags::Command::Cosim(c) => {
+            let args: Vec<_> = std::env::args_os().collect();
+            flags::require_command_after_dashes("cosim", &args, &c.run.command)
+                .map_err(anyhow::Error::msg)?;
+            return cosim::run(&project, &c);
+        }
         flags::Command::Sweep(s) => return sweep::run(&project, &s),
         flags::Command::Sst(s) => sst::run(&project, &s.command),
         flags::Command::Pytorch(p) => return pytorch::run(&project, &p),

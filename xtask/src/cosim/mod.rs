@@ -26,11 +26,6 @@ use crate::sst::record::Built as BuiltSst;
 use socket::SessionSocket;
 use sst_side::{built_sst_env, describe, launch_of_shell_command, Launch, SstSide, Waited};
 
-/// The reference peer's request log, in the session's log directory.
-pub const PEER_LOG: &str = "sst-peer.jsonl";
-/// The SST side's stdout and stderr, in the session's log directory.
-pub const SST_LOG: &str = "cosim-sst.log";
-
 /// What one session runs, from the flags and the `[cosim]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -98,7 +93,7 @@ impl Settings {
                 ]
                 .into();
                 Launch {
-                    shown: format!("cargo xtask sst peer (log: {})", peer_log.display()),
+                    shown: shell_words(&argv),
                     argv,
                     dir: self.sst_dir.clone(),
                     socket: socket.to_path_buf(),
@@ -109,7 +104,8 @@ impl Settings {
     }
 }
 
-/// Runs one session; the exit status is the guest command's.
+/// Runs one session; the exit status is the guest command's, after the
+/// session's summary (a line on stderr, or JSON on stdout).
 pub fn run(project: &Project, flags: &flags::Cosim) -> Result<i32> {
     if let Some(s) = &flags.run.sst_socket {
         bail!(
@@ -122,7 +118,10 @@ pub fn run(project: &Project, flags: &flags::Cosim) -> Result<i32> {
     let settings = Settings::new(flags, &config.cosim, &project.root);
     let mut request = Request::from(&flags.run);
     request.image = request.image.or_else(|| config.cosim.image.clone());
-    let ended = session(project, &settings, &request, &project.logs_dir(), None)?;
+    let ended = session(project, &settings, &request, None)?;
+    if let (Some(_), true) = (&ended.guest, request.is_job()) {
+        run::print_summary(project, &request, &run::summary::read(&ended.folder)?)?;
+    }
     Ok(ended.status)
 }
 
@@ -132,15 +131,17 @@ pub struct Ended {
     pub status: i32,
     /// The guest's run; `None` when the session was interrupted before it booted.
     pub guest: Option<run::Finished>,
+    /// The session's folder: the logs of both sides and run.json.
+    pub folder: PathBuf,
 }
 
 /// One session as a library call: `request`'s guest (its socket is the
-/// session's) with the SST side `settings` name, their logs in `logs`.
+/// session's) with the SST side `settings` name, their logs and record in
+/// `request.folder` (else a new run folder).
 pub fn session(
     project: &Project,
     settings: &Settings,
     request: &Request,
-    logs: &Path,
     stdout_sink: Option<run::StdoutSink>,
 ) -> Result<Ended> {
     if !settings.sst_dir.is_dir() {
@@ -151,34 +152,113 @@ pub fn session(
     }
     let mut request = request.clone();
     request.sst_socket = Some(settings.socket.clone().unwrap_or_else(|| "SOCKET".into()));
-    run::check(project, &request)?;
+    let image = run::check(project, &request)?;
 
     let socket = match &settings.socket {
         Some(path) => SessionSocket::fixed(project, path)?,
         None => SessionSocket::private()?,
     };
     request.sst_socket = Some(socket.path.clone());
-    request.logs = Some(logs.to_path_buf());
+    let own_folder = request.folder.is_none();
+    let folder = match &request.folder {
+        Some(dir) => dir.clone(),
+        None => run::folder::create(&run::folder::runs_dir(&project.xtask_dir()), &image.name)?,
+    };
+    request.folder = Some(folder.clone());
+    let ended = guest_and_sst_side(project, settings, &request, &socket.path, stdout_sink);
+    if own_folder {
+        run::folder::close(&folder);
+    }
+    let (status, guest) = ended?;
+    Ok(Ended {
+        status,
+        guest,
+        folder,
+    })
+}
+
+/// The SST side started and listening, the guest run beside it, and the
+/// SST side stopped; recorded in the session's folder.
+fn guest_and_sst_side(
+    project: &Project,
+    settings: &Settings,
+    request: &Request,
+    socket: &Path,
+    stdout_sink: Option<run::StdoutSink>,
+) -> Result<(i32, Option<run::Finished>)> {
+    let folder = request.folder.as_deref().context("the session's folder")?;
     let signals = Signals::register()?;
-    let mut sst = start_sst_side(project, settings, &socket.path, logs, request.quiet)?;
-    let ended = |status, guest| Ended { status, guest };
+    let mut sst = start_sst_side(project, settings, socket, folder, request.quiet)?;
     match sst.wait_listening(settings.listen_timeout, &signals)? {
         Waited::Interrupted(signal) => {
             eprintln!("interrupted while the SST side was starting; it was stopped");
-            return Ok(ended(128 + signal, None));
+            return Ok((128 + signal, None));
         }
         Waited::Listening(after) if !request.quiet => eprintln!(
             "cosim: the SST side listens on {} ({:.1}s); booting the guest",
-            socket.path.display(),
+            socket.display(),
             after.as_secs_f64()
         ),
         Waited::Listening(_) => {}
     }
-    let guest = run::run_finished(project, &request, stdout_sink, Some(sst.watch()));
+    let guest = run::run_finished(project, request, stdout_sink, Some(sst.watch()));
     let died_first = sst.exited();
     let stopped = sst.stop();
-    let guest = finish(&sst, guest, died_first, stopped, request.quiet)?;
-    Ok(ended(guest.status, Some(guest)))
+    let ended = match (&died_first, &stopped) {
+        (Some(status), _) | (None, Ok(status)) => describe(*status),
+        (None, Err(e)) => format!("not stopped: {e:#}"),
+    };
+    if guest.is_ok() {
+        record_sst_side(folder, &sst, settings, ended)?;
+    }
+    let guest = finish(
+        &sst,
+        guest.map(|g| g.finished),
+        died_first,
+        stopped,
+        request.quiet,
+    )?;
+    Ok((guest.status, Some(guest)))
+}
+
+/// Adds the SST side to the session's run.json: its command, how it
+/// ended, and for the reference peer the COMPUTEs it answered.
+fn record_sst_side(folder: &Path, sst: &SstSide, settings: &Settings, ended: String) -> Result<()> {
+    let mut record = run::summary::read(folder)?;
+    let totals = match settings.sst {
+        None => {
+            let log = folder.join(run::folder::PEER_LOG);
+            let text = std::fs::read_to_string(&log)
+                .with_context(|| format!("reading {}", log.display()))?;
+            Some(crate::sst::peer::compute_totals(&text))
+        }
+        Some(_) => None,
+    };
+    record.sst = Some(run::summary::SstSide {
+        command: sst.launch.argv.clone(),
+        dir: sst.launch.dir.clone(),
+        ended,
+        computes: totals.map(|t| t.0),
+        cycles: totals.map(|t| t.1),
+    });
+    run::summary::write(folder, &record)
+}
+
+/// `argv` as one shell command line, each word quoted where the shell needs it.
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|w| {
+            let plain = !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_./=:,+@%-".contains(c));
+            if plain {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Starts the SST side with its log (and the reference peer's) in `logs`.
@@ -192,7 +272,12 @@ fn start_sst_side(
     std::fs::create_dir_all(logs).with_context(|| format!("creating {}", logs.display()))?;
     let xtask = std::env::current_exe().context("finding this program (for `sst peer`)")?;
     let built = crate::sst::record::current(project)?;
-    let launch = settings.launch(socket, &xtask, &logs.join(PEER_LOG), built.as_ref());
+    let launch = settings.launch(
+        socket,
+        &xtask,
+        &logs.join(run::folder::PEER_LOG),
+        built.as_ref(),
+    );
     if let (Some(b), Some(_), false) = (&built, &settings.sst, quiet) {
         eprintln!(
             "cosim: SST from `cargo xtask sst build` first on PATH ({}) and SST_LIB_PATH ({})",
@@ -200,15 +285,21 @@ fn start_sst_side(
             b.elements.display()
         );
     }
-    let sst = SstSide::start(&launch, &logs.join(SST_LOG))?;
+    let sst = SstSide::start(&launch, &logs.join(run::folder::SST_LOG))?;
     if !quiet {
         eprintln!(
-            "cosim: started the SST side `{}` (pid {}, in {}; log: {})",
-            launch.shown,
+            "cosim: started the SST side (pid {}) in {}:\n  {}\ncosim: its output goes to {}",
             sst.pid,
             launch.dir.display(),
+            launch.shown,
             sst.log.display()
         );
+        if settings.sst.is_none() {
+            eprintln!(
+                "cosim: the peer's requests go to {}",
+                logs.join(run::folder::PEER_LOG).display()
+            );
+        }
     }
     Ok(sst)
 }
@@ -238,11 +329,7 @@ fn finish(
     let guest = guest?;
     match stopped {
         Ok(_) if quiet => {}
-        Ok(status) => eprintln!(
-            "cosim: the SST side stopped ({}; log: {})",
-            describe(status),
-            sst.log.display()
-        ),
+        Ok(status) => eprintln!("cosim: the SST side stopped ({})", describe(status)),
         Err(e) => eprintln!("warning: stopping the SST side: {e:#}"),
     }
     Ok(guest)

@@ -10,7 +10,7 @@ mod sweep;
 
 pub use cosim::{Cosim, Sst, SstBuild, SstCommand, SstPeer};
 use run::{parse_memory, parse_smp};
-pub use run::{BootKind, Run};
+pub use run::{require_command_after_dashes, BootKind, Run};
 pub use sweep::Sweep;
 
 /// Build RISC-V 64 Linux guest images for ACALSim from `acalsim.toml` and run them in QEMU.

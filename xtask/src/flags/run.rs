@@ -15,8 +15,12 @@ use std::path::PathBuf;
 ///
 /// In the guest: /mnt/scripts is the project's guest-scripts/ (read-only) and
 /// /mnt/share the work share (--share, default target/xtask/share). Runs are
-/// snapshots: the image is unchanged afterwards unless --persist is given. The
-/// boot log goes to target/xtask/logs/run-IMAGE.log.
+/// snapshots: the image is unchanged afterwards unless --persist is given.
+///
+/// Every run gets a folder, target/xtask/runs/TIME-IMAGE/ (runs/latest is the
+/// newest): boot.log (console and QEMU), run.json (QEMU's command line, version
+/// and sha256, the exit status and times). A headless run ends with one summary
+/// line on stderr, e.g. `exit 0 in 10.9 s (boot 6.2 s, job 4.1 s); run folder: …`.
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Run {
@@ -44,9 +48,16 @@ pub struct Run {
     /// Guest memory, at least 128M, e.g. 4G or 1536M (default: the image's run.memory).
     #[arg(long, value_parser = parse_memory)]
     pub memory: Option<u64>,
-    /// Seconds a headless command may take before the guest is killed (0: no limit).
+    /// Seconds the headless command may run, counted from its start in the guest
+    /// (after the boot or the warm restore), before the guest is killed and the
+    /// exit status is 124 (0: no limit).
     #[arg(long, default_value_t = crate::run::defaults::TIMEOUT_SECS)]
     pub timeout: u64,
+    /// Seconds from QEMU's start until the guest starts the command (the boot, or
+    /// a warm run's restore) before the guest is killed as hung; exit status 124
+    /// (0: no limit).
+    #[arg(long, value_name = "SECS", default_value_t = crate::run::defaults::BOOT_TIMEOUT_SECS)]
+    pub boot_timeout: u64,
     /// Host directory shared read-write at /mnt/share (default: target/xtask/share).
     #[arg(long)]
     pub share: Option<PathBuf>,
@@ -87,6 +98,27 @@ pub struct Run {
     /// project's QEMU 10.2 (`cargo xtask qemu build`); see `cargo xtask snapshots`.
     #[arg(long, conflicts_with_all = ["persist", "drives"])]
     pub warm: bool,
+    /// Print the closing summary as JSON (run.json's content) on stdout, as
+    /// the last line after the command's own output, instead of the summary line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Refuses a command line that ends in `--` with no command after it
+/// (clap reads that as an interactive run), saying how to do either.
+pub fn require_command_after_dashes(
+    subcommand: &str,
+    args: &[std::ffi::OsString],
+    command: &[String],
+) -> Result<(), String> {
+    if command.is_empty() && args.last().is_some_and(|a| a == "--") {
+        return Err(format!(
+            "`{subcommand} --` has no command after `--`: give one, e.g. \
+             `cargo xtask {subcommand} -- python3 /mnt/scripts/torch_check.py`, or leave out `--` \
+             for the interactive console: `cargo xtask {subcommand} [IMAGE]`"
+        ));
+    }
+    Ok(())
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,4 +156,25 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
         ));
     }
     Ok((name.to_string(), value.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dashes_with_nothing_after_them_are_refused() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let e =
+            require_command_after_dashes("run", &args(&["xtask", "run", "--"]), &[]).unwrap_err();
+        assert!(
+            e.contains("no command after `--`") && e.contains("cargo xtask run [IMAGE]"),
+            "{e}"
+        );
+        assert!(require_command_after_dashes("run", &args(&["xtask", "run"]), &[]).is_ok());
+        let cmd = ["--".to_string()];
+        assert!(
+            require_command_after_dashes("run", &args(&["xtask", "run", "--", "--"]), &cmd).is_ok()
+        );
+    }
 }

@@ -5,7 +5,7 @@
 //! port to our stderr; QEMU's own stderr goes to the boot log.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::os::unix::net::UnixListener;
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,18 +70,41 @@ pub fn forward_ports(
     forwarders
 }
 
-/// QEMU's stderr, read to its end on a thread and appended to the boot log.
+/// QEMU's stderr, read to its end on a thread and appended to the boot
+/// log; a line the user must see at once ([`said_at_once`]) goes to our
+/// stderr as it comes.
 pub fn collect_stderr(child: &mut Child, log: &Arc<Mutex<File>>) -> Result<JoinHandle<String>> {
-    let mut pipe = child.stderr.take().context("QEMU's stderr pipe")?;
+    let pipe = child.stderr.take().context("QEMU's stderr pipe")?;
     let log = Arc::clone(log);
     Ok(std::thread::spawn(move || {
         let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
+        let mut lines = io::BufReader::new(pipe);
+        let mut line = String::new();
+        while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if let Some(warning) = said_at_once(&line) {
+                eprintln!("{warning}");
+            }
+            text.push_str(&line);
+            line.clear();
+        }
         log.lock()
             .map(|mut l| l.write_all(format!("\n[QEMU stderr]\n{text}").as_bytes()))
             .ok();
         text
     }))
+}
+
+/// A QEMU stderr line that changes what the run means, as said on the
+/// terminal: ACALSim's device that found nothing on its socket (it only
+/// logs that, and then answers every request NO_DEVICE).
+pub fn said_at_once(line: &str) -> Option<String> {
+    let (_, what) = line.split_once("VirtIO SST: Warning - ")?;
+    Some(format!(
+        "warning: QEMU's SST device: {}\n  \
+         every request the guest makes on /dev/sst0 will fail (NO_DEVICE): start the SST side \
+         on that socket before the run, or let `cargo xtask cosim` start both",
+        what.trim()
+    ))
 }
 
 /// Accepts QEMU's connection on `listener` and feeds everything it sends to
@@ -175,5 +198,22 @@ mod tests {
         listener.set_nonblocking(true).unwrap();
         done.store(true, Ordering::SeqCst);
         forward_socket(listener, done, |_| {}).join().unwrap();
+    }
+
+    #[test]
+    fn only_the_sst_devices_connection_warning_is_said_at_once() {
+        let line = "VirtIO SST: Warning - Failed to connect to SST at /tmp/x.sock: No such file or directory\n";
+        let said = said_at_once(line).unwrap();
+        assert!(said.starts_with(
+            "warning: QEMU's SST device: Failed to connect to SST at /tmp/x.sock: No such file or directory\n"
+        ), "{said}");
+        assert!(
+            said.contains("NO_DEVICE") && said.contains("cargo xtask cosim"),
+            "{said}"
+        );
+        assert_eq!(
+            said_at_once("qemu-system-riscv64: terminating on signal 15\n"),
+            None
+        );
     }
 }

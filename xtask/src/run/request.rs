@@ -31,8 +31,12 @@ pub struct Request {
     pub smp: Option<u32>,
     /// `None`: the image's `run.memory`.
     pub memory_mib: Option<u64>,
-    /// How long a headless command may take; `None`: no limit.
+    /// How long a headless command may run, from its start in the guest;
+    /// `None`: no limit.
     pub timeout: Option<Duration>,
+    /// How long the guest may take from QEMU's start to starting the
+    /// command (the boot, or a warm run's restore); `None`: no limit.
+    pub boot_timeout: Option<Duration>,
     /// The work share at /mnt/share; `None`: target/xtask/share.
     pub share: Option<PathBuf>,
     /// Configure the guest network (the device is always there).
@@ -53,11 +57,14 @@ pub struct Request {
     pub show_console: bool,
     /// Start from the image's warm-start snapshot (made by the first such run).
     pub warm: bool,
-    /// Where the boot log goes; `None`: target/xtask/logs/.
-    pub logs: Option<PathBuf>,
+    /// The run's folder (boot log, run.json); `None`: a new one in
+    /// target/xtask/runs/.
+    pub folder: Option<PathBuf>,
     /// Say nothing on stderr about a run that went as asked (a sweep's
     /// points, whose records say it); errors are still returned.
     pub quiet: bool,
+    /// End with the summary as JSON on stdout rather than a line on stderr.
+    pub json: bool,
 }
 
 impl Default for Request {
@@ -73,6 +80,7 @@ impl Default for Request {
             smp: None,
             memory_mib: None,
             timeout: Some(Duration::from_secs(defaults::TIMEOUT_SECS)),
+            boot_timeout: Some(Duration::from_secs(defaults::BOOT_TIMEOUT_SECS)),
             share: None,
             net: true,
             ssh: false,
@@ -83,8 +91,9 @@ impl Default for Request {
             append: vec![],
             show_console: false,
             warm: false,
-            logs: None,
+            folder: None,
             quiet: false,
+            json: false,
         }
     }
 }
@@ -128,6 +137,7 @@ impl From<&flags::Run> for Request {
             smp: f.smp,
             memory_mib: f.memory,
             timeout: (f.timeout > 0).then(|| Duration::from_secs(f.timeout)),
+            boot_timeout: (f.boot_timeout > 0).then(|| Duration::from_secs(f.boot_timeout)),
             share: f.share.clone(),
             net: !f.no_net,
             ssh: f.ssh,
@@ -138,8 +148,9 @@ impl From<&flags::Run> for Request {
             append: f.append.split_whitespace().map(String::from).collect(),
             show_console: f.console,
             warm: f.warm,
-            logs: None,
+            folder: None,
             quiet: false,
+            json: f.json,
         }
     }
 }

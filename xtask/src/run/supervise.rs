@@ -40,8 +40,11 @@ pub enum Outcome {
     Exited(i32),
     /// Stopped on this signal.
     Interrupted(i32),
-    /// Stopped at the deadline.
+    /// Stopped when the command had run for its `--timeout`.
     TimedOut,
+    /// Stopped when the guest had not started the command within
+    /// `--boot-timeout` of QEMU's start.
+    BootTimedOut,
     /// Stopped [`COMPANION_GRACE`] after the watched process ended, for this reason.
     CompanionEnded(String),
     /// The [`Handshake`] failed, for this reason (QEMU was stopped).
@@ -89,15 +92,44 @@ fn spawn(mut command: Command, own_group: bool) -> Result<Child> {
     })
 }
 
-/// Waits for QEMU, stopping it on a signal, at the deadline, or once the
-/// watched companion has been gone for [`COMPANION_GRACE`].
+/// How long a headless run may take: the boot (or restore) until the
+/// guest starts the command, and the command from there; `None`: no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    pub boot: Option<Duration>,
+    pub job: Option<Duration>,
+}
+
+impl Limits {
+    /// Why the run is stopped now, if it is past its limit: the command's
+    /// once it has started (at `job_started`), else the boot's from `qemu_started`.
+    pub fn expired(
+        &self,
+        now: Instant,
+        qemu_started: Instant,
+        job_started: Option<Instant>,
+    ) -> Option<Outcome> {
+        match job_started {
+            Some(at) => self
+                .job
+                .is_some_and(|limit| now >= at + limit)
+                .then_some(Outcome::TimedOut),
+            None => self
+                .boot
+                .is_some_and(|limit| now >= qemu_started + limit)
+                .then_some(Outcome::BootTimedOut),
+        }
+    }
+}
+
+/// Waits for QEMU, stopping it on a signal, past its [`Limits`], or once
+/// the watched companion has been gone for [`COMPANION_GRACE`].
 fn supervise(
     child: &mut Child,
     signals: &Signals,
-    deadline: Option<Instant>,
     watch: &mut Option<Watch>,
     handshake: &mut Option<JoinHandle<Result<()>>>,
-    ending: &Ending,
+    ending: &mut Ending,
 ) -> Result<(ExitStatus, Option<Outcome>)> {
     let mut companion_gone: Option<(String, Instant)> = None;
     let mut status_seen = false;
@@ -106,8 +138,10 @@ fn supervise(
             ending.mark("QEMU stop");
             return Ok((status, None));
         }
+        ending.note_job_start();
         if !status_seen && ending.status_is_in() {
             status_seen = true;
+            ending.job_started.get_or_insert_with(Instant::now);
             ending.mark(JOB_AND_STATUS);
             if ending.stop_at_status {
                 let status = stop_qemu(child)?;
@@ -132,8 +166,12 @@ fn supervise(
         }
         let stop = if let Some(signal) = signals.caught() {
             Some(Outcome::Interrupted(signal))
-        } else if deadline.is_some_and(|d| Instant::now() >= d) {
-            Some(Outcome::TimedOut)
+        } else if let Some(expired) =
+            ending
+                .limits
+                .expired(Instant::now(), ending.qemu_started, ending.job_started)
+        {
+            Some(expired)
         } else {
             match &companion_gone {
                 Some((why, at)) if Instant::now() >= *at => {
@@ -154,18 +192,41 @@ fn supervise(
 
 /// How a headless run ends once the job's status is in, and where that is
 /// timed; an interactive run has neither.
-#[derive(Default)]
 struct Ending {
     /// The job's status file.
     status_file: Option<std::path::PathBuf>,
+    /// The file the guest (or a warm run's hand-over) makes as the command starts.
+    started_file: Option<std::path::PathBuf>,
     /// Stop QEMU once the status is in (see [`Streams::stop_at_status`]).
     stop_at_status: bool,
     timeline: Option<Arc<Timeline>>,
+    limits: Limits,
+    qemu_started: Instant,
+    /// When the command was seen to start.
+    job_started: Option<Instant>,
 }
 
 impl Ending {
+    fn new(limits: Limits) -> Ending {
+        Ending {
+            status_file: None,
+            started_file: None,
+            stop_at_status: false,
+            timeline: None,
+            limits,
+            qemu_started: Instant::now(),
+            job_started: None,
+        }
+    }
+
     fn status_is_in(&self) -> bool {
         self.status_file.as_ref().is_some_and(|f| f.exists())
+    }
+
+    fn note_job_start(&mut self) {
+        if self.job_started.is_none() && self.started_file.as_ref().is_some_and(|f| f.exists()) {
+            self.job_started = Some(Instant::now());
+        }
     }
 
     fn mark(&self, what: &str) {
@@ -207,8 +268,8 @@ pub fn interactive(
     mut watch: Option<Watch>,
 ) -> Result<Outcome> {
     let mut child = spawn(command, false)?;
-    let ending = Ending::default();
-    let (status, stopped) = supervise(&mut child, signals, None, &mut watch, &mut None, &ending)?;
+    let mut ending = Ending::new(Limits::default());
+    let (status, stopped) = supervise(&mut child, signals, &mut watch, &mut None, &mut ending)?;
     Ok(stopped.unwrap_or(Outcome::Exited(status.code().unwrap_or(1))))
 }
 
@@ -235,15 +296,30 @@ pub struct Streams {
     pub timeline: Option<Arc<Timeline>>,
 }
 
+/// The file the guest's runner makes in the job directory as the command
+/// starts (a warm run's host makes it at the hand-over): the boot's end.
+pub const STARTED: &str = "started";
+
+/// How a headless run ended, and when its command started and ended, from
+/// QEMU's start.
+pub struct Headless {
+    pub outcome: Outcome,
+    /// QEMU's start to the command's (the boot or the restore); `None`:
+    /// the command never started.
+    pub boot: Option<Duration>,
+    /// The command's start to its status (or to when QEMU was stopped).
+    pub job: Option<Duration>,
+}
+
 /// Runs QEMU without a terminal, forwarding the guest's streams, until it
 /// exits or is stopped; the job's exit status comes from `job_dir/status`.
 pub fn headless(
     mut command: Command,
     streams: Streams,
-    timeout: Option<Duration>,
+    limits: Limits,
     signals: &Signals,
     job_dir: &Path,
-) -> Result<Outcome> {
+) -> Result<Headless> {
     let Streams {
         sockets,
         log,
@@ -255,17 +331,18 @@ pub fn headless(
         stop_at_status,
         timeline,
     } = streams;
-    let ending = Ending {
-        status_file: expect_status.then(|| job_dir.join("status")),
-        stop_at_status,
-        timeline,
-    };
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = spawn(command, true)?;
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut ending = Ending {
+        status_file: expect_status.then(|| job_dir.join("status")),
+        started_file: expect_status.then(|| job_dir.join(STARTED)),
+        stop_at_status,
+        timeline,
+        ..Ending::new(limits)
+    };
     let qemu_done = Arc::new(AtomicBool::new(false));
     let console_tail = Arc::new(Mutex::new(Tail::default()));
     let log = Arc::new(Mutex::new(log));
@@ -284,14 +361,8 @@ pub fn headless(
         std::thread::spawn(move || h(done))
     });
 
-    let supervised = supervise(
-        &mut child,
-        signals,
-        deadline,
-        &mut watch,
-        &mut handshake,
-        &ending,
-    );
+    let supervised = supervise(&mut child, signals, &mut watch, &mut handshake, &mut ending);
+    let ended = Instant::now();
     qemu_done.store(true, Ordering::SeqCst);
     for f in forwarders {
         let _ = f.join();
@@ -299,21 +370,31 @@ pub fn headless(
     let qemu_stderr = qemu_stderr.join().unwrap_or_default();
     let handshake_failed = handshake_error(handshake.take());
     let (status, stopped) = supervised?;
+    let timed = |outcome| Headless {
+        outcome,
+        boot: ending.job_started.map(|at| at - ending.qemu_started),
+        job: ending.job_started.map(|at| ended - at),
+    };
     if let Some(outcome) = stopped {
-        return Ok(outcome);
+        return Ok(timed(outcome));
     }
     if let Some(why) = handshake_failed {
-        return Ok(Outcome::HandshakeFailed(format!(
+        return Ok(timed(Outcome::HandshakeFailed(format!(
             "{why} (QEMU: {}; its stderr: {})",
             describe(status),
             qemu_stderr.trim()
-        )));
+        ))));
     }
     if !expect_status {
-        return Ok(Outcome::Exited(status.code().unwrap_or(1)));
+        return Ok(timed(Outcome::Exited(status.code().unwrap_or(1))));
     }
     let console_tail = console_tail.lock().map(|t| t.text()).unwrap_or_default();
-    job_outcome(job_dir, status, console_tail, qemu_stderr)
+    Ok(timed(job_outcome(
+        job_dir,
+        status,
+        console_tail,
+        qemu_stderr,
+    )?))
 }
 
 /// The status file the guest's runner writes after the command exits; its
@@ -356,6 +437,29 @@ fn describe(status: ExitStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_boot_limit_counts_from_qemus_start_and_the_commands_from_its_own() {
+        let limits = Limits {
+            boot: Some(Duration::from_secs(60)),
+            job: Some(Duration::from_secs(10)),
+        };
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        assert!(limits.expired(at(59), t0, None).is_none());
+        assert!(matches!(
+            limits.expired(at(60), t0, None),
+            Some(Outcome::BootTimedOut)
+        ));
+        // A command that started at 50 s may run until 60 s, however long the boot took.
+        assert!(limits.expired(at(59), t0, Some(at(50))).is_none());
+        assert!(matches!(
+            limits.expired(at(60), t0, Some(at(50))),
+            Some(Outcome::TimedOut)
+        ));
+        assert!(limits.expired(at(100), t0, Some(at(95))).is_none());
+        assert!(Limits::default().expired(at(1_000_000), t0, None).is_none());
+    }
 
     #[test]
     fn a_missing_status_file_means_no_status_and_a_bad_one_is_an_error() {

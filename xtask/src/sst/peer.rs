@@ -92,6 +92,17 @@ pub fn log_line(clock: Clock, request: &Request, response: &Response) -> String 
     line.to_string()
 }
 
+/// The COMPUTE requests in a peer's log (`log_line`s) and the cycles it
+/// answered them with.
+pub fn compute_totals(log: &str) -> (u64, u64) {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "COMPUTE")
+        .fold((0, 0), |(n, cycles), v| {
+            (n + 1, cycles + v["cycles"].as_u64().unwrap_or(0))
+        })
+}
+
 /// Listens on the socket and answers one client at a time until SIGTERM,
 /// SIGINT or SIGHUP; a client that disconnects makes room for the next, as
 /// in the component. The socket file is removed on the way out.
@@ -321,6 +332,20 @@ mod tests {
                 "user_data": 90, "status": "OK", "units": 12, "latency_model": 0,
                 "cycles": 1200, "timestamp": 1200})
         );
+    }
+
+    #[test]
+    fn the_totals_count_the_computes_of_a_log_and_their_cycles() {
+        let mut clock = Clock::default();
+        let mut log = String::new();
+        for (kind, units) in [(Kind::Compute, 12), (Kind::Echo, 0), (Kind::Compute, 5)] {
+            let req = request(kind, units, 1);
+            let (resp, next) = answer(&req, clock, 100);
+            clock = next;
+            log += &(log_line(clock, &req, &resp) + "\n");
+        }
+        assert_eq!(compute_totals(&log), (2, 1700));
+        assert_eq!(compute_totals(""), (0, 0));
     }
 
     #[test]

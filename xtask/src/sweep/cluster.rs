@@ -77,7 +77,7 @@ fn warm_up(project: &Project, shared: &Shared) -> Result<()> {
         image: Some(shared.image.clone()),
         command: vec!["true".into()],
         warm: true,
-        logs: Some(logs.clone()),
+        folder: Some(logs.clone()),
         ..Request::default()
     };
     eprintln!(
@@ -94,7 +94,7 @@ fn warm_up(project: &Project, shared: &Shared) -> Result<()> {
                 listen_timeout: shared.listen_timeout,
                 cycles_per_unit: crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT,
             };
-            cosim::session(project, &settings, &request, &logs, None)?.status
+            cosim::session(project, &settings, &request, None)?.status
         }
     };
     if status != 0 {

@@ -78,10 +78,10 @@ pub fn run(
     let request = request(shared, &filled, dir);
     let sink = stdout_file(dir)?;
     let ended = match &filled.sst {
-        FilledSst::None => run::run_finished(project, &request, Some(sink), None),
-        sst => {
-            cosim::session(project, &settings(shared, sst), &request, dir, Some(sink)).map(finished)
+        FilledSst::None => {
+            run::run_finished(project, &request, Some(sink), None).map(|r| r.finished)
         }
+        sst => cosim::session(project, &settings(shared, sst), &request, Some(sink)).map(finished),
     };
     let wall_secs = started.elapsed().as_secs_f64();
     let signal = caught();
@@ -179,7 +179,7 @@ fn request(shared: &Shared, filled: &plan::Filled, dir: &Path) -> Request {
         envs: filled.env.clone(),
         timeout: Some(shared.spec.timeout),
         warm: shared.spec.warm,
-        logs: Some(dir.to_path_buf()),
+        folder: Some(dir.to_path_buf()),
         quiet: true,
         ..Request::default()
     }
@@ -209,7 +209,7 @@ fn sst_record(sst: &FilledSst) -> Option<String> {
     match sst {
         FilledSst::Peer { cycles_per_unit } => Some(format!(
             "cargo xtask sst peer --cycles-per-unit {cycles_per_unit} (log: {})",
-            cosim::PEER_LOG
+            run::folder::PEER_LOG
         )),
         FilledSst::Command { command } => Some(command.clone()),
         FilledSst::None => None,
@@ -222,6 +222,9 @@ fn finished(e: cosim::Ended) -> run::Finished {
         None => run::Finished {
             status: e.status,
             restore_secs: None,
+            how: "interrupted before the guest booted".into(),
+            start: None,
+            job: None,
         },
     }
 }

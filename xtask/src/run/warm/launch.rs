@@ -6,7 +6,6 @@ use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use xshell::cmd;
@@ -18,7 +17,9 @@ use crate::run::phases::Timeline;
 use crate::run::preflight::{BuiltImage, ChosenQemu};
 use crate::run::request::Request;
 use crate::run::session::{Session, Sockets};
-use crate::run::supervise::{self, Handshake, Outcome, Signals, StdoutSink, Streams, Watch};
+use crate::run::supervise::{
+    self, Handshake, Headless, Limits, Signals, StdoutSink, Streams, Watch,
+};
 use crate::run::{argv, report};
 
 /// What every QEMU of one warm run shares.
@@ -75,31 +76,34 @@ pub struct Supervised {
     pub expect_status: bool,
     pub stdout_sink: Option<StdoutSink>,
     pub watch: Option<Watch>,
-    /// The boot log's name: run-NAME.log.
-    pub log_name: String,
-    /// When QEMU is killed; `None`: never.
-    pub timeout: Option<std::time::Duration>,
+    /// The boot log's name in the run's folder.
+    pub log_name: &'static str,
+    /// When QEMU is killed.
+    pub limits: Limits,
     /// See [`Streams::stop_at_status`].
     pub stop_at_status: bool,
     /// Whether the run's timeline marks when the status came and QEMU stopped.
     pub timed: bool,
 }
 
-/// Starts QEMU for `machine` and supervises it as a headless cold run is.
+/// Starts QEMU for `machine` and supervises it as a headless cold run is;
+/// returns how that ended and the boot log.
 pub fn launch(
     cx: &Warm,
     machine: &Machine,
     sockets: Sockets,
     s: Supervised,
-) -> Result<(Outcome, Duration, PathBuf)> {
+) -> Result<(Headless, PathBuf)> {
     let (q, args) = (&machine.qemu, argv::argv(machine));
     let qemu = cmd!(cx.project.sh, "{q} {args...}");
     let shown = qemu.to_string();
+    let folder = cx.request.folder.as_deref().context("the run's folder")?;
     let (log_path, log) = report::start_boot_log(
-        cx.project,
+        folder,
+        s.log_name,
         cx.request,
-        &s.log_name,
-        &cx.qemu.description,
+        &cx.image.name,
+        cx.qemu,
         &shown,
     )?;
     if cx.project.verbose {
@@ -118,13 +122,6 @@ pub fn launch(
         stop_at_status: s.stop_at_status,
         timeline: s.timed.then(|| Arc::clone(&cx.timeline)),
     };
-    let started = std::time::Instant::now();
-    let outcome = supervise::headless(
-        command,
-        streams,
-        s.timeout,
-        &cx.signals,
-        &cx.session.job_dir,
-    )?;
-    Ok((outcome, started.elapsed(), log_path))
+    let ended = supervise::headless(command, streams, s.limits, &cx.signals, &cx.session.job_dir)?;
+    Ok((ended, log_path))
 }

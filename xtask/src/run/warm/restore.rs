@@ -9,13 +9,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::control;
 use super::launch::{launch, Launch, Supervised, Warm};
+use crate::run::folder;
 use crate::run::report::{self, Finished};
-use crate::run::supervise::{Outcome, StdoutSink, Watch};
+use crate::run::supervise::{Limits, Outcome, StdoutSink, Watch, STARTED};
 use crate::snapshot::qmp::Qmp;
 use crate::snapshot::store;
 
@@ -53,6 +54,7 @@ pub fn run(
     let measured = Arc::clone(&restore_secs);
     let quiet = cx.request.quiet;
     let timeline = Arc::clone(&cx.timeline);
+    let started_file = cx.session.job_dir.join(STARTED);
     let handshake = Box::new(move |qemu_done: Arc<AtomicBool>| {
         let mut qmp = Qmp::connect(&qmp_path, Duration::from_secs(10))?;
         timeline.mark("QEMU start");
@@ -70,6 +72,10 @@ pub fn run(
         }
         let stream = control::accept(&listener, &qemu_done)?;
         control::send_job(&stream, &argv, &env)?;
+        // The command's `--timeout` counts from here, as from a cold
+        // guest's start of it.
+        std::fs::write(&started_file, "")
+            .with_context(|| format!("writing {}", started_file.display()))?;
         timeline.mark("hand-over sent");
         Ok(())
     });
@@ -78,25 +84,22 @@ pub fn run(
         expect_status: true,
         stdout_sink,
         watch,
-        log_name: cx.image.name.clone(),
-        timeout: cx.request.timeout,
+        log_name: folder::BOOT_LOG,
+        limits: Limits {
+            boot: cx.request.boot_timeout,
+            job: cx.request.timeout,
+        },
         // The restore's writes go to a temporary overlay.
         stop_at_status: true,
         timed: true,
     };
-    let (outcome, elapsed, log) = launch(cx, &machine, l.sockets, supervised)?;
-    match outcome {
-        Outcome::HandshakeFailed(why) => Ok(Restored::Refused(why)),
-        other => {
-            let status = report::exit_status(cx.project, cx.request, other, elapsed, &log)?;
-            let restore_secs = restore_secs.lock().ok().and_then(|m| *m);
-            let finished = Finished {
-                status,
-                restore_secs,
-            };
-            Ok(Restored::Ended(finished, log))
-        }
+    let (ended, log) = launch(cx, &machine, l.sockets, supervised)?;
+    if let Outcome::HandshakeFailed(why) = ended.outcome {
+        return Ok(Restored::Refused(why));
     }
+    let mut finished = report::finished(cx.request, ended, &log)?;
+    finished.restore_secs = restore_secs.lock().ok().and_then(|m| *m);
+    Ok(Restored::Ended(finished, log))
 }
 
 /// `migrate-incoming` from the state file, then `cont`.

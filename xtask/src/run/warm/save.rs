@@ -20,9 +20,10 @@ use xshell::cmd;
 use super::control::{self, Ready};
 use super::launch::{launch, Launch, Supervised, Warm};
 use crate::progress::human_bytes;
+use crate::run::folder;
 use crate::run::machine::Machine;
 use crate::run::report::{self, Finished};
-use crate::run::supervise::{Handshake, Outcome};
+use crate::run::supervise::{Handshake, Headless, Limits, Outcome};
 use crate::snapshot::qmp::Qmp;
 use crate::snapshot::store::{self, FileSum, Record, Store};
 
@@ -73,30 +74,39 @@ pub fn run(
         expect_status: false,
         stdout_sink: None,
         watch: None,
-        log_name: format!("{}-warmup", cx.image.name),
-        timeout: save_timeout(cx.request.timeout),
+        log_name: folder::WARMUP_LOG,
+        limits: Limits {
+            boot: save_timeout(cx.request.boot_timeout),
+            job: None,
+        },
         stop_at_status: false,
         timed: false,
     };
-    let (outcome, elapsed, log) = launch(cx, &machine, l.sockets, supervised)?;
+    let (ended, log) = launch(cx, &machine, l.sockets, supervised)?;
     let measured = saved.lock().ok().and_then(|mut s| s.take());
-    let saved = match (outcome, measured) {
+    let saved = match (ended.outcome, measured) {
         (Outcome::Exited(0), Some(saved)) => saved,
         (Outcome::Exited(code), _) => bail!(
             "QEMU exited with status {code} before the snapshot was saved (boot log: {})",
             log.display()
         ),
-        (Outcome::TimedOut, _) => {
+        (Outcome::BootTimedOut, _) => {
             eprintln!(
-                "error: the warm-up boot was not ready and saved within {}s; QEMU was killed and nothing was saved. Boot log: {}",
-                save_timeout(cx.request.timeout).map_or(0, |t| t.as_secs()),
+                "error: the warm-up boot was not ready and saved within {} s (--boot-timeout, \
+                 at least {} s for a save); QEMU was killed and nothing was saved.\nBoot log: {}",
+                save_timeout(cx.request.boot_timeout).map_or(0, |t| t.as_secs()),
+                SAVE_AT_LEAST.as_secs(),
                 log.display()
             );
-            return Ok(Some(ended(report::EXIT_TIMEOUT)));
+            return Ok(Some(unsaved(report::EXIT_TIMEOUT, "boot timeout")));
         }
-        (other, _) => {
-            let status = report::exit_status(cx.project, cx.request, other, elapsed, &log)?;
-            return Ok(Some(ended(status)));
+        (outcome, _) => {
+            let headless = Headless {
+                outcome,
+                boot: None,
+                job: None,
+            };
+            return report::finished(cx.request, headless, &log).map(Some);
         }
     };
     let record = record(cx, key, input, &machine, &saved, &files, root_disk);
@@ -126,10 +136,13 @@ fn say_stale(cx: &Warm, store: &Store, dir: &Path) {
 }
 
 /// A run that ended during the save: no restore happened.
-fn ended(status: i32) -> Finished {
+fn unsaved(status: i32, how: &str) -> Finished {
     Finished {
         status,
         restore_secs: None,
+        how: how.into(),
+        start: None,
+        job: None,
     }
 }
 
@@ -149,11 +162,11 @@ fn stand_in_for_the_sst_side(machine: &mut Machine, dir: &Path) -> Result<Option
     Ok(Some(listener))
 }
 
-/// The save's limit: the job's `--timeout`, but at least
+/// The save's limit: the run's `--boot-timeout`, but at least
 /// [`SAVE_AT_LEAST`]. The warm-up is paid once per snapshot, like an image
 /// build, and `import torch` alone can take a minute under TCG, so a
-/// timeout meant for the job would otherwise keep any snapshot from ever
-/// being saved. The job's own timeout counts from its restore.
+/// limit meant for a boot would otherwise keep any snapshot from ever
+/// being saved. The job's own timeout counts from its start after the restore.
 fn save_timeout(job: Option<Duration>) -> Option<Duration> {
     job.map(|t| t.max(SAVE_AT_LEAST))
 }
