@@ -50,6 +50,26 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The run folder a run's summary line names (`…; run folder: PATH`, the
+/// last line of its stderr), as an absolute path.
+pub fn run_folder(out: &Output) -> PathBuf {
+    let err = stderr(out);
+    let folder = err
+        .lines()
+        .rev()
+        .find_map(|l| l.split_once("; run folder: ").map(|(_, f)| f.trim()))
+        .unwrap_or_else(|| panic!("no `run folder:` in the run's summary line:\n{err}"));
+    root().join(folder)
+}
+
+/// `run.json` in a run folder.
+pub fn run_record(folder: &Path) -> serde_json::Value {
+    let path = folder.join("run.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("run.json is JSON")
+}
+
 /// Image builds use the whole machine and one cache: one at a time.
 pub fn build_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());

@@ -181,6 +181,14 @@ fn acalsims_driver_in_the_image_answers_on_dev_sst0_through_the_projects_qemu() 
         "the guest check failed:\n{stdout}\n{}",
         stderr(&out)
     );
+    // Nothing listens on the socket: said on the terminal, not only in the boot log.
+    assert!(
+        stderr(&out).contains(&format!(
+            "warning: QEMU's SST device: Failed to connect to SST at {socket_arg}"
+        )) && stderr(&out).contains("(NO_DEVICE)"),
+        "{}",
+        stderr(&out)
+    );
     for want in [
         "/dev/sst0",
         "virtio_sst",
@@ -196,9 +204,16 @@ fn acalsims_driver_in_the_image_answers_on_dev_sst0_through_the_projects_qemu() 
             "`{want}` missing from the guest's output:\n{stdout}"
         );
     }
-    let boot_log =
-        std::fs::read_to_string(root().join("target/xtask/logs/run-e2e-cosim.log")).unwrap();
+    let folder = run_folder(&out);
+    let boot_log = std::fs::read_to_string(folder.join("boot.log")).unwrap();
     let binary = qemu_record()["binary"].as_str().unwrap().to_string();
+    let record = run_record(&folder);
+    assert_eq!(record["qemu"]["path"], binary.as_str(), "{record}");
+    assert_eq!(
+        record["qemu"]["sha256"],
+        qemu_record()["sha256"],
+        "{record}"
+    );
     assert!(
         boot_log
             .lines()

@@ -161,7 +161,8 @@ fn a_thousand_computes_go_through_the_reference_peer_and_the_status_is_the_guest
         .unwrap_or_else(|| panic!("no request_id range in:\n{stdout}"));
     assert_eq!(ids.1 - ids.0, 999, "{stdout}");
 
-    let log = peer_log(&root().join("target/xtask/logs/sst-peer.jsonl"));
+    let folder = run_folder(&out);
+    let log = peer_log(&folder.join("peer.jsonl"));
     assert_eq!(
         log.len(),
         1000,
@@ -191,6 +192,29 @@ fn a_thousand_computes_go_through_the_reference_peer_and_the_status_is_the_guest
         err.contains("the SST side stopped (exited with status 0"),
         "{err}"
     );
+    // The SST side is named by its real command line, each log on its own line.
+    assert!(
+        err.contains(&format!(
+            " sst peer --socket {} --cycles-per-unit 100 --log {}/peer.jsonl\n",
+            socket.display(),
+            folder.display()
+        )) && err.contains(&format!(
+            "cosim: its output goes to {}/sst.log\n",
+            folder.display()
+        )),
+        "{err}"
+    );
+    // The summary line counts the peer's COMPUTEs and their cycles.
+    let cycles: u64 = (0..1000u64).map(|i| (1 + (i * 7919) % 65536) * 100).sum();
+    let summary = err.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("exit 7 in ")
+            && summary.contains(&format!("; 1000 COMPUTEs, {cycles} cycles); run folder: ")),
+        "{err}"
+    );
+    let record = run_record(&folder);
+    assert_eq!(record["sst"]["computes"], 1000, "{record}");
+    assert_eq!(record["sst"]["ended"], "exited with status 0", "{record}");
     assert_nothing_left("after a session");
 }
 
@@ -205,7 +229,7 @@ fn an_sst_side_that_exits_at_once_or_never_listens_ends_the_session_in_seconds()
     assert!(
         err.contains("exited with status 3 before it listened on")
             && err.contains("  Error: no such element acalsim.VirtIODevice")
-            && err.contains("cosim-sst.log"),
+            && err.contains("/sst.log"),
         "{err}"
     );
 
@@ -297,7 +321,7 @@ fn an_sst_side_killed_mid_run_ends_the_session_non_zero_and_the_guest_sees_no_de
     );
     assert!(
         err.contains("was killed by signal 9 while the guest was running")
-            && err.contains("cosim-sst.log"),
+            && err.contains("/sst.log"),
         "{err}"
     );
     let socket = reported_socket(&err);

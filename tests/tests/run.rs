@@ -10,8 +10,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tests::{
-    build_lock, ensure_built, image_dir, interrupt_group, root, stderr, wait_or_kill, xtask,
-    xtask_bin,
+    build_lock, ensure_built, image_dir, interrupt_group, root, run_folder, run_record, stderr,
+    wait_or_kill, xtask, xtask_bin,
 };
 
 fn config() -> PathBuf {
@@ -99,9 +99,82 @@ fn headless_job_returns_output_streams_and_exit_status() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "hello  'world'\n", "arguments arrive whole");
 
-    let out = run(&[IMAGE, "--", "false"]);
+    // --json: the summary is the last line of stdout, after the command's output.
+    let out = run(&[IMAGE, "--json", "--", "sh", "-c", "echo out; exit 1"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stdout(&out).is_empty());
+    let text = stdout(&out);
+    let (first, last) = text.trim_end().split_once('\n').expect("two lines");
+    assert_eq!(first, "out");
+    let summary: serde_json::Value = serde_json::from_str(last).expect("the summary is JSON");
+    assert_eq!(summary["end"]["status"], 1, "{summary}");
+    assert_eq!(summary["end"]["how"], "exited", "{summary}");
+    assert_eq!(summary["image"], IMAGE, "{summary}");
+    assert!(!stderr(&out).contains("run folder:"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_run_has_a_folder_with_its_logs_record_and_a_summary_line() {
+    let _lock = build_lock();
+    ensure_built(&config(), IMAGE);
+    let out = run(&[IMAGE, "--", "sh", "-c", "echo hi; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    let summary = err.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("exit 3 in ")
+            && summary.contains(" s (boot ")
+            && summary.contains(" s, job "),
+        "{err}"
+    );
+    let folder = run_folder(&out);
+    assert!(
+        folder.starts_with(root().join("target/xtask/runs"))
+            && folder.to_string_lossy().ends_with(IMAGE),
+        "{}",
+        folder.display()
+    );
+    let boot_log = std::fs::read_to_string(folder.join("boot.log")).expect("boot.log");
+    assert!(
+        boot_log.starts_with("# qemu: ") && boot_log.contains("Linux version"),
+        "{boot_log}"
+    );
+    let record = run_record(&folder);
+    assert_eq!(
+        record["command"],
+        serde_json::json!(["sh", "-c", "echo hi; exit 3"])
+    );
+    assert_eq!(record["end"]["status"], 3, "{record}");
+    let qemu = record["qemu"]["path"]
+        .as_str()
+        .expect("qemu.path")
+        .to_string();
+    assert!(
+        record["qemu_command"].as_str().unwrap().starts_with(&qemu),
+        "{record}"
+    );
+    assert_eq!(
+        record["qemu"]["sha256"].as_str().map(str::len),
+        Some(64),
+        "{record}"
+    );
+    assert!(
+        record["qemu"]["version"]
+            .as_str()
+            .unwrap()
+            .contains("QEMU emulator version"),
+        "{record}"
+    );
+    let (boot, job, total) = (
+        record["end"]["start_secs"].as_f64().expect("start_secs"),
+        record["end"]["job_secs"].as_f64().expect("job_secs"),
+        record["end"]["total_secs"].as_f64().expect("total_secs"),
+    );
+    assert!(boot > 0.0 && job > 0.0 && boot + job <= total, "{record}");
+    assert!(
+        !folder.join("pid").exists(),
+        "the ended run still marks its folder as running"
+    );
+    assert!(root().join("target/xtask/runs/latest/run.json").exists());
 }
 
 #[test]
@@ -109,12 +182,45 @@ fn timeout_kills_the_guest_and_leaves_nothing() {
     let _lock = build_lock();
     ensure_built(&config(), IMAGE);
     let before = run_dirs();
-    let out = run(&[IMAGE, "--timeout", "20", "--", "sleep", "1000"]);
+    // --timeout counts from the command's start: the boot does not eat it.
+    let out = run(&[
+        IMAGE,
+        "--timeout",
+        "4",
+        "--",
+        "sh",
+        "-c",
+        "echo start; sleep 1000",
+    ]);
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "start\n",
+        "the command started before its timeout ran out"
+    );
     assert!(
-        stderr(&out).contains("did not finish within 20s"),
+        stderr(&out).contains("the command ran for 4 s, its --timeout (counted from its start"),
         "{}",
         stderr(&out)
+    );
+    let end = &run_record(&run_folder(&out))["end"];
+    assert_eq!(end["how"], "timeout", "{end}");
+    assert!(end["job_secs"].as_f64().is_some_and(|j| j >= 4.0), "{end}");
+    // A boot that does not reach the command in time has its own limit and message.
+    let out = run(&[IMAGE, "--boot-timeout", "1", "--", "true"]);
+    assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "the guest did not start the command within 1 s of QEMU's start (--boot-timeout)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let end = &run_record(&run_folder(&out))["end"];
+    assert_eq!(
+        (&end["how"], &end["start_secs"]),
+        (&serde_json::json!("boot timeout"), &serde_json::Value::Null),
+        "{end}"
     );
     assert!(
         qemu_processes(&image_dir(IMAGE).to_string_lossy()).is_empty(),
@@ -548,7 +654,7 @@ fn kernel_panic_ends_the_run_quickly_with_an_error() {
     let err = stderr(&out);
     assert!(err.contains("the guest kernel panicked"), "{err}");
     assert!(
-        err.contains("run-e2e-python.log"),
+        err.contains(&format!("-{IMAGE}/boot.log")),
         "names the boot log: {err}"
     );
     assert!(
@@ -561,16 +667,15 @@ fn kernel_panic_ends_the_run_quickly_with_an_error() {
 fn sst_socket_with_stock_qemu_is_refused_before_booting() {
     let _lock = build_lock();
     ensure_built(&config(), IMAGE);
-    let log = root().join(format!("target/xtask/logs/run-{IMAGE}.log"));
-    let modified = || std::fs::metadata(&log).and_then(|m| m.modified()).ok();
-    let before = modified();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("sst.sock").display().to_string();
     // Stock QEMU named explicitly (without --qemu, a built project QEMU is chosen).
     let out = run(&[
         IMAGE,
         "--qemu",
         "qemu-system-riscv64",
         "--sst-socket",
-        "/tmp/acalsim-sst.sock",
+        &socket,
         "--",
         "true",
     ]);
@@ -580,10 +685,15 @@ fn sst_socket_with_stock_qemu_is_refused_before_booting() {
         err.contains("no virtio-sst-device") && err.contains("cargo xtask qemu build"),
         "{err}"
     );
-    assert_eq!(
-        modified(),
-        before,
-        "no boot was attempted (the boot log is untouched)"
+    let runs = std::fs::read_dir(root().join("target/xtask/runs"))
+        .into_iter()
+        .flatten();
+    let booted = runs
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("run.json")).ok())
+        .any(|record| record.contains(&socket));
+    assert!(
+        !booted,
+        "a boot was attempted (a run folder names {socket})"
     );
 }
 
@@ -602,5 +712,16 @@ fn unknown_or_unbuilt_images_are_explained() {
         stderr(&out).contains("cargo xtask image e2e-never-built"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn dashes_without_a_command_are_refused_and_say_how_to_open_the_console() {
+    let out = run(&[IMAGE, "--"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("has no command after `--`") && err.contains("for the interactive console"),
+        "{err}"
     );
 }

@@ -95,7 +95,7 @@ fn full_sst_build_then_acalsims_component_answers_the_guests_computes() {
         "real SST did not answer 1000 units with 100000 cycles:\n{stdout}"
     );
     assert!(stdout.contains("COMPUTE: 200 answers right"), "{stdout}");
-    let sst_log = std::fs::read_to_string(root().join("target/xtask/logs/cosim-sst.log")).unwrap();
+    let sst_log = std::fs::read_to_string(run_folder(&out).join("sst.log")).unwrap();
     assert!(
         sst_log.contains("SST Linux Integration - Basic Configuration")
             && sst_log.contains("COMPUTE request (units=1000, cycles=100000)"),

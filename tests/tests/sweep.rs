@@ -211,7 +211,7 @@ fn check_points(out: &Path, all: &BTreeMap<String, (Value, String)>) {
                 "a warm point restores: {r}"
             );
         }
-        let peer = std::fs::read_to_string(out.join("points").join(id).join("sst-peer.jsonl"))
+        let peer = std::fs::read_to_string(out.join("points").join(id).join("peer.jsonl"))
             .expect("the peer's log");
         assert_eq!(
             peer.lines().count() as u64,
@@ -231,8 +231,7 @@ fn check_points(out: &Path, all: &BTreeMap<String, (Value, String)>) {
         assert_eq!(
             r["sst"].as_str(),
             Some(
-                format!("cargo xtask sst peer --cycles-per-unit {cpu} (log: sst-peer.jsonl)")
-                    .as_str()
+                format!("cargo xtask sst peer --cycles-per-unit {cpu} (log: peer.jsonl)").as_str()
             )
         );
     }

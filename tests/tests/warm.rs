@@ -17,8 +17,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tests::{
-    acalsim_src, ensure_built, image_dir, interrupt_group, root, stderr, wait_or_kill, xtask_bin,
-    xtask_env,
+    acalsim_src, ensure_built, image_dir, interrupt_group, root, run_folder, run_record, stderr,
+    wait_or_kill, xtask_bin, xtask_env,
 };
 
 const IMAGE: &str = "e2e-python";
@@ -103,9 +103,9 @@ fn assert_restored(err: &str) {
 const NUMPY_JOB: &str =
     "import numpy, sys; print(numpy.arange(10).sum(), sys.argv[1:], flush=True); sys.exit(3)";
 
-/// The boot log of the last run of the test image.
-fn run_log() -> String {
-    let path = root().join(format!("target/xtask/logs/run-{IMAGE}.log"));
+/// The boot log of the run that printed `out`, from its run folder.
+fn run_log(out: &Output) -> String {
+    let path = run_folder(out).join("boot.log");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -122,7 +122,7 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
     let cold = run(&["--", "python3", "-c", NUMPY_JOB, "a b", "c"]);
     assert_eq!(cold.status.code(), Some(3), "{}", stderr(&cold));
     assert_eq!(stdout(&cold), "45 ['a b', 'c']\n");
-    assert_stopped_at_status(&run_log());
+    assert_stopped_at_status(&run_log(&cold));
     for _ in 0..2 {
         let w = restored(&["--", "python3", "-c", NUMPY_JOB, "a b", "c"]);
         assert_eq!(
@@ -163,7 +163,18 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
     assert_eq!(shell.status.code(), Some(0), "{}", stderr(&shell));
     assert_eq!(stdout(&shell), "/mnt/scripts/torch_check.py\n");
     // Where the restore's time went, the guest's own steps among them.
-    let log = run_log();
+    let log = run_log(&shell);
+    // The warm run's summary names the restore, and its record says warm.
+    let summary = stderr(&shell)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        summary.starts_with("exit 0 in ") && summary.contains("(restore "),
+        "{summary}"
+    );
+    assert_eq!(run_record(&run_folder(&shell))["warm"], true);
     for phase in [
         "warm run phases",
         "  snapshot check ",

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use tests::{build_lock, ensure_built, root, stderr, xtask};
+use tests::{build_lock, ensure_built, root, run_folder, stderr, xtask};
 
 const IMAGE: &str = "cosim";
 
@@ -359,7 +359,7 @@ fn tiny_llama_sends_a_compute_per_block_through_a_cosim_session() {
     // A decode FFN block: one token.
     assert_eq!(units[5], (6 * 64 * 172_u64).div_ceil(1024), "{v}");
 
-    let log = std::fs::read_to_string(root().join("target/xtask/logs/sst-peer.jsonl")).unwrap();
+    let log = std::fs::read_to_string(run_folder(&out).join("peer.jsonl")).unwrap();
     let logged: Vec<serde_json::Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

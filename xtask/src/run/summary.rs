@@ -116,7 +116,7 @@ pub fn line(record: &Record, root: &Path) -> String {
     }
     let how = match end.how.as_str() {
         "exited" => String::new(),
-        how => format!(", {how}"),
+        how => format!(" ({how})"),
     };
     format!(
         "exit {}{how} in {:.1} s ({}); run folder: {}",
@@ -176,7 +176,7 @@ mod tests {
             (124, "boot timeout".into(), None, None);
         assert_eq!(
             line(&hung, Path::new("/elsewhere")),
-            "exit 124, boot timeout in 10.9 s (the command never started: boot unfinished); \
+            "exit 124 (boot timeout) in 10.9 s (the command never started: boot unfinished); \
              run folder: /p/target/xtask/runs/20261205-194640-cosim"
         );
     }
