@@ -186,7 +186,7 @@ pub enum QemuCommand {
 /// target/xtask/qemu.json records it. Log: target/xtask/logs/qemu-build.log.
 ///
 ///   ACALSIM_SRC=~/acalsim cargo xtask qemu build
-///   cargo xtask run cosim --sst-socket /tmp/sst.sock -- python3 /mnt/scripts/sst_check.py
+///   cargo xtask run cosim --sst-socket /tmp/sst.sock -- python3 /mnt/scripts/sst/sst_check.py
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct QemuBuild {
