@@ -25,13 +25,15 @@ use super::run::Run;
 /// no socket behind. Logs: target/xtask/logs/cosim-sst.log (the SST side's output),
 /// sst-peer.jsonl (the reference peer's requests), run-IMAGE.log (the boot).
 /// Defaults can live in the [cosim] table of acalsim.toml (image, sst, sst_dir,
-/// socket, listen_timeout). Every `run` option applies to the guest.
+/// socket, listen_timeout). Every `run` option but --sst-socket applies to the guest.
+/// With `cargo xtask sst build`'s SST, `--sst 'sst CONFIG.py'` finds its element
+/// library through SST_LIB_PATH: no --add-lib-path.
 ///
-///   cargo xtask cosim cosim -- python3 /mnt/scripts/sst/sst_compute.py --count 1000
+///   cargo xtask cosim -- python3 /mnt/scripts/sst/sst_compute.py --count 1000
 ///   cargo xtask cosim cosim --socket /tmp/qemu-sst-linux.sock --sst-dir ~/acalsim/src/qemu-acalsim-sst-linux/sst-config \
-///       --sst 'sst --add-lib-path=DIR linux_basic.py' -- python3 /mnt/scripts/sst/sst_check.py
+///       --sst 'sst linux_basic.py' -- python3 /mnt/scripts/sst/sst_check.py
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, mut_args(cosim_run_arg))]
 pub struct Cosim {
     #[command(flatten)]
     pub run: Run,
@@ -51,6 +53,20 @@ pub struct Cosim {
     /// The reference peer's simulated cycles per COMPUTE unit.
     #[arg(long, default_value_t = crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT)]
     pub cycles_per_unit: u64,
+}
+
+/// `run`'s flags as `cosim` takes them (in place: `mut_arg` would move a
+/// positional to the end). The image's default is the `[cosim]` table's; and
+/// --sst-socket is hidden, because a session picks the socket itself:
+/// `cosim::run` refuses a given --sst-socket and names --socket instead.
+fn cosim_run_arg(arg: clap::Arg) -> clap::Arg {
+    match arg.get_id().as_str() {
+        "name" => arg.help(
+            "Image name (default: the [cosim] table's `image`, else the config's default_image)",
+        ),
+        "sst_socket" => arg.hide(true),
+        _ => arg,
+    }
 }
 
 /// The SST side of a co-simulation.
