@@ -90,7 +90,7 @@ pub enum SstCommand {
 /// ACALSim comes from ACALSIM_SRC or [qemu] acalsim, as for `qemu build`. No network is used.
 ///
 ///   1. SST-core: autogen.sh, configure --disable-mpi --with-python=/usr/bin/python3-config,
-///      make (about 15 minutes on 2 cores), make install into the user cache;
+///      make (about 7 minutes on 2 cores), make install into the user cache;
 ///   2. only acalsim-device/ACALSimVirtIODeviceComponent.cc compiled as libacalsim.so with
 ///      sst-config's element flags (ACALSim's Makefile also pulls unrelated framework sources),
 ///      checked with `sst-info acalsim`.
