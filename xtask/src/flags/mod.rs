@@ -90,14 +90,15 @@ pub struct Image {
     pub offline: bool,
 }
 
-/// Log in to a guest started with `cargo xtask run --ssh`, or run one command there.
+/// Log in to a guest started with `cargo xtask run --ssh`, or run one command there
 ///
-///   cargo xtask ssh                      a shell in the default image's running guest
-///   cargo xtask ssh debian-base -- uname -a
+///   cargo xtask ssh                          (a shell in the default image's running guest)
+///   cargo xtask ssh debian-base -- uname -a  (one command in debian-base's running guest)
 ///
 /// Waits (up to --wait seconds) for the guest's sshd, then runs the host's ssh with
 /// the project's key (kept in $XDG_CACHE_HOME/acalsim/ssh) on 127.0.0.1.
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct Ssh {
     /// Image name (default: the config's default_image).
     pub name: Option<String>,
@@ -214,7 +215,7 @@ pub enum PytorchCommand {
     Build(PytorchBuild),
 }
 
-/// Compile a source tree in the guest (PyTorch, lean: CPU, OpenBLAS, no tests).
+/// Compile a source tree in the guest (PyTorch, lean: CPU, OpenBLAS, no tests)
 ///
 /// The tree is copied once onto a persistent build disk in
 /// $XDG_CACHE_HOME/acalsim/pytorch/ that also holds the build directory and the
@@ -225,11 +226,12 @@ pub enum PytorchCommand {
 /// Progress ([n/N], ETA) on the terminal, the full log in target/xtask/logs/pytorch-build.log;
 /// a full build's wheel lands in target/xtask/wheels/.
 ///
-///   cargo xtask pytorch build --source ~/pytorch --target c10
-///   cargo xtask pytorch build --source ~/pytorch            (the wheel)
+///   cargo xtask pytorch build --source ~/pytorch --target c10   (up to one CMake target)
+///   cargo xtask pytorch build --source ~/pytorch                (the wheel)
 ///
 /// Any other CMake project builds the same way (how the pipeline is tested here).
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct PytorchBuild {
     /// The source: a checkout, a tarball, or debian:PACKAGE (a Debian source package of
     /// the image's suite, fetched and verified by apt). Default: debian:pytorch.
