@@ -38,20 +38,24 @@ pub struct Cosim {
     #[command(flatten)]
     pub run: Run,
     /// The SST side, a shell command run in --sst-dir ({socket} is replaced by the
-    /// socket path, also in $ACALSIM_SST_SOCKET). Default: the reference peer.
+    /// socket path, also in $ACALSIM_SST_SOCKET) (default: the [cosim] table's `sst`,
+    /// else the reference peer).
     #[arg(long, value_name = "CMD")]
     pub sst: Option<String>,
-    /// Use this socket path (for an SST config that fixes its own) instead of a fresh one.
+    /// Use this socket path (for an SST config that fixes its own) instead of a fresh one
+    /// (default: the [cosim] table's `socket`, else a fresh one).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// The SST side's working directory (default: the project root).
+    /// The SST side's working directory (default: the [cosim] table's `sst_dir`, else
+    /// the project root).
     #[arg(long, value_name = "DIR")]
     pub sst_dir: Option<PathBuf>,
-    /// Seconds the SST side may take to listen on the socket (default 60).
+    /// Seconds the SST side may take to listen on the socket (default: the [cosim]
+    /// table's `listen_timeout`, else 60).
     #[arg(long, value_name = "SECS")]
     pub listen_timeout: Option<u64>,
-    /// The reference peer's simulated cycles per COMPUTE unit.
-    #[arg(long, default_value_t = crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT)]
+    /// The reference peer's simulated cycles per COMPUTE unit (default: 100).
+    #[arg(long, default_value_t = crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT, hide_default_value = true)]
     pub cycles_per_unit: u64,
 }
 
@@ -129,8 +133,8 @@ pub struct SstPeer {
     /// The Unix socket to listen on (a stale socket file there is replaced).
     #[arg(long, value_name = "PATH")]
     pub socket: PathBuf,
-    /// Simulated cycles per COMPUTE unit (ACALSim's component: 100).
-    #[arg(long, default_value_t = crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT)]
+    /// Simulated cycles per COMPUTE unit (default: 100, as ACALSim's component).
+    #[arg(long, default_value_t = crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT, hide_default_value = true)]
     pub cycles_per_unit: u64,
     /// Write every request and its answer here, one JSON object per line.
     #[arg(long, value_name = "FILE")]

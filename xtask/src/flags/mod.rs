@@ -20,12 +20,14 @@ pub use sweep::Sweep;
 #[derive(Parser, Debug)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
 pub struct Xtask {
-    /// The project config; images and their defaults are declared there.
+    /// The project config; images and their defaults are declared there
+    /// (default: acalsim.toml).
     #[arg(
         long,
         global = true,
         env = "ACALSIM_CONFIG",
-        default_value = "acalsim.toml"
+        default_value = "acalsim.toml",
+        hide_default_value = true
     )]
     pub config: PathBuf,
     /// Print every external command before it runs.
@@ -72,7 +74,7 @@ pub struct Doctor {
 /// self-contained run.sh. Nothing changed since the last build: finishes at once.
 /// Packages added in `extra_packages` are installed on a cached base layer, so
 /// iterating on them is fast. Downloads and layers are cached in
-/// $XDG_CACHE_HOME/acalsim (default ~/.cache/acalsim); logs go to target/xtask/logs/.
+/// $XDG_CACHE_HOME/acalsim (default: ~/.cache/acalsim); logs go to target/xtask/logs/.
 #[derive(clap::Args, Debug)]
 pub struct Image {
     /// Image name from acalsim.toml (see `cargo xtask images`).
@@ -105,8 +107,8 @@ pub struct Ssh {
     /// Command to run instead of a login shell.
     #[arg(last = true)]
     pub command: Vec<String>,
-    /// Seconds to wait for the guest's sshd to answer.
-    #[arg(long, default_value_t = 120)]
+    /// Seconds to wait for the guest's sshd to answer (default: 120).
+    #[arg(long, default_value_t = 120, hide_default_value = true)]
     pub wait: u64,
 }
 
@@ -233,8 +235,8 @@ pub enum PytorchCommand {
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct PytorchBuild {
-    /// The source: a checkout, a tarball, or debian:PACKAGE (a Debian source package of
-    /// the image's suite, fetched and verified by apt). Default: debian:pytorch.
+    /// The source: a checkout, a tarball, or debian:PACKAGE, a Debian source package of
+    /// the image's suite fetched and verified by apt (default: debian:pytorch).
     #[arg(long)]
     pub source: Option<String>,
     /// Stop at this CMake target (e.g. c10, torch_cpu) instead of building the wheel.
@@ -249,8 +251,8 @@ pub struct PytorchBuild {
     /// Parallel jobs (default: host cores + 1 with offload, else guest memory / 1.5 GiB).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// The image to build in.
-    #[arg(long, default_value = "pytorch-build")]
+    /// The image to build in (default: pytorch-build).
+    #[arg(long, default_value = "pytorch-build", hide_default_value = true)]
     pub image: String,
     /// Virtual CPUs, 1 to 512 (default: the image's run.smp).
     #[arg(long, value_parser = parse_smp)]
@@ -258,8 +260,8 @@ pub struct PytorchBuild {
     /// Guest memory, at least 128M, e.g. 6G (default: the image's run.memory).
     #[arg(long, value_parser = parse_memory)]
     pub memory: Option<u64>,
-    /// Seconds before the guest is stopped (0: no limit); re-run to resume.
-    #[arg(long, default_value_t = 0)]
+    /// Seconds before the guest is stopped, 0 for no limit (default: 0); re-run to resume.
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub timeout: u64,
     /// Start over: a new build disk (source copied again, empty build dir and ccache).
     #[arg(long)]
@@ -368,26 +370,26 @@ pub struct Bench {
     /// Image for the image, boot and torch suites (default: the config's default_image).
     #[arg(long)]
     pub image: Option<String>,
-    /// Image for the llama suite.
-    #[arg(long, default_value = "debian-sid-llama")]
+    /// Image for the llama suite (default: debian-sid-llama).
+    #[arg(long, default_value = "debian-sid-llama", hide_default_value = true)]
     pub llama_image: String,
     /// Leave out the plain mmdebstrap reference run (saves ~12 minutes).
     #[arg(long)]
     pub skip_plain: bool,
-    /// The package added for the add-one-package figure.
-    #[arg(long, default_value = "jq")]
+    /// The package added for the add-one-package figure (default: jq).
+    #[arg(long, default_value = "jq", hide_default_value = true)]
     pub extra_package: String,
     /// Leave out the warm rows of the boot and torch suites (they need `qemu build`).
     #[arg(long)]
     pub no_warm: bool,
-    /// Repeats of each timed figure (default 3, 1 with --quick).
+    /// Repeats of each timed figure (default: 3; 1 with --quick).
     #[arg(long)]
     pub repeat: Option<usize>,
-    /// Source the compile suite builds (as `pytorch build --source`).
-    #[arg(long, default_value = "debian:ninja-build")]
+    /// Source the compile suite builds, as `pytorch build --source` (default: debian:ninja-build).
+    #[arg(long, default_value = "debian:ninja-build", hide_default_value = true)]
     pub compile_source: String,
-    /// The CMake target the compile suite builds.
-    #[arg(long, default_value = "ninja")]
+    /// The CMake target the compile suite builds (default: ninja).
+    #[arg(long, default_value = "ninja", hide_default_value = true)]
     pub compile_target: String,
 }
 

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 ///   cargo xtask run --ssh            (then `cargo xtask ssh` from another terminal)
 ///
 /// In the guest: /mnt/scripts is the project's guest-scripts/ (read-only) and
-/// /mnt/share the work share (--share, default target/xtask/share). Runs are
+/// /mnt/share the work share (--share; default: target/xtask/share). Runs are
 /// snapshots: the image is unchanged afterwards unless --persist is given. The
 /// boot log goes to target/xtask/logs/run-IMAGE.log.
 #[derive(clap::Args, Debug)]
@@ -31,11 +31,11 @@ pub struct Run {
     /// Boot the whole rootfs from RAM (needs format "initramfs" in the image).
     #[arg(long, conflicts_with = "disk")]
     pub initramfs: bool,
-    /// Boot from the disk image (the default when the image has one).
+    /// Boot from the disk image (default: when the image has one).
     #[arg(long)]
     pub disk: bool,
-    /// `fast`: a minimal PID 1 runs the command (headless default, a few seconds);
-    /// `full`: the image's own init (systemd) boots first (interactive default).
+    /// `fast`: a minimal PID 1 runs the command (a few seconds); `full`: the image's
+    /// own init (systemd) boots first (default: fast headless, full interactive).
     #[arg(long, value_enum)]
     pub boot: Option<BootKind>,
     /// Virtual CPUs, 1 to 512 (default: the image's run.smp).
@@ -44,8 +44,9 @@ pub struct Run {
     /// Guest memory, at least 128M, e.g. 4G or 1536M (default: the image's run.memory).
     #[arg(long, value_parser = parse_memory)]
     pub memory: Option<u64>,
-    /// Seconds a headless command may take before the guest is killed (0: no limit).
-    #[arg(long, default_value_t = crate::run::defaults::TIMEOUT_SECS)]
+    /// Seconds a headless command may take before the guest is killed, 0 for no
+    /// limit (default: 3600).
+    #[arg(long, default_value_t = crate::run::defaults::TIMEOUT_SECS, hide_default_value = true)]
     pub timeout: u64,
     /// Host directory shared read-write at /mnt/share (default: target/xtask/share).
     #[arg(long)]
@@ -75,7 +76,12 @@ pub struct Run {
     #[arg(long = "drive", value_name = "FILE")]
     pub drives: Vec<PathBuf>,
     /// Extra kernel command line arguments (appended last, so they win).
-    #[arg(long, value_name = "ARGS", default_value = "")]
+    #[arg(
+        long,
+        value_name = "ARGS",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub append: String,
     /// Also show the guest console of a headless run on stderr.
     #[arg(long)]
