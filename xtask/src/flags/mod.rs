@@ -333,19 +333,17 @@ pub struct Test {
 /// Measure speed and size; one results file per run: target/xtask/bench/<time>-SUITES.json,
 /// with a Markdown table (.md) and a plot (.svg) beside it.
 ///
-/// Suites (default `image`; `--quick` without suites runs boot, torch and llama):
+/// Suites (default: boot and torch with --quick's settings, a few minutes on the default
+/// image; `--quick` without suites adds llama; the others run only when named):
 ///   image    the plain `mmdebstrap` command equivalent to the image, our cold build
 ///            with an empty cache, the no-change re-run and one extra package (~30 min,
 ///            needs root, like `image`)
 ///   boot     `run -- true` end to end (fast, initramfs, full systemd) and the
 ///            interactive boot to the login prompt (--quick: the fast boots only);
-///            `run --warm -- true` beside the fast boot
+///            `run --warm -- true` beside the fast boot (goal: warm <= 0.15x cold)
 ///   torch    `import torch` time and fp32 GEMM GFLOP/s at smp 1 and 2 (--quick: 2)
 ///            (guest-scripts/gemm_bench.py); a whole `run --warm -- python3 -c
-///            'import torch; …'` against the same cold (goal: warm <= 0.15x cold)
-///
-/// The warm rows (restore time, snapshot size) need the project's QEMU 10.2
-/// (`qemu build`); the first makes the image's snapshot if it has none.
+///            'import torch; …'` against the same cold (goal: warm <= 0.05x cold)
 ///   llama    the tiny LLaMA: prefill/decode tokens/s with torch (llama_torch.py) and
 ///            llama.cpp (llama_cpp.py) in the `debian-sid-llama` image
 ///   compile  `pytorch build` of one target offloaded to the host and in the guest
@@ -353,12 +351,23 @@ pub struct Test {
 ///   cosim    round trips/s and latency (min, median, p99) through /dev/sst0 at smp 2 in
 ///            a `cosim` session with the reference peer: ECHO (answered inside QEMU) and
 ///            COMPUTE (through the socket); needs `qemu build` and the [cosim] image
-/// Each figure is repeated --repeat times and reported as median, min and max.
-/// Guest suites need their image built (`cargo xtask image NAME`).
-#[derive(clap::Args, Debug, Default)]
+///   sweep    a warm sweep point's overhead, and points per hour of
+///            experiments/tiny-llama.toml (--quick: sst-compute.toml) at --jobs 1 and 2,
+///            and through Slurm when a cluster answers; needs the [cosim] image
+///
+/// The warm rows (restore time, snapshot size) need the project's QEMU 10.2
+/// (`qemu build`; --no-warm leaves them out); the first makes the image's snapshot if
+/// it has none. Each figure is repeated --repeat times and reported as median, min and
+/// max. Guest suites need their image built (`cargo xtask image NAME`).
+///
+///   cargo xtask bench                          (boot and torch, quick)
+///   cargo xtask bench image --skip-plain       (the image build figures, as root)
+///   cargo xtask bench boot torch --compare target/xtask/bench/OLD.json
+#[derive(clap::Args, Debug, Default, Clone)]
 #[command(verbatim_doc_comment)]
 pub struct Bench {
-    /// Suites to run: image, boot, torch, llama, compile, cosim, sweep.
+    /// Suites to run: image, boot, torch, llama, compile, cosim, sweep (default: boot
+    /// and torch, with --quick's settings).
     pub suites: Vec<String>,
     /// Keep every suite to minutes: one repeat, the smallest sizes, and the
     /// boot, torch and llama suites unless others are named.
