@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use super::run::Run;
 
-/// Run a co-simulation: the SST side and the guest together, started in order, ended together.
+/// Run a co-simulation: the SST side and the guest together, started in order, ended together
 ///
 /// 1. picks a fresh socket in the session's private directory (or --socket PATH, for
 ///    SST configs that hard-code theirs, e.g. ACALSim's linux_basic.py:
@@ -87,7 +87,7 @@ pub enum SstCommand {
     Info(SstInfo),
 }
 
-/// Build SST-core and ACALSim's SST component (element library `acalsim`) from local sources.
+/// Build SST-core and ACALSim's SST component (element library `acalsim`) from local sources
 ///
 /// SST-core comes from SST_CORE_SRC or `sst_core` in the [cosim] table: a git checkout
 /// (at a clean commit) or a tarball, e.g. a release or `git archive` of tag v15.1.2_Final.

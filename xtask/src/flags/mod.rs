@@ -173,7 +173,7 @@ pub enum QemuCommand {
     Info(QemuInfo),
 }
 
-/// Build QEMU (riscv64-softmmu, 9p, user networking) with ACALSim's virtio-sst-device.
+/// Build QEMU (riscv64-softmmu, 9p, user networking) with ACALSim's virtio-sst-device
 ///
 /// The source is the `[qemu]` table of acalsim.toml: by default Debian's QEMU 10.2.2
 /// upstream tarball from the configured mirror, accepted only if its sha256 is the one
@@ -300,7 +300,7 @@ pub struct Snapshots {
 #[derive(clap::Args, Debug)]
 pub struct Images {}
 
-/// Run the project's tests, then print each test's wall time, slowest first.
+/// Run the project's tests, then print each test's wall time, slowest first
 ///
 /// Tiers (a test's tier is in its name: `full_…` tests run only with --full):
 ///   (default)  what CI runs: unit tests, the tidy test, the config-error and
@@ -330,8 +330,10 @@ pub struct Test {
     pub args: Vec<String>,
 }
 
-/// Measure speed and size; one results file per run: target/xtask/bench/<time>-SUITES.json,
-/// with a Markdown table (.md) and a plot (.svg) beside it.
+/// Measure speed and size in suites of figures, one results file per run
+///
+/// The results file is target/xtask/bench/<time>-SUITES.json, with a Markdown table
+/// (.md) and a plot (.svg) beside it.
 ///
 /// Suites (default: boot and torch with --quick's settings, a few minutes on the default
 /// image; `--quick` without suites adds llama; the others run only when named):
