@@ -228,7 +228,7 @@ pub enum PytorchCommand {
 /// Progress ([n/N], ETA) on the terminal, the full log in target/xtask/logs/pytorch-build.log;
 /// a full build's wheel lands in target/xtask/wheels/.
 ///
-///   cargo xtask pytorch build --source ~/pytorch --target c10   (up to one CMake target)
+///   cargo xtask pytorch build --source ~/pytorch --target c10   (stops at CMake target c10)
 ///   cargo xtask pytorch build --source ~/pytorch                (the wheel)
 ///
 /// Any other CMake project builds the same way (how the pipeline is tested here).
