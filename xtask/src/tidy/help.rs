@@ -92,9 +92,9 @@ pub fn missing_guest_path_problems(root: &Path, texts: &[(String, String)]) -> V
 /// Ways of writing a default other than "(default: …)".
 const OTHER_DEFAULT_WORDINGS: &[&str] = &["(default ", "Default:", "defaults to ", "[default:"];
 
-/// Defaults written another way than "(default: VALUE)" in the text: a
-/// value clap would print itself as `[default: …]` (no `hide_default_value`),
-/// a hidden one the text does not state, and the other wordings.
+/// Defaults of `root`'s tree written another way than "(default: VALUE)" in
+/// the text: a value clap would print itself as `[default: …]` (no
+/// `hide_default_value`), and a hidden one the text does not state.
 pub fn default_problems(root: &clap::Command) -> Vec<String> {
     let mut problems = Vec::new();
     let mut todo = vec![(root.get_name().to_string(), root)];
