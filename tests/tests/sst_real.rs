@@ -1,4 +1,4 @@
-//! Real SST (`--full` tier: SST-core compiles for about 15 minutes):
+//! Real SST (`--full` tier: SST-core compiles for about 7 minutes on 2 cores):
 //! `cargo xtask sst build` from the shared SST-core and ACALSim sources,
 //! then a `cosim` session whose SST side is ACALSim's own `linux_basic.py`
 //! with the real `acalsim.VirtIODevice` component, on the socket path that

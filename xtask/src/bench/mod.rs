@@ -32,11 +32,17 @@ use results::{Machine, Results, SCHEMA};
 pub const SUITES: &[&str] = &[
     "image", "boot", "torch", "llama", "compile", "cosim", "sweep",
 ];
+/// What `cargo xtask bench` runs without a suite named, with --quick's
+/// settings: the suites that boot the default image (the one `cargo xtask
+/// image` builds), a few minutes, no root and no other image. `image` (half an
+/// hour, root) and the others run when named.
+pub const DEFAULT_SUITES: &[&str] = &["boot", "torch"];
 /// What `cargo xtask bench --quick` runs without a suite named: minutes, not hours.
 pub const QUICK_SUITES: &[&str] = &["boot", "torch", "llama"];
 
-/// The suites to run: as named, else `image` (or the quick set with --quick).
-pub fn selected_suites(flags: &flags::Bench) -> Result<Vec<String>> {
+/// The suites to run and whether with --quick's settings: as named; else the
+/// quick set with --quick; else the default set, always quick.
+pub fn selected_suites(flags: &flags::Bench) -> Result<(Vec<String>, bool)> {
     for suite in &flags.suites {
         if !SUITES.contains(&suite.as_str()) {
             bail!(
@@ -45,15 +51,27 @@ pub fn selected_suites(flags: &flags::Bench) -> Result<Vec<String>> {
             );
         }
     }
+    let set = |s: &[&str]| s.iter().map(|s| s.to_string()).collect();
     Ok(match (flags.suites.is_empty(), flags.quick) {
-        (false, _) => flags.suites.clone(),
-        (true, true) => QUICK_SUITES.iter().map(|s| s.to_string()).collect(),
-        (true, false) => vec!["image".into()],
+        (false, quick) => (flags.suites.clone(), quick),
+        (true, true) => (set(QUICK_SUITES), true),
+        (true, false) => (set(DEFAULT_SUITES), true),
     })
 }
 
 pub fn run(project: &Project, flags: &flags::Bench) -> Result<()> {
-    let suites = selected_suites(flags)?;
+    let (suites, quick) = selected_suites(flags)?;
+    if flags.suites.is_empty() && !flags.quick {
+        eprintln!(
+            "bench: no suite named: {}, quick (name suites for the others: {})",
+            DEFAULT_SUITES.join(" and "),
+            SUITES.join(", ")
+        );
+    }
+    let flags = &flags::Bench {
+        quick,
+        ..flags.clone()
+    };
     let old = match &flags.compare {
         Some(path) => Some(report::read(path)?),
         None => None,
@@ -144,13 +162,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn suites_default_to_image_or_the_quick_set_and_unknown_ones_are_refused() {
+    fn without_suites_the_default_set_runs_quick_and_unknown_ones_are_refused() {
         let mut flags = flags::Bench::default();
-        assert_eq!(selected_suites(&flags).unwrap(), ["image"]);
+        assert_eq!(
+            selected_suites(&flags).unwrap(),
+            (vec!["boot".to_string(), "torch".to_string()], true)
+        );
         flags.quick = true;
-        assert_eq!(selected_suites(&flags).unwrap(), QUICK_SUITES);
-        flags.suites = vec!["llama".into()];
-        assert_eq!(selected_suites(&flags).unwrap(), ["llama"]);
+        assert_eq!(selected_suites(&flags).unwrap().0, QUICK_SUITES);
+        flags.suites = vec!["image".into()];
+        assert_eq!(
+            selected_suites(&flags).unwrap(),
+            (vec!["image".into()], true)
+        );
+        flags.quick = false;
+        assert_eq!(
+            selected_suites(&flags).unwrap(),
+            (vec!["image".into()], false)
+        );
         flags.suites = vec!["gpu".into()];
         let err = selected_suites(&flags).unwrap_err().to_string();
         assert!(

@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use super::run::Run;
 
-/// Run a co-simulation: the SST side and the guest together, started in order, ended together.
+/// Run a co-simulation: the SST side and the guest together, started in order, ended together
 ///
 /// 1. picks a fresh socket in the session's private directory (or --socket PATH, for
 ///    SST configs that hard-code theirs, e.g. ACALSim's linux_basic.py:
@@ -25,32 +25,52 @@ use super::run::Run;
 /// no socket behind. Logs: target/xtask/logs/cosim-sst.log (the SST side's output),
 /// sst-peer.jsonl (the reference peer's requests), run-IMAGE.log (the boot).
 /// Defaults can live in the [cosim] table of acalsim.toml (image, sst, sst_dir,
-/// socket, listen_timeout). Every `run` option applies to the guest.
+/// socket, listen_timeout). Every `run` option but --sst-socket applies to the guest.
+/// With `cargo xtask sst build`'s SST, `--sst 'sst CONFIG.py'` finds its element
+/// library through SST_LIB_PATH: no --add-lib-path.
 ///
-///   cargo xtask cosim cosim -- python3 /mnt/scripts/sst/sst_compute.py --count 1000
+///   cargo xtask cosim -- python3 /mnt/scripts/sst/sst_compute.py --count 1000
 ///   cargo xtask cosim cosim --socket /tmp/qemu-sst-linux.sock --sst-dir ~/acalsim/src/qemu-acalsim-sst-linux/sst-config \
-///       --sst 'sst --add-lib-path=DIR linux_basic.py' -- python3 /mnt/scripts/sst/sst_check.py
+///       --sst 'sst linux_basic.py' -- python3 /mnt/scripts/sst/sst_check.py
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, mut_args(cosim_run_arg))]
 pub struct Cosim {
     #[command(flatten)]
     pub run: Run,
     /// The SST side, a shell command run in --sst-dir ({socket} is replaced by the
-    /// socket path, also in $ACALSIM_SST_SOCKET). Default: the reference peer.
+    /// socket path, also in $ACALSIM_SST_SOCKET) (default: the [cosim] table's `sst`,
+    /// else the reference peer).
     #[arg(long, value_name = "CMD")]
     pub sst: Option<String>,
-    /// Use this socket path (for an SST config that fixes its own) instead of a fresh one.
+    /// Use this socket path (for an SST config that fixes its own) instead of a fresh one
+    /// (default: the [cosim] table's `socket`, else a fresh one).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// The SST side's working directory (default: the project root).
+    /// The SST side's working directory (default: the [cosim] table's `sst_dir`, else
+    /// the project root).
     #[arg(long, value_name = "DIR")]
     pub sst_dir: Option<PathBuf>,
-    /// Seconds the SST side may take to listen on the socket (default 60).
+    /// Seconds the SST side may take to listen on the socket (default: the [cosim]
+    /// table's `listen_timeout`, else 60).
     #[arg(long, value_name = "SECS")]
     pub listen_timeout: Option<u64>,
-    /// The reference peer's simulated cycles per COMPUTE unit.
-    #[arg(long, default_value_t = crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT)]
+    /// The reference peer's simulated cycles per COMPUTE unit (default: 100).
+    #[arg(long, default_value_t = crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT, hide_default_value = true)]
     pub cycles_per_unit: u64,
+}
+
+/// `run`'s flags as `cosim` takes them (in place: `mut_arg` would move a
+/// positional to the end). The image's default is the `[cosim]` table's; and
+/// --sst-socket is hidden, because a session picks the socket itself:
+/// `cosim::run` refuses a given --sst-socket and names --socket instead.
+fn cosim_run_arg(arg: clap::Arg) -> clap::Arg {
+    match arg.get_id().as_str() {
+        "name" => arg.help(
+            "Image name (default: the [cosim] table's `image`, else the config's default_image)",
+        ),
+        "sst_socket" => arg.hide(true),
+        _ => arg,
+    }
 }
 
 /// The SST side of a co-simulation.
@@ -67,14 +87,14 @@ pub enum SstCommand {
     Info(SstInfo),
 }
 
-/// Build SST-core and ACALSim's SST component (element library `acalsim`) from local sources.
+/// Build SST-core and ACALSim's SST component (element library `acalsim`) from local sources
 ///
 /// SST-core comes from SST_CORE_SRC or `sst_core` in the [cosim] table: a git checkout
 /// (at a clean commit) or a tarball, e.g. a release or `git archive` of tag v15.1.2_Final.
 /// ACALSim comes from ACALSIM_SRC or [qemu] acalsim, as for `qemu build`. No network is used.
 ///
 ///   1. SST-core: autogen.sh, configure --disable-mpi --with-python=/usr/bin/python3-config,
-///      make (about 15 minutes on 2 cores), make install into the user cache;
+///      make (about 7 minutes on 2 cores), make install into the user cache;
 ///   2. only acalsim-device/ACALSimVirtIODeviceComponent.cc compiled as libacalsim.so with
 ///      sst-config's element flags (ACALSim's Makefile also pulls unrelated framework sources),
 ///      checked with `sst-info acalsim`.
@@ -113,8 +133,8 @@ pub struct SstPeer {
     /// The Unix socket to listen on (a stale socket file there is replaced).
     #[arg(long, value_name = "PATH")]
     pub socket: PathBuf,
-    /// Simulated cycles per COMPUTE unit (ACALSim's component: 100).
-    #[arg(long, default_value_t = crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT)]
+    /// Simulated cycles per COMPUTE unit (default: 100, as ACALSim's component).
+    #[arg(long, default_value_t = crate::sst::protocol::COMPONENT_CYCLES_PER_UNIT, hide_default_value = true)]
     pub cycles_per_unit: u64,
     /// Write every request and its answer here, one JSON object per line.
     #[arg(long, value_name = "FILE")]

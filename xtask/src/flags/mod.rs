@@ -20,12 +20,14 @@ pub use sweep::Sweep;
 #[derive(Parser, Debug)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
 pub struct Xtask {
-    /// The project config; images and their defaults are declared there.
+    /// The project config; images and their defaults are declared there
+    /// (default: acalsim.toml).
     #[arg(
         long,
         global = true,
         env = "ACALSIM_CONFIG",
-        default_value = "acalsim.toml"
+        default_value = "acalsim.toml",
+        hide_default_value = true
     )]
     pub config: PathBuf,
     /// Print every external command before it runs.
@@ -72,7 +74,7 @@ pub struct Doctor {
 /// self-contained run.sh. Nothing changed since the last build: finishes at once.
 /// Packages added in `extra_packages` are installed on a cached base layer, so
 /// iterating on them is fast. Downloads and layers are cached in
-/// $XDG_CACHE_HOME/acalsim (default ~/.cache/acalsim); logs go to target/xtask/logs/.
+/// $XDG_CACHE_HOME/acalsim (default: ~/.cache/acalsim); logs go to target/xtask/logs/.
 #[derive(clap::Args, Debug)]
 pub struct Image {
     /// Image name from acalsim.toml (see `cargo xtask images`).
@@ -90,22 +92,23 @@ pub struct Image {
     pub offline: bool,
 }
 
-/// Log in to a guest started with `cargo xtask run --ssh`, or run one command there.
+/// Log in to a guest started with `cargo xtask run --ssh`, or run one command there
 ///
-///   cargo xtask ssh                      a shell in the default image's running guest
-///   cargo xtask ssh debian-base -- uname -a
+///   cargo xtask ssh                          (a shell in the default image's running guest)
+///   cargo xtask ssh debian-base -- uname -a  (one command in debian-base's running guest)
 ///
 /// Waits (up to --wait seconds) for the guest's sshd, then runs the host's ssh with
 /// the project's key (kept in $XDG_CACHE_HOME/acalsim/ssh) on 127.0.0.1.
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct Ssh {
     /// Image name (default: the config's default_image).
     pub name: Option<String>,
     /// Command to run instead of a login shell.
     #[arg(last = true)]
     pub command: Vec<String>,
-    /// Seconds to wait for the guest's sshd to answer.
-    #[arg(long, default_value_t = 120)]
+    /// Seconds to wait for the guest's sshd to answer (default: 120).
+    #[arg(long, default_value_t = 120, hide_default_value = true)]
     pub wait: u64,
 }
 
@@ -170,7 +173,7 @@ pub enum QemuCommand {
     Info(QemuInfo),
 }
 
-/// Build QEMU (riscv64-softmmu, 9p, user networking) with ACALSim's virtio-sst-device.
+/// Build QEMU (riscv64-softmmu, 9p, user networking) with ACALSim's virtio-sst-device
 ///
 /// The source is the `[qemu]` table of acalsim.toml: by default Debian's QEMU 10.2.2
 /// upstream tarball from the configured mirror, accepted only if its sha256 is the one
@@ -186,7 +189,7 @@ pub enum QemuCommand {
 /// target/xtask/qemu.json records it. Log: target/xtask/logs/qemu-build.log.
 ///
 ///   ACALSIM_SRC=~/acalsim cargo xtask qemu build
-///   cargo xtask run cosim --sst-socket /tmp/sst.sock -- python3 /mnt/scripts/sst_check.py
+///   cargo xtask run cosim --sst-socket /tmp/sst.sock -- python3 /mnt/scripts/sst/sst_check.py
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct QemuBuild {
@@ -214,7 +217,7 @@ pub enum PytorchCommand {
     Build(PytorchBuild),
 }
 
-/// Compile a source tree in the guest (PyTorch, lean: CPU, OpenBLAS, no tests).
+/// Compile a source tree in the guest (PyTorch, lean: CPU, OpenBLAS, no tests)
 ///
 /// The tree is copied once onto a persistent build disk in
 /// $XDG_CACHE_HOME/acalsim/pytorch/ that also holds the build directory and the
@@ -225,14 +228,15 @@ pub enum PytorchCommand {
 /// Progress ([n/N], ETA) on the terminal, the full log in target/xtask/logs/pytorch-build.log;
 /// a full build's wheel lands in target/xtask/wheels/.
 ///
-///   cargo xtask pytorch build --source ~/pytorch --target c10
-///   cargo xtask pytorch build --source ~/pytorch            (the wheel)
+///   cargo xtask pytorch build --source ~/pytorch --target c10   (stops at CMake target c10)
+///   cargo xtask pytorch build --source ~/pytorch                (the wheel)
 ///
 /// Any other CMake project builds the same way (how the pipeline is tested here).
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct PytorchBuild {
-    /// The source: a checkout, a tarball, or debian:PACKAGE (a Debian source package of
-    /// the image's suite, fetched and verified by apt). Default: debian:pytorch.
+    /// The source: a checkout, a tarball, or debian:PACKAGE, a Debian source package of
+    /// the image's suite fetched and verified by apt (default: debian:pytorch).
     #[arg(long)]
     pub source: Option<String>,
     /// Stop at this CMake target (e.g. c10, torch_cpu) instead of building the wheel.
@@ -247,8 +251,8 @@ pub struct PytorchBuild {
     /// Parallel jobs (default: host cores + 1 with offload, else guest memory / 1.5 GiB).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// The image to build in.
-    #[arg(long, default_value = "pytorch-build")]
+    /// The image to build in (default: pytorch-build).
+    #[arg(long, default_value = "pytorch-build", hide_default_value = true)]
     pub image: String,
     /// Virtual CPUs, 1 to 512 (default: the image's run.smp).
     #[arg(long, value_parser = parse_smp)]
@@ -256,8 +260,8 @@ pub struct PytorchBuild {
     /// Guest memory, at least 128M, e.g. 6G (default: the image's run.memory).
     #[arg(long, value_parser = parse_memory)]
     pub memory: Option<u64>,
-    /// Seconds before the guest is stopped (0: no limit); re-run to resume.
-    #[arg(long, default_value_t = 0)]
+    /// Seconds before the guest is stopped, 0 for no limit (default: 0); re-run to resume.
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub timeout: u64,
     /// Start over: a new build disk (source copied again, empty build dir and ccache).
     #[arg(long)]
@@ -296,7 +300,7 @@ pub struct Snapshots {
 #[derive(clap::Args, Debug)]
 pub struct Images {}
 
-/// Run the project's tests, then print each test's wall time, slowest first.
+/// Run the project's tests, then print each test's wall time, slowest first
 ///
 /// Tiers (a test's tier is in its name: `full_…` tests run only with --full):
 ///   (default)  what CI runs: unit tests, the tidy test, the config-error and
@@ -326,22 +330,22 @@ pub struct Test {
     pub args: Vec<String>,
 }
 
-/// Measure speed and size; one results file per run: target/xtask/bench/<time>-SUITES.json,
-/// with a Markdown table (.md) and a plot (.svg) beside it.
+/// Measure speed and size in suites of figures, one results file per run
 ///
-/// Suites (default `image`; `--quick` without suites runs boot, torch and llama):
+/// The results file is target/xtask/bench/<time>-SUITES.json, with a Markdown table
+/// (.md) and a plot (.svg) beside it.
+///
+/// Suites (default: boot and torch with --quick's settings, a few minutes on the default
+/// image; `--quick` without suites adds llama; the others run only when named):
 ///   image    the plain `mmdebstrap` command equivalent to the image, our cold build
 ///            with an empty cache, the no-change re-run and one extra package (~30 min,
 ///            needs root, like `image`)
 ///   boot     `run -- true` end to end (fast, initramfs, full systemd) and the
 ///            interactive boot to the login prompt (--quick: the fast boots only);
-///            `run --warm -- true` beside the fast boot
+///            `run --warm -- true` beside the fast boot (goal: warm <= 0.15x cold)
 ///   torch    `import torch` time and fp32 GEMM GFLOP/s at smp 1 and 2 (--quick: 2)
 ///            (guest-scripts/gemm_bench.py); a whole `run --warm -- python3 -c
-///            'import torch; …'` against the same cold (goal: warm <= 0.15x cold)
-///
-/// The warm rows (restore time, snapshot size) need the project's QEMU 10.2
-/// (`qemu build`); the first makes the image's snapshot if it has none.
+///            'import torch; …'` against the same cold (goal: warm <= 0.05x cold)
 ///   llama    the tiny LLaMA: prefill/decode tokens/s with torch (llama_torch.py) and
 ///            llama.cpp (llama_cpp.py) in the `debian-sid-llama` image
 ///   compile  `pytorch build` of one target offloaded to the host and in the guest
@@ -349,12 +353,23 @@ pub struct Test {
 ///   cosim    round trips/s and latency (min, median, p99) through /dev/sst0 at smp 2 in
 ///            a `cosim` session with the reference peer: ECHO (answered inside QEMU) and
 ///            COMPUTE (through the socket); needs `qemu build` and the [cosim] image
-/// Each figure is repeated --repeat times and reported as median, min and max.
-/// Guest suites need their image built (`cargo xtask image NAME`).
-#[derive(clap::Args, Debug, Default)]
+///   sweep    a warm sweep point's overhead, and points per hour of
+///            experiments/tiny-llama.toml (--quick: sst-compute.toml) at --jobs 1 and 2,
+///            and through Slurm when a cluster answers; needs the [cosim] image
+///
+/// The warm rows (restore time, snapshot size) need the project's QEMU 10.2
+/// (`qemu build`; --no-warm leaves them out); the first makes the image's snapshot if
+/// it has none. Each figure is repeated --repeat times and reported as median, min and
+/// max. Guest suites need their image built (`cargo xtask image NAME`).
+///
+///   cargo xtask bench                          (boot and torch, quick)
+///   cargo xtask bench image --skip-plain       (the image build figures, as root)
+///   cargo xtask bench boot torch --compare target/xtask/bench/OLD.json
+#[derive(clap::Args, Debug, Default, Clone)]
 #[command(verbatim_doc_comment)]
 pub struct Bench {
-    /// Suites to run: image, boot, torch, llama, compile, cosim, sweep.
+    /// Suites to run: image, boot, torch, llama, compile, cosim, sweep (default: boot
+    /// and torch, with --quick's settings).
     pub suites: Vec<String>,
     /// Keep every suite to minutes: one repeat, the smallest sizes, and the
     /// boot, torch and llama suites unless others are named.
@@ -366,26 +381,26 @@ pub struct Bench {
     /// Image for the image, boot and torch suites (default: the config's default_image).
     #[arg(long)]
     pub image: Option<String>,
-    /// Image for the llama suite.
-    #[arg(long, default_value = "debian-sid-llama")]
+    /// Image for the llama suite (default: debian-sid-llama).
+    #[arg(long, default_value = "debian-sid-llama", hide_default_value = true)]
     pub llama_image: String,
     /// Leave out the plain mmdebstrap reference run (saves ~12 minutes).
     #[arg(long)]
     pub skip_plain: bool,
-    /// The package added for the add-one-package figure.
-    #[arg(long, default_value = "jq")]
+    /// The package added for the add-one-package figure (default: jq).
+    #[arg(long, default_value = "jq", hide_default_value = true)]
     pub extra_package: String,
     /// Leave out the warm rows of the boot and torch suites (they need `qemu build`).
     #[arg(long)]
     pub no_warm: bool,
-    /// Repeats of each timed figure (default 3, 1 with --quick).
+    /// Repeats of each timed figure (default: 3; 1 with --quick).
     #[arg(long)]
     pub repeat: Option<usize>,
-    /// Source the compile suite builds (as `pytorch build --source`).
-    #[arg(long, default_value = "debian:ninja-build")]
+    /// Source the compile suite builds, as `pytorch build --source` (default: debian:ninja-build).
+    #[arg(long, default_value = "debian:ninja-build", hide_default_value = true)]
     pub compile_source: String,
-    /// The CMake target the compile suite builds.
-    #[arg(long, default_value = "ninja")]
+    /// The CMake target the compile suite builds (default: ninja).
+    #[arg(long, default_value = "ninja", hide_default_value = true)]
     pub compile_target: String,
 }
 

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 ///   cargo xtask run --ssh            (then `cargo xtask ssh` from another terminal)
 ///
 /// In the guest: /mnt/scripts is the project's guest-scripts/ (read-only) and
-/// /mnt/share the work share (--share, default target/xtask/share). Runs are
+/// /mnt/share the work share (--share; default: target/xtask/share). Runs are
 /// snapshots: the image is unchanged afterwards unless --persist is given.
 ///
 /// Every run gets a folder, target/xtask/runs/TIME-IMAGE/ (runs/latest is the
@@ -35,11 +35,11 @@ pub struct Run {
     /// Boot the whole rootfs from RAM (needs format "initramfs" in the image).
     #[arg(long, conflicts_with = "disk")]
     pub initramfs: bool,
-    /// Boot from the disk image (the default when the image has one).
+    /// Boot from the disk image (default: when the image has one).
     #[arg(long)]
     pub disk: bool,
-    /// `fast`: a minimal PID 1 runs the command (headless default, a few seconds);
-    /// `full`: the image's own init (systemd) boots first (interactive default).
+    /// `fast`: a minimal PID 1 runs the command (a few seconds); `full`: the image's
+    /// own init (systemd) boots first (default: fast headless, full interactive).
     #[arg(long, value_enum)]
     pub boot: Option<BootKind>,
     /// Virtual CPUs, 1 to 512 (default: the image's run.smp).
@@ -50,13 +50,18 @@ pub struct Run {
     pub memory: Option<u64>,
     /// Seconds the headless command may run, counted from its start in the guest
     /// (after the boot or the warm restore), before the guest is killed and the
-    /// exit status is 124 (0: no limit).
-    #[arg(long, default_value_t = crate::run::defaults::TIMEOUT_SECS)]
+    /// exit status is 124; 0 for no limit (default: 3600).
+    #[arg(long, default_value_t = crate::run::defaults::TIMEOUT_SECS, hide_default_value = true)]
     pub timeout: u64,
     /// Seconds from QEMU's start until the guest starts the command (the boot, or
-    /// a warm run's restore) before the guest is killed as hung; exit status 124
-    /// (0: no limit).
-    #[arg(long, value_name = "SECS", default_value_t = crate::run::defaults::BOOT_TIMEOUT_SECS)]
+    /// a warm run's restore) before the guest is killed as hung, exit status 124;
+    /// 0 for no limit (default: 600).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = crate::run::defaults::BOOT_TIMEOUT_SECS,
+        hide_default_value = true
+    )]
     pub boot_timeout: u64,
     /// Host directory shared read-write at /mnt/share (default: target/xtask/share).
     #[arg(long)]
@@ -86,7 +91,12 @@ pub struct Run {
     #[arg(long = "drive", value_name = "FILE")]
     pub drives: Vec<PathBuf>,
     /// Extra kernel command line arguments (appended last, so they win).
-    #[arg(long, value_name = "ARGS", default_value = "")]
+    #[arg(
+        long,
+        value_name = "ARGS",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub append: String,
     /// Also show the guest console of a headless run on stderr.
     #[arg(long)]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Run an experiment: one guest command over a matrix of parameters, a co-simulation per point.
+/// Run an experiment: one guest command over a matrix of parameters, a co-simulation per point
 ///
 /// FILE (TOML; see experiments/ and docs/sweeps.md) gives the image, `warm`, `timeout`,
 /// `repeats`, the guest `command` as an argv template with {name} placeholders, the SST

@@ -1,6 +1,6 @@
 //! The defaults `cargo xtask run`'s flags and `Request::default()`
 //! share, defined once so the CLI and library callers cannot drift apart.
-//! Imports nothing, so `flags.rs` can use it without an import loop.
+//! Imports nothing, so `flags/` can use it without an import loop.
 
 use std::path::PathBuf;
 

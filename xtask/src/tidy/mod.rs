@@ -6,12 +6,16 @@
 //! returns the problems it found, each naming the file; the tests here run
 //! them on the workspace, and `selftest.rs` runs them on small broken trees.
 //! One file per family of checks: `rust.rs`, `shell.rs`, `docs.rs`,
-//! `buildroot.rs`, and the layout limits `layout.rs` (file and function
-//! length) and `imports.rs` (no import loops), which read Rust through
-//! `rust_text.rs`; `repo.rs` finds the files and runs the tools.
+//! `buildroot.rs`, `help.rs` (the help's guest paths and defaults) with
+//! `examples.rs` (its examples and the docs', which must parse), and the
+//! layout limits `layout.rs` (file and function length) and `imports.rs` (no
+//! import loops), which read Rust through `rust_text.rs`; `repo.rs` finds
+//! the files and runs the tools.
 
 mod buildroot;
 mod docs;
+mod examples;
+mod help;
 mod imports;
 mod layout;
 mod repo;
@@ -27,6 +31,11 @@ use clap::CommandFactory;
 
 use buildroot::{buildroot_utils, check_package_problems};
 use docs::{dead_link_problems, readme_commands};
+use examples::{code_blocks, example_problems, examples};
+use help::{
+    default_problems, default_wording_problems, long_helps, markdown_docs,
+    missing_guest_path_problems,
+};
 use imports::import_cycle_problems;
 use layout::{long_file_problems, long_function_problems};
 use repo::{files_under, output, root};
@@ -142,6 +151,54 @@ fn tests_outside_ci_say_so() {
 #[test]
 fn relative_links_in_the_docs_resolve() {
     assert_clean("links", dead_link_problems(&root()));
+}
+
+#[test]
+fn every_example_in_the_help_parses() {
+    let helps = long_helps();
+    assert!(
+        helps
+            .iter()
+            .any(|(c, _)| c == "`cargo xtask sst peer --help`"),
+        "the help walk misses subcommands: {:?}",
+        helps.iter().map(|(c, _)| c).collect::<Vec<_>>()
+    );
+    let found: Vec<String> = helps
+        .iter()
+        .flat_map(|(_, h)| examples(h))
+        .map(|e| e.shown)
+        .collect();
+    // At least the examples of run, ssh, sweep and bench, and cosim's, whose
+    // second line continues the first.
+    let joined = |e: &String| e.contains("--sst-dir") && e.contains(" -- python3 ");
+    assert!(
+        found.len() >= 10 && found.iter().any(joined),
+        "the example finder misses examples: {found:?}"
+    );
+    assert_clean("help examples", example_problems(&helps));
+}
+
+#[test]
+fn every_example_in_the_docs_code_blocks_parses() {
+    let blocks: Vec<(String, String)> = markdown_docs(&root())
+        .into_iter()
+        .map(|(path, text)| (path, code_blocks(&text)))
+        .collect();
+    assert_clean("examples in the docs", example_problems(&blocks));
+}
+
+#[test]
+fn guest_paths_in_the_help_and_the_docs_exist() {
+    let mut texts = long_helps();
+    texts.extend(markdown_docs(&root()));
+    assert_clean("guest paths", missing_guest_path_problems(&root(), &texts));
+}
+
+#[test]
+fn help_writes_every_default_one_way() {
+    let mut problems = default_problems(&crate::flags::Xtask::command());
+    problems.extend(default_wording_problems(&long_helps()));
+    assert_clean("defaults in the help", problems);
 }
 
 /// `xtask/src/**/*.rs` as `(path from the workspace root, text)`.
