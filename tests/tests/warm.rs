@@ -190,7 +190,7 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
         std::fs::read_to_string(share.path().join("sh.txt")).unwrap(),
         "from-sh\n"
     );
-    // --timeout counts from the restore and ends the run as in a cold one.
+    // --timeout counts from the job's hand-over and ends the run as in a cold one.
     let started = Instant::now();
     let late = restored(&[
         "--timeout",
@@ -202,7 +202,8 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
     ]);
     assert_eq!(late.status.code(), Some(124), "{}", stderr(&late));
     assert!(
-        stderr(&late).contains("did not finish within 5s") && started.elapsed().as_secs() < 60,
+        stderr(&late).contains("the command ran for 5 s, its --timeout")
+            && started.elapsed().as_secs() < 60,
         "{}",
         stderr(&late)
     );

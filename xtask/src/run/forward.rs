@@ -99,6 +99,9 @@ pub fn collect_stderr(child: &mut Child, log: &Arc<Mutex<File>>) -> Result<JoinH
 /// logs that, and then answers every request NO_DEVICE).
 pub fn said_at_once(line: &str) -> Option<String> {
     let (_, what) = line.split_once("VirtIO SST: Warning - ")?;
+    if !what.starts_with("Failed to connect to SST") {
+        return None;
+    }
     Some(format!(
         "warning: QEMU's SST device: {}\n  \
          every request the guest makes on /dev/sst0 will fail (NO_DEVICE): start the SST side \
