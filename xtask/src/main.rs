@@ -39,15 +39,24 @@ fn main() {
     match try_main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            // The outermost context says what went wrong and what to do; the
-            // causes below it say where.
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("\ncaused by: {cause}");
-            }
+            eprintln!("{}", error_text(&e));
             std::process::exit(1);
         }
     }
+}
+
+/// The outermost context says what went wrong and what to do; the causes
+/// below it say where. A cause whose text is already said above it is left
+/// out rather than repeated.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = format!("error: {e}");
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text += &format!("\n\ncaused by: {cause}");
+        }
+    }
+    text
 }
 
 /// Runs the command; `Ok` carries the process exit status (`run` and `ssh`
@@ -72,4 +81,29 @@ fn try_main() -> Result<i32> {
         flags::Command::Bench(b) => bench::run(&project, &b),
     };
     done.map(|()| 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context;
+
+    use super::*;
+
+    #[test]
+    fn a_cause_the_message_already_says_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = Err::<(), _>(io)
+            .context("reading /x/acalsim.toml")
+            .unwrap_err();
+        assert_eq!(
+            error_text(&e),
+            "error: reading /x/acalsim.toml\n\ncaused by: No such file"
+        );
+        let e = anyhow::anyhow!("sst exited: status 3")
+            .context("the SST side failed (sst exited: status 3)");
+        assert_eq!(
+            error_text(&e),
+            "error: the SST side failed (sst exited: status 3)"
+        );
+    }
 }

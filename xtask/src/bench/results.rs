@@ -3,7 +3,7 @@
 //! in its unit, and the guest facts of a built image. The suites fill these
 //! in, `report.rs` and `plot.rs` read them; this file imports neither.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::progress::human_duration;
@@ -129,10 +129,7 @@ pub fn guest(
     smp: Option<u32>,
     memory_mib: Option<u64>,
 ) -> Result<Guest> {
-    let m =
-        crate::manifest::Manifest::read(&project.images_dir().join(image)).with_context(|| {
-            format!("the bench needs image `{image}` built: `cargo xtask image {image}`")
-        })?;
+    let m = crate::manifest::Manifest::read_built(&project.images_dir().join(image), image)?;
     Ok(Guest {
         kernel: m.kernel_version,
         smp: smp.unwrap_or(m.run.smp),

@@ -93,9 +93,7 @@ pub struct BuiltImage {
 pub fn built_image(project: &Project, name: Option<&str>) -> Result<BuiltImage> {
     let name = image_name(project, name)?;
     let dir = project.images_dir().join(&name);
-    let manifest = Manifest::read(&dir).with_context(|| {
-        format!("image `{name}` is not built; build it with `cargo xtask image {name}`")
-    })?;
+    let manifest = Manifest::read_built(&dir, &name)?;
     if !manifest.artifacts_present(&dir) {
         bail!("image `{name}` in {} is incomplete; rebuild it with `cargo xtask image {name} --rebuild`", dir.display());
     }
