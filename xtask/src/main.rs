@@ -28,6 +28,7 @@ mod snapshot;
 mod ssh;
 mod sst;
 mod sweep;
+mod table;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -65,7 +66,13 @@ fn try_main() -> Result<i32> {
     let flags = flags::Xtask::parse();
     let project = project::Project::open(&flags.config, flags.verbose)?;
     let done = match flags.command {
-        flags::Command::Doctor(d) => host::doctor(&project.sh, d.fix),
+        flags::Command::Doctor(d) => host::doctor(
+            &project.sh,
+            host::DoctorOptions {
+                fix: d.fix,
+                json: d.json,
+            },
+        ),
         flags::Command::Image(i) => image::run(&project, &i),
         flags::Command::Images(_) => image::list(&project),
         flags::Command::Run(r) => return run::run(&project, &run::Request::from(&r), None),

@@ -58,11 +58,20 @@ pub enum Command {
 /// Prints a table of what was found with versions. With --fix (as root) installs what is
 /// missing with apt — QEMU from bookworm-backports on Debian 12 — and registers the
 /// riscv64 binfmt handler when PID 1 is not systemd. Without root it prints the commands.
+/// cargo-nextest (the runner of `cargo xtask test`) is a Rust crate: its
+/// `cargo install --locked cargo-nextest` is printed for you to run, never run by --fix.
+///
+/// --json prints one JSON document instead: {ok, tools: [{name, ok, version, banner,
+/// path, package, source (debian|backports|cargo), purpose}], fix_as_root: [..],
+/// fix_as_user: [..]}.
 #[derive(clap::Args, Debug)]
 pub struct Doctor {
     /// Install missing tools and register binfmt (needs root).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     pub fix: bool,
+    /// Print one JSON document on stdout (fields in --help).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Build a guest image (default: the config's `default_image`).
