@@ -15,6 +15,7 @@ mod flags;
 mod golden;
 mod host;
 mod image;
+mod images;
 mod kernel_modules;
 mod lock;
 mod manifest;
@@ -74,7 +75,7 @@ fn try_main() -> Result<i32> {
             },
         ),
         flags::Command::Image(i) => image::run(&project, &i),
-        flags::Command::Images(_) => image::list(&project),
+        flags::Command::Images(i) => images::run(&project, i.json),
         flags::Command::Run(r) => return run::run(&project, &run::Request::from(&r), None),
         flags::Command::Snapshots(s) => snapshot::run(s.clean, s.prune),
         flags::Command::Ssh(s) => return ssh::run(&project, &s),

@@ -2,6 +2,9 @@
 //! width, and prose wrapped to one. Pure functions over strings; every
 //! listing (`doctor`, `images`, `snapshots`, `qemu info`) lays out with them.
 
+/// What the listings aim to fit: a terminal split beside an editor.
+pub const WIDTH: usize = 100;
+
 /// Left-aligned columns two spaces apart; the last column is not padded.
 pub fn format_table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -28,6 +31,41 @@ pub fn format_table(rows: &[Vec<String>]) -> String {
     lines.join("\n")
 }
 
+/// `text` wrapped at spaces into lines of at most `width` characters (a
+/// longer word gets a line of its own); lines after the first start with
+/// `indent`.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if line.is_empty() {
+            if !lines.is_empty() {
+                line.push_str(indent);
+            }
+        } else {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
+/// `2026-12-05T19:17:07Z` → `2026-12-05 19:17` (UTC, as the records keep
+/// it); anything else as it is.
+pub fn short_time(created: &str) -> String {
+    match (created.get(..10), created.get(10..11), created.get(11..16)) {
+        (Some(day), Some("T"), Some(time)) => format!("{day} {time}"),
+        _ => created.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +80,18 @@ mod tests {
             format_table(&rows),
             "TOOL      STATUS   V\nqemu-img  missing  -"
         );
+    }
+
+    #[test]
+    fn record_times_read_to_the_minute() {
+        assert_eq!(short_time("2026-12-05T19:17:07Z"), "2026-12-05 19:17");
+        assert_eq!(short_time("yesterday"), "yesterday");
+    }
+
+    #[test]
+    fn prose_wraps_at_spaces_with_an_indent() {
+        assert_eq!(wrap("a bb ccc dddd", 6, "  "), "a bb\n  ccc\n  dddd");
+        assert_eq!(wrap("one", 80, "    "), "one");
+        assert_eq!(wrap("a verylongword b", 4, ""), "a\nverylongword\nb");
     }
 }

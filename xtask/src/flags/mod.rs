@@ -302,8 +302,21 @@ pub struct Snapshots {
 }
 
 /// List the images declared in the config and whether each is built.
+///
+/// PACKAGES is the number of Debian packages the config asks for (package sets, the
+/// kernel, extra_packages, less remove_packages; Buildroot: its packages), then the
+/// sets, `+N` extra packages, `-N` removed ones and `+N whl` wheels.
+///
+/// --json prints one JSON document instead: {default_image, images: [{name, flavour,
+/// release, default, description, package_sets, packages, extra_packages,
+/// removed_packages, wheels, state (current|outdated|unchecked|not-built), built_at,
+/// installed_packages, not_checked_because, dir}]}.
 #[derive(clap::Args, Debug)]
-pub struct Images {}
+pub struct Images {
+    /// Print the list as one JSON document (fields above).
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Run the project's tests, then print each test's wall time, slowest first.
 ///
