@@ -77,7 +77,7 @@ fn try_main() -> Result<i32> {
         flags::Command::Image(i) => image::run(&project, &i),
         flags::Command::Images(i) => images::run(&project, i.json),
         flags::Command::Run(r) => return run::run(&project, &run::Request::from(&r), None),
-        flags::Command::Snapshots(s) => snapshot::run(s.clean, s.prune),
+        flags::Command::Snapshots(s) => snapshot::run(s.clean, s.prune, s.json),
         flags::Command::Ssh(s) => return ssh::run(&project, &s),
         flags::Command::Buildroot(b) => buildroot::run(&project, &b),
         flags::Command::Qemu(q) => qemu::run(&project, &q),

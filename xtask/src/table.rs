@@ -31,6 +31,15 @@ pub fn format_table(rows: &[Vec<String>]) -> String {
     lines.join("\n")
 }
 
+/// `text`, cut to `width` characters with an ellipsis.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept = width.saturating_sub(1);
+    text.chars().take(kept).chain(['…']).collect()
+}
+
 /// `text` wrapped at spaces into lines of at most `width` characters (a
 /// longer word gets a line of its own); lines after the first start with
 /// `indent`.
@@ -80,6 +89,13 @@ mod tests {
             format_table(&rows),
             "TOOL      STATUS   V\nqemu-img  missing  -"
         );
+    }
+
+    #[test]
+    fn long_text_is_cut_to_the_column() {
+        assert_eq!(fit("torch", 16), "torch");
+        assert_eq!(fit("torch,transformers,x", 16), "torch,transform…");
+        assert_eq!(fit("torch,transformers,x", 16).chars().count(), 16);
     }
 
     #[test]

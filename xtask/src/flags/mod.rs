@@ -290,15 +290,22 @@ pub struct PytorchBuild {
 /// the guest RAM file is sparse, so ON DISK is what it takes. STATE says whether the
 /// image is still as the snapshot saw it: after a rebuild or a `run --persist` the next
 /// warm run saves a new snapshot and the old one is stale (`--prune` removes those).
+///
+/// --json prints one JSON document instead: {dir, snapshots: [{key, image, smp,
+/// memory_mib, warmup, on_disk_bytes, ram_file_bytes, created, qemu, state
+/// (current|stale|unknown|unreadable), stale_because}]}.
 #[derive(clap::Args, Debug)]
 pub struct Snapshots {
     /// Remove every snapshot no run is using.
-    #[arg(long, conflicts_with = "prune")]
+    #[arg(long, conflicts_with_all = ["prune", "json"])]
     pub clean: bool,
     /// Remove the stale snapshots: those whose image was rebuilt, removed or
     /// written (`run --persist`) since, which no run can restore any more.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     pub prune: bool,
+    /// Print the list as one JSON document (fields above).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// List the images declared in the config and whether each is built.
