@@ -75,6 +75,20 @@ pub fn short_time(created: &str) -> String {
     }
 }
 
+/// `field  value` lines, the values aligned and wrapped to [`WIDTH`].
+pub fn fields(rows: &[(&str, String)]) -> String {
+    let name_width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let value_width = WIDTH.saturating_sub(name_width + 2).max(20);
+    let mut lines = Vec::new();
+    for (k, v) in rows {
+        for (i, line) in wrap(v, value_width, "").lines().enumerate() {
+            let name = if i == 0 { *k } else { "" };
+            lines.push(format!("{name:<name_width$}  {line}"));
+        }
+    }
+    lines.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +123,13 @@ mod tests {
         assert_eq!(wrap("a bb ccc dddd", 6, "  "), "a bb\n  ccc\n  dddd");
         assert_eq!(wrap("one", 80, "    "), "one");
         assert_eq!(wrap("a verylongword b", 4, ""), "a\nverylongword\nb");
+    }
+
+    #[test]
+    fn fields_line_up_and_long_values_wrap_under_their_column() {
+        let text = fields(&[("source", "word ".repeat(40)), ("key", "k".into())]);
+        assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
+        assert!(text.lines().nth(1).unwrap().starts_with("        word"));
+        assert!(text.ends_with("\nkey     k"), "{text}");
     }
 }

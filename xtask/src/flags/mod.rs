@@ -207,9 +207,16 @@ pub struct QemuBuild {
     pub keep_work: bool,
 }
 
-/// Print the project's QEMU build (path, version, sha256, source) as JSON.
+/// Print the project's QEMU build: path, version, sha256, source.
+///
+/// --json prints the record itself (target/xtask/qemu.json): {binary, version, sha256,
+/// key, source, acalsim, acalsim_device_sha256, firmware_sha256, built_at, build_secs}.
 #[derive(clap::Args, Debug)]
-pub struct QemuInfo {}
+pub struct QemuInfo {
+    /// Print the record as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Build PyTorch from source inside the guest: resumable, ccache, host-offloaded compiles.
 #[derive(clap::Args, Debug)]
