@@ -67,6 +67,7 @@ fn try_main() -> Result<i32> {
     let flags = flags::Xtask::parse();
     let project = project::Project::open(&flags.config, flags.verbose)?;
     let done = match flags.command {
+        flags::Command::Doctor(d) if d.cosim => return cosim::ready::run(&project, d.json),
         flags::Command::Doctor(d) => host::doctor(
             &project.sh,
             host::DoctorOptions {

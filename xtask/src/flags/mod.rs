@@ -61,14 +61,24 @@ pub enum Command {
 /// cargo-nextest (the runner of `cargo xtask test`) is a Rust crate: its
 /// `cargo install --locked cargo-nextest` is printed for you to run, never run by --fix.
 ///
-/// --json prints one JSON document instead: {ok, tools: [{name, ok, version, banner,
-/// path, package, source (debian|backports|cargo), purpose}], fix_as_root: [..],
-/// fix_as_user: [..]}.
+/// --cosim checks co-simulation instead, one line per item, each not ready one ending
+/// with the command that fixes it: the QEMU a session boots (the project's build, with
+/// virtio-sst-device), ACALSim's sources, SST, the [cosim] image (built and current)
+/// and its warm snapshot. It exits 1 while a needed one is not ready (QEMU and the image
+/// always; ACALSim's sources while one of them is to be built; SST when [cosim] sst is set).
+///
+/// --json prints one JSON document instead. doctor: {ok, tools: [{name, ok, version,
+/// banner, path, package, source (debian|backports|cargo), purpose}], fix_as_root: [..],
+/// fix_as_user: [..]}. doctor --cosim: {ready, image, items: [{item, status, ok,
+/// required, detail, fix}]} (status: ok, missing, outdated, unchecked, absent).
 #[derive(clap::Args, Debug)]
 pub struct Doctor {
     /// Install missing tools and register binfmt (needs root).
-    #[arg(long, conflicts_with = "json")]
+    #[arg(long, conflicts_with_all = ["json", "cosim"])]
     pub fix: bool,
+    /// Check what a co-simulation needs instead of the host tools.
+    #[arg(long)]
+    pub cosim: bool,
     /// Print one JSON document on stdout (fields in --help).
     #[arg(long)]
     pub json: bool,

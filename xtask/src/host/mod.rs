@@ -26,6 +26,7 @@ pub use binfmt::binfmt_riscv64_ok;
 pub use os::is_root;
 pub use probe::{probe, require};
 pub use tools::{Tool, OPENSBI_FW};
+pub use version::short_version;
 
 /// What `doctor` is asked to do.
 #[derive(Clone, Copy, Debug, Default)]

@@ -9,6 +9,9 @@ pub mod protocol;
 pub mod record;
 mod source;
 
+/// The environment variable that names SST-core's source.
+pub use source::ENV as CORE_SRC_ENV;
+
 use anyhow::{Context, Result};
 
 use crate::flags::{SstCommand, SstPeer};
