@@ -96,7 +96,9 @@ fn snapshot(project: &Project, image: &Image, qemu: &Path) -> Result<Snapshot> {
         .filter_map(|(path, r)| Some((path, r?)))
         .filter(|(_, r)| {
             r.image == image.name
-                && r.seen.as_ref().is_some_and(|s| s.image_dir == dir)
+                && r.seen
+                    .as_ref()
+                    .is_some_and(|s| same_dir(&s.image_dir, &dir))
                 && r.qemu.starts_with(&qemu)
                 && r.key_input.lines().any(|l| l == "sst-device true")
         })
@@ -115,4 +117,12 @@ fn snapshot(project: &Project, image: &Image, qemu: &Path) -> Result<Snapshot> {
         },
         None => Snapshot::None,
     })
+}
+
+/// The same directory, also when one path reaches it through a symlink.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
