@@ -184,9 +184,12 @@ fn the_project_config_is_valid() {
     assert!(out.status.success(), "{}", stderr(&out));
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(
-        listing.contains("debian-sid-torch") && listing.contains("(default)"),
-        "{listing}"
+        listing.lines().any(|l| l.starts_with("debian-sid-torch* ")),
+        "the default image is marked: {listing}"
     );
+    let json = xtask(&tests::root().join("acalsim.toml"), &["images", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["default_image"], "debian-sid-torch", "{v}");
 }
 
 /// A bad experiment file is refused at its line and column before the sweep

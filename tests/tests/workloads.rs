@@ -236,7 +236,7 @@ fn bench_quick_writes_results_with_the_documented_schema() {
     }
     let md = std::fs::read_to_string(json[0].with_extension("md")).unwrap();
     assert!(
-        md.contains("| figure | median | min | max | n | goal |")
+        md.contains("| figure | median (min–max) | n | goal |")
             && md.contains("import torch (smp 2)"),
         "{md}"
     );

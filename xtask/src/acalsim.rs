@@ -41,16 +41,12 @@ impl Acalsim {
 /// ACALSim from `ACALSIM_SRC`, else from the config's `acalsim` (relative to
 /// `root`); neither set is an error that says how to set one.
 pub fn locate(sh: &Shell, root: &Path, configured: Option<&Path>) -> Result<Acalsim> {
-    let (given, origin) = match std::env::var_os(ENV).filter(|v| !v.is_empty()) {
-        Some(v) => (PathBuf::from(&v), format!("{ENV}={}", PathBuf::from(&v).display())),
-        None => match configured {
-            Some(p) => (root.join(p), format!("[qemu] acalsim = \"{}\"", p.display())),
-            None => bail!(
-                "ACALSim's sources are needed (its virtio-sst device and guest driver) but none are set: \
-                 set {ENV}=PATH or `acalsim = \"PATH\"` in the [qemu] table of acalsim.toml, where PATH is an \
-                 ACALSim checkout, its {SUBDIR} directory, or a tarball of one"
-            ),
-        },
+    let Some((given, origin)) = given(root, configured) else {
+        bail!(
+            "ACALSim's sources are needed (its virtio-sst device and guest driver) but none are set: \
+             set {ENV}=PATH or `acalsim = \"PATH\"` in the [qemu] table of acalsim.toml, where PATH is an \
+             ACALSim checkout, its {SUBDIR} directory, or a tarball of one"
+        );
     };
     let tree = if given.is_file() {
         unpack(sh, &given).with_context(|| format!("{origin}: unpacking the tarball"))?
@@ -68,6 +64,62 @@ pub fn locate(sh: &Shell, root: &Path, configured: Option<&Path>) -> Result<Acal
     let acalsim = Acalsim { dir, origin };
     check_device_files(&acalsim)?;
     Ok(acalsim)
+}
+
+/// The path the user gave and how they gave it: `ACALSIM_SRC`, else the
+/// config's `acalsim` (relative to `root`).
+fn given(root: &Path, configured: Option<&Path>) -> Option<(PathBuf, String)> {
+    match std::env::var_os(ENV).filter(|v| !v.is_empty()) {
+        Some(v) => Some((
+            PathBuf::from(&v),
+            format!("{ENV}={}", PathBuf::from(&v).display()),
+        )),
+        None => configured.map(|p| {
+            (
+                root.join(p),
+                format!("[qemu] acalsim = \"{}\"", p.display()),
+            )
+        }),
+    }
+}
+
+/// What [`locate`] would find, without unpacking a tarball (`doctor
+/// --cosim`): where the sources are set and what is there, or why they
+/// cannot be used (`None`: not set at all).
+pub fn check(root: &Path, configured: Option<&Path>) -> Option<Result<Found, String>> {
+    let (given, origin) = given(root, configured)?;
+    if given.is_file() {
+        return Some(Ok(Found {
+            origin,
+            what: "a tarball".into(),
+        }));
+    }
+    if !given.is_dir() {
+        return Some(Err(format!("{origin}: {} does not exist", given.display())));
+    }
+    let Some(dir) = find_subdir(&given) else {
+        return Some(Err(format!(
+            "{origin}: no {SUBDIR} (with virtio-device/ and drivers/) in {}",
+            given.display()
+        )));
+    };
+    let acalsim = Acalsim { dir, origin };
+    Some(match check_device_files(&acalsim) {
+        Ok(()) => Ok(Found {
+            what: "a directory".into(),
+            origin: acalsim.origin,
+        }),
+        Err(e) => Err(e.to_string()),
+    })
+}
+
+/// Where ACALSim's sources were found ([`check`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// How the user set them: `ACALSIM_SRC=PATH` or the config key.
+    pub origin: String,
+    /// `a directory` or `a tarball`.
+    pub what: String,
 }
 
 /// Every device file is there, or an error naming the missing ones.
@@ -145,5 +197,28 @@ mod tests {
         assert_eq!(find_subdir(&t.path().join("acalsim")), Some(top.clone()));
         assert_eq!(find_subdir(&top), Some(top.clone()));
         assert_eq!(find_subdir(&top.join("drivers")), None);
+    }
+
+    #[test]
+    fn the_check_says_where_the_sources_are_or_why_not_without_unpacking() {
+        if std::env::var_os(ENV).is_some() {
+            return; // the environment decides; the config is not read
+        }
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(check(t.path(), None), None);
+        let gone = check(t.path(), Some(Path::new("nowhere")))
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            gone.starts_with("[qemu] acalsim = \"nowhere\": ") && gone.ends_with("does not exist"),
+            "{gone}"
+        );
+        std::fs::write(t.path().join("a.tar.xz"), b"x").unwrap();
+        let tarball = check(t.path(), Some(Path::new("a.tar.xz")))
+            .unwrap()
+            .unwrap();
+        assert!(tarball.what.contains("tarball"), "{tarball:?}");
+        let empty = check(t.path(), Some(Path::new("."))).unwrap().unwrap_err();
+        assert!(empty.contains("no src/qemu-acalsim-sst-linux"), "{empty}");
     }
 }

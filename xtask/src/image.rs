@@ -1,7 +1,8 @@
-//! `cargo xtask image` and `cargo xtask images`: pick the image's flavour,
-//! skip it when its content key says nothing changed, and list what the
-//! config declares beside what is built. The builds themselves live in
-//! `debian/` and `buildroot/`; what both produce, in `output.rs`.
+//! `cargo xtask image`: pick the image's flavour and skip it when its
+//! content key says nothing changed; [`built_state`] says whether a built
+//! image is current (`images` and `doctor --cosim` list it). The builds
+//! themselves live in `debian/` and `buildroot/`; what both produce, in
+//! `output.rs`.
 
 use anyhow::Result;
 
@@ -72,70 +73,80 @@ fn build_buildroot(
 }
 
 /// The content key of any image, whatever its flavour.
-fn key_of(project: &Project, image: &Image) -> Result<String> {
+pub fn key_of(project: &Project, image: &Image) -> Result<String> {
     match &image.flavour {
         Flavour::Buildroot(_) => crate::buildroot::build::image_key(project, image),
         Flavour::Debian(d) => crate::debian::image_key(project, image, d),
     }
 }
 
-/// A built image's STATE: `built` or `outdated` by its key, or, when an
-/// input of the key is missing (ACALSim's sources unset, a wheel not built
-/// yet), that it could not be checked and why; the listing goes on.
-fn built_state(key: &Result<String>, m: &Manifest, artifacts_present: bool) -> String {
-    match key {
-        Ok(k) if *k == m.config_hash && artifacts_present => format!("built ({})", m.created),
-        Ok(_) => format!("outdated ({})", m.created),
-        Err(e) => format!(
-            "built ({}), not checked: {}",
-            m.created,
-            e.to_string().lines().next().unwrap_or("")
-        ),
+/// Whether an image is built, and built from what the config and its inputs
+/// make now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuiltState {
+    NotBuilt,
+    /// Its key matches and every file is there; `created` is the build's time.
+    Current {
+        created: String,
+    },
+    /// Built from other inputs, or a file is missing or truncated.
+    Outdated {
+        created: String,
+    },
+    /// An input of the key is missing (ACALSim's sources unset, a wheel not
+    /// built yet), so whether it is current is not known: why.
+    Unchecked {
+        created: String,
+        because: String,
+    },
+}
+
+impl BuiltState {
+    /// `current`, `outdated`, `unchecked` or `not-built`, as `--json` says it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BuiltState::NotBuilt => "not-built",
+            BuiltState::Current { .. } => "current",
+            BuiltState::Outdated { .. } => "outdated",
+            BuiltState::Unchecked { .. } => "unchecked",
+        }
+    }
+
+    pub fn created(&self) -> Option<&str> {
+        match self {
+            BuiltState::NotBuilt => None,
+            BuiltState::Current { created }
+            | BuiltState::Outdated { created }
+            | BuiltState::Unchecked { created, .. } => Some(created),
+        }
     }
 }
 
-/// `cargo xtask images`: what the config declares and what is built.
-pub fn list(project: &Project) -> Result<()> {
-    let config = project.config()?;
-    println!(
-        "{:<22} {:<9} {:<10} {:<24} STATE",
-        "IMAGE", "FLAVOUR", "RELEASE", "PACKAGES"
-    );
-    for (name, image) in &config.images {
-        let dir = project.images_dir().join(name);
-        let state = match Manifest::read(&dir) {
-            Ok(m) => built_state(&key_of(project, image), &m, m.artifacts_present(&dir)),
-            Err(_) => "not built".to_string(),
-        };
-        let default = if *name == config.default_image {
-            " (default)"
-        } else {
-            ""
-        };
-        let (suite, sets) = match &image.flavour {
-            Flavour::Buildroot(br) => (
-                br.version.clone(),
-                format!("{} packages", br.packages.len()),
-            ),
-            Flavour::Debian(d) => (
-                d.suite.clone(),
-                d.package_sets
-                    .iter()
-                    .chain(&d.extra_package_sets)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("+"),
-            ),
-        };
-        println!(
-            "{:<22} {:<9} {:<10} {:<24} {state}{default}",
-            name,
-            image.flavour.name(),
-            suite,
-            sets
-        );
+/// The state of `image` in this checkout, and its manifest when it is built.
+pub fn built_state(project: &Project, image: &Image) -> (BuiltState, Option<Manifest>) {
+    let dir = project.images_dir().join(&image.name);
+    match Manifest::read(&dir) {
+        Ok(m) => (
+            judge(&key_of(project, image), &m, m.artifacts_present(&dir)),
+            Some(m),
+        ),
+        Err(_) => (BuiltState::NotBuilt, None),
     }
-    Ok(())
+}
+
+/// A built image's state by its key and files; a key that could not be
+/// computed is `Unchecked` with the first line of why (every context, so
+/// that both where and what read in it).
+fn judge(key: &Result<String>, m: &Manifest, artifacts_present: bool) -> BuiltState {
+    let created = m.created.clone();
+    match key {
+        Ok(k) if *k == m.config_hash && artifacts_present => BuiltState::Current { created },
+        Ok(_) => BuiltState::Outdated { created },
+        Err(e) => BuiltState::Unchecked {
+            created,
+            because: format!("{e:#}").lines().next().unwrap_or("").to_string(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -146,25 +157,25 @@ mod tests {
     fn a_built_image_is_current_outdated_or_not_checked_with_the_reason() {
         let m = crate::manifest::sample();
         let key = |k: &str| -> Result<String> { Ok(k.to_string()) };
-        let created = &m.created;
+        let created = m.created.clone();
         assert_eq!(
-            built_state(&key(&m.config_hash), &m, true),
-            format!("built ({created})")
+            judge(&key(&m.config_hash), &m, true),
+            BuiltState::Current {
+                created: created.clone()
+            }
         );
-        assert_eq!(
-            built_state(&key(&m.config_hash), &m, false),
-            format!("outdated ({created})")
-        );
-        assert_eq!(
-            built_state(&key("another"), &m, true),
-            format!("outdated ({created})")
-        );
+        assert_eq!(judge(&key(&m.config_hash), &m, false).name(), "outdated");
+        assert_eq!(judge(&key("another"), &m, true).name(), "outdated");
         let unset = Err(anyhow::anyhow!(
             "ACALSim's sources are needed but none are set: set ACALSIM_SRC=PATH\nmore"
         ));
         assert_eq!(
-            built_state(&unset, &m, true),
-            format!("built ({created}), not checked: ACALSim's sources are needed but none are set: set ACALSIM_SRC=PATH")
+            judge(&unset, &m, true),
+            BuiltState::Unchecked {
+                created,
+                because: "ACALSim's sources are needed but none are set: set ACALSIM_SRC=PATH"
+                    .into()
+            }
         );
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunDefaults;
@@ -107,6 +107,19 @@ impl Manifest {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// The manifest of the built image `name` in `image_dir`. Not built (no
+    /// manifest) is one error with the command that builds it, without the
+    /// file system's "No such file" below it; a manifest that cannot be read
+    /// names the file and says to rebuild.
+    pub fn read_built(image_dir: &Path, name: &str) -> Result<Manifest> {
+        if !image_dir.join(FILE).is_file() {
+            bail!("image `{name}` is not built; build it with `cargo xtask image {name}`");
+        }
+        Manifest::read(image_dir).with_context(|| {
+            format!("image `{name}` cannot be used; rebuild it with `cargo xtask image {name} --rebuild`")
+        })
     }
 
     pub fn write(&self, image_dir: &Path) -> Result<()> {
@@ -265,5 +278,20 @@ mod tests {
         assert!(back.artifacts_present(dir.path()));
         std::fs::write(dir.path().join("initrd"), b"truncated-or-changed").unwrap();
         assert!(!back.artifacts_present(dir.path()));
+    }
+
+    #[test]
+    fn an_image_without_a_manifest_is_not_built_and_says_how_to_build_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Manifest::read_built(dir.path(), "img").unwrap_err();
+        assert_eq!(e.chain().count(), 1, "{e:#}");
+        assert_eq!(
+            e.to_string(),
+            "image `img` is not built; build it with `cargo xtask image img`"
+        );
+        std::fs::write(dir.path().join(FILE), "{").unwrap();
+        let e = Manifest::read_built(dir.path(), "img").unwrap_err();
+        assert!(e.to_string().contains("--rebuild"), "{e}");
+        assert!(format!("{e:#}").contains("parsing"), "{e:#}");
     }
 }

@@ -58,7 +58,7 @@ pub fn step_times(timings: &[(String, f64)]) -> Vec<StepTime> {
 pub fn tool_versions(sh: &Shell) -> BTreeMap<String, String> {
     host::probe(sh)
         .into_iter()
-        .filter_map(|s| s.version.map(|v| (s.tool.command.to_string(), v)))
+        .filter_map(|s| s.banner.map(|v| (s.tool.command.to_string(), v)))
         .collect()
 }
 

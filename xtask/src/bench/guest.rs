@@ -310,7 +310,7 @@ mod tests {
         assert_eq!(figures[3].value, 0.7 / 0.4);
         assert_eq!(figures[2].goal, None);
         assert_eq!(figures[5].goal.as_deref(), Some(">= 0.7 GFLOP/s"));
-        assert_eq!(figures[6].goal.as_deref(), Some(">= 1.8"));
+        assert_eq!(figures[6].goal.as_deref(), Some(">= 1.8x"));
 
         let quick = TorchSamples {
             import: vec![6.0],

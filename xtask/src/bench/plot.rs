@@ -156,15 +156,14 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, lines: &[Line]) -> Resul
     Ok(out)
 }
 
-/// The number a goal text such as "<= 8 s" or ">= 0.7 GFLOP/s" names.
+/// The number a goal text such as "<= 8 s", ">= 0.7 GFLOP/s" or "<= 0.15x"
+/// names (older results files wrote the last without its `x`).
 fn goal_value(f: &Figure) -> Option<f64> {
-    f.goal
-        .as_deref()?
-        .trim_start_matches(['<', '>', '=', ' '])
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    let text = f.goal.as_deref()?.trim_start_matches(['<', '>', '=', ' ']);
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .unwrap_or(text.len());
+    text[..end].parse().ok()
 }
 
 fn unit_scale(figures: &[Figure], unit: &str) -> f64 {
@@ -198,6 +197,13 @@ mod tests {
             )),
             Some(0.7)
         );
+        assert_eq!(
+            goal_value(&Figure::single("a", 1.0, "x", Some(Goal::AtMost(0.15)))),
+            Some(0.15)
+        );
+        let mut old = Figure::single("a", 1.0, "x", None);
+        old.goal = Some("<= 0.15".into());
+        assert_eq!(goal_value(&old), Some(0.15));
         assert_eq!(goal_value(&Figure::single("a", 1.0, "s", None)), None);
     }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::plot;
-use super::results::{show, Figure, Results, SCHEMA};
+use super::results::{show, show_range, Figure, Results, SCHEMA};
 use crate::project::Project;
 
 /// Writes `<time>.json`, `.md` and `.svg` into target/xtask/bench; prints the table.
@@ -74,14 +74,12 @@ pub fn markdown(r: &Results) -> String {
                 g.kernel, g.smp, g.memory_mib
             ));
         }
-        s.push_str("\n\n| figure | median | min | max | n | goal |\n|---|---|---|---|---|---|\n");
+        s.push_str("\n\n| figure | median (min–max) | n | goal |\n|---|---|---|---|\n");
         for f in &suite.figures {
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} |\n",
                 f.name,
-                show(f.value, &f.unit),
-                show(f.min, &f.unit),
-                show(f.max, &f.unit),
+                show_range(f),
                 f.samples.len(),
                 goal_text(f)
             ));
@@ -162,9 +160,15 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| boot | 5.00 s | 4.00 s | 9.00 s | 3 | <= 8 s ✓ |"),
+            md.contains("| figure | median (min–max) | n | goal |\n|---|---|---|---|\n"),
             "{md}"
         );
+        assert!(
+            md.contains("| boot | 5.00 s (4.00–9.00) | 3 | <= 8 s ✓ |"),
+            "{md}"
+        );
+        let once = markdown(&sample("2026-11-25T00:00:00Z", vec![4.0]));
+        assert!(once.contains("| boot | 4.00 s | 1 | <= 8 s ✓ |"), "{once}");
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! side (stopping it) and then the socket (removing it).
 
 mod listening;
+mod readiness;
+pub mod ready;
 mod socket;
 mod sst_side;
 

@@ -119,9 +119,17 @@ pub struct SstBuild {
     pub keep_work: bool,
 }
 
-/// Print the record of the SST this checkout uses (target/xtask/sst.json).
+/// Print the SST this checkout uses: its prefix, version, element library and components.
+///
+/// --json prints the record itself (target/xtask/sst.json): {prefix, elements, version,
+/// core_key, element_key, core_source, core_identity, acalsim, component_sha256,
+/// components, built_at, build_secs}.
 #[derive(clap::Args, Debug)]
-pub struct SstInfo {}
+pub struct SstInfo {
+    /// Print the record as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// The reference SST peer: answers QEMU's virtio-sst-device as ACALSim's component does.
 ///

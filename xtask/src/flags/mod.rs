@@ -60,11 +60,30 @@ pub enum Command {
 /// Prints a table of what was found with versions. With --fix (as root) installs what is
 /// missing with apt — QEMU from bookworm-backports on Debian 12 — and registers the
 /// riscv64 binfmt handler when PID 1 is not systemd. Without root it prints the commands.
+/// cargo-nextest (the runner of `cargo xtask test`) is a Rust crate: its
+/// `cargo install --locked cargo-nextest` is printed for you to run, never run by --fix.
+///
+/// --cosim checks co-simulation instead, one line per item, each not ready one ending
+/// with the command that fixes it: the QEMU a session boots (the project's build, with
+/// virtio-sst-device), ACALSim's sources, SST, the [cosim] image (built and current)
+/// and its warm snapshot. It exits 1 while a needed one is not ready (QEMU and the image
+/// always; ACALSim's sources while one of them is to be built; SST when [cosim] sst is set).
+///
+/// --json prints one JSON document instead. doctor: {ok, tools: [{name, ok, version,
+/// banner, path, package, source (debian|backports|cargo), purpose}], fix_as_root: [..],
+/// fix_as_user: [..]}. doctor --cosim: {ready, image, items: [{item, status, ok,
+/// required, detail, fix}]} (status: ok, missing, outdated, unchecked, absent).
 #[derive(clap::Args, Debug)]
 pub struct Doctor {
     /// Install missing tools and register binfmt (needs root).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["json", "cosim"])]
     pub fix: bool,
+    /// Check what a co-simulation needs instead of the host tools.
+    #[arg(long)]
+    pub cosim: bool,
+    /// Print one JSON document on stdout (fields in --help).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Build a guest image (default: the config's `default_image`).
@@ -201,9 +220,16 @@ pub struct QemuBuild {
     pub keep_work: bool,
 }
 
-/// Print the project's QEMU build (path, version, sha256, source) as JSON.
+/// Print the project's QEMU build: path, version, sha256, source.
+///
+/// --json prints the record itself (target/xtask/qemu.json): {binary, version, sha256,
+/// key, source, acalsim, acalsim_device_sha256, firmware_sha256, built_at, build_secs}.
 #[derive(clap::Args, Debug)]
-pub struct QemuInfo {}
+pub struct QemuInfo {
+    /// Print the record as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Build PyTorch from source inside the guest: resumable, ccache, host-offloaded compiles.
 #[derive(clap::Args, Debug)]
@@ -285,20 +311,40 @@ pub struct PytorchBuild {
 /// the guest RAM file is sparse, so ON DISK is what it takes. STATE says whether the
 /// image is still as the snapshot saw it: after a rebuild or a `run --persist` the next
 /// warm run saves a new snapshot and the old one is stale (`--prune` removes those).
+///
+/// --json prints one JSON document instead: {dir, snapshots: [{key, image, smp,
+/// memory_mib, warmup, on_disk_bytes, ram_file_bytes, created, qemu, state
+/// (current|stale|unknown|unreadable), stale_because}]}.
 #[derive(clap::Args, Debug)]
 pub struct Snapshots {
     /// Remove every snapshot no run is using.
-    #[arg(long, conflicts_with = "prune")]
+    #[arg(long, conflicts_with_all = ["prune", "json"])]
     pub clean: bool,
     /// Remove the stale snapshots: those whose image was rebuilt, removed or
     /// written (`run --persist`) since, which no run can restore any more.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     pub prune: bool,
+    /// Print the list as one JSON document (fields above).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// List the images declared in the config and whether each is built.
+///
+/// PACKAGES is the number of Debian packages the config asks for (package sets, the
+/// kernel, extra_packages, less remove_packages; Buildroot: its packages), then the
+/// sets, `+N` extra packages, `-N` removed ones and `+N whl` wheels.
+///
+/// --json prints one JSON document instead: {default_image, images: [{name, flavour,
+/// release, default, description, package_sets, packages, extra_packages,
+/// removed_packages, wheels, state (current|outdated|unchecked|not-built), built_at,
+/// installed_packages, not_checked_because, dir}]}.
 #[derive(clap::Args, Debug)]
-pub struct Images {}
+pub struct Images {
+    /// Print the list as one JSON document (fields above).
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Run the project's tests, then print each test's wall time, slowest first
 ///

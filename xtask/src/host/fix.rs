@@ -2,6 +2,11 @@
 //! that plan amounts to (printed when xtask is not root) and `apply`, which
 //! carries it out.
 //!
+//! A Rust crate (cargo-nextest) is only ever printed, as a command for the
+//! user who runs the tests: `cargo install` builds it for minutes into that
+//! user's cargo home, which is not root's, and it is no Debian package, so
+//! `--fix` stays apt and binfmt.
+//!
 //! On bookworm the qemu packages come from bookworm-backports: bookworm's
 //! qemu-system-misc 7.2 conflicts with the backported qemu-utils 10.0, so the
 //! backports source and the `-t bookworm-backports` pin are handled here.
@@ -12,7 +17,7 @@ use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
 use super::binfmt::{binfmt_riscv64_ok, register_binfmt, register_commands, BINFMT_ENTRY};
-use super::tools::Tool;
+use super::tools::{Source, Tool};
 
 const BACKPORTS_SUITE: &str = "bookworm-backports";
 const BACKPORTS_LIST: &str = "/etc/apt/sources.list.d/bookworm-backports.list";
@@ -27,11 +32,17 @@ pub(super) struct FixPlan {
     apt: Vec<&'static str>,
     apt_backports: Vec<&'static str>,
     binfmt: bool,
+    /// Crates for `cargo install --locked`, run by the user, never by `apply`.
+    cargo: Vec<&'static str>,
 }
 
 pub(super) fn fix_plan(missing: &[&Tool], codename: &str, has_backports_source: bool) -> FixPlan {
+    let (crates, missing): (Vec<&Tool>, Vec<&Tool>) = missing
+        .iter()
+        .copied()
+        .partition(|t| t.source == Source::Cargo);
     let mut wanted: Vec<(&'static str, bool)> =
-        missing.iter().map(|t| (t.package, t.backports)).collect();
+        missing.iter().map(|t| (t.package, t.backports())).collect();
     // Firmware and binfmt registration ship separately from the qemu binaries
     // and must come from the same qemu version.
     if missing.iter().any(|t| t.package.starts_with("qemu-")) {
@@ -50,7 +61,18 @@ pub(super) fn fix_plan(missing: &[&Tool], codename: &str, has_backports_source: 
         apt: normal.into_iter().map(|p| p.0).collect(),
         apt_backports: bpo.into_iter().map(|p| p.0).collect(),
         binfmt: missing.iter().any(|t| t.command == BINFMT_ENTRY),
+        cargo: crates.iter().map(|t| t.package).collect(),
     }
+}
+
+/// The commands the user runs themself (not root, not `--fix`): `cargo
+/// install` of each missing crate.
+pub(super) fn user_commands(missing: &[&Tool]) -> Vec<String> {
+    fix_plan(missing, "", true)
+        .cargo
+        .iter()
+        .map(|c| format!("cargo install --locked {c}"))
+        .collect()
 }
 
 /// The root shell commands that fix `missing`, for humans to read or run.
@@ -237,13 +259,28 @@ mod tests {
                 add_backports_source: false,
                 apt: vec![],
                 apt_backports: vec!["qemu-user-binfmt", "qemu-system-data"],
-                binfmt: true
+                binfmt: true,
+                cargo: vec![],
             }
         );
         let cmds = fix_commands(&tools(&["binfmt riscv64"]), "bookworm", true);
         assert!(cmds[3].contains(SYSTEMD_BINFMT) && cmds[3].contains(BINFMT_REGISTER));
         assert_eq!(cmds.last().map(String::as_str), Some("arch-test riscv64"));
         assert!(fix_commands(&[], "bookworm", false).is_empty());
+    }
+
+    #[test]
+    fn a_missing_crate_is_a_cargo_install_for_the_user_not_a_root_command() {
+        let missing = tools(&["cargo-nextest", "zstd"]);
+        assert_eq!(
+            fix_commands(&missing, "bookworm", true),
+            vec!["apt-get update".to_string(), format!("{APT_INSTALL} zstd")]
+        );
+        assert_eq!(
+            user_commands(&missing),
+            ["cargo install --locked cargo-nextest"]
+        );
+        assert!(user_commands(&tools(&["zstd"])).is_empty());
     }
 
     #[test]

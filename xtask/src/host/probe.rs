@@ -7,7 +7,8 @@ use anyhow::{bail, Result};
 use xshell::{cmd, Shell};
 
 use super::binfmt::{binfmt_riscv64_ok, BINFMT_ENTRY};
-use super::tools::{Tool, TOOLS};
+use super::tools::{Source, Tool, TOOLS};
+use super::version::short_version;
 
 const BPO_NOTE: &str = ", from bookworm-backports on bookworm";
 
@@ -15,7 +16,16 @@ const BPO_NOTE: &str = ", from bookworm-backports on bookworm";
 pub struct ToolStatus {
     pub tool: &'static Tool,
     pub path: Option<PathBuf>,
-    pub version: Option<String>,
+    /// The first line of its version output with a digit in it (for
+    /// pseudo-checks and DPKG tools, the package's Debian version).
+    pub banner: Option<String>,
+}
+
+impl ToolStatus {
+    /// The version number in the banner, e.g. `1.5.4`.
+    pub fn version(&self) -> Option<String> {
+        self.banner.as_deref().and_then(short_version)
+    }
 }
 
 /// Locates every tool and asks it for its version. Never fails: a tool that
@@ -26,18 +36,15 @@ pub fn probe(sh: &Shell) -> Vec<ToolStatus> {
         .iter()
         .map(|tool| {
             let path = locate(tool.command, &path_var);
-            let version = path.as_deref().and_then(|p| version_of(sh, tool, p));
-            ToolStatus {
-                tool,
-                path,
-                version,
-            }
+            let banner = path.as_deref().and_then(|p| version_of(sh, tool, p));
+            ToolStatus { tool, path, banner }
         })
         .collect()
 }
 
 /// PATH lookup plus /usr/sbin and /sbin, which a non-root PATH often lacks
-/// (mkfs.ext4, debugfs and debootstrap live there).
+/// (mkfs.ext4, debugfs and debootstrap live there), and cargo's own `bin`,
+/// where `cargo install` puts a subcommand that `cargo` finds off PATH.
 fn locate(command: &str, path_var: &str) -> Option<PathBuf> {
     if command == BINFMT_ENTRY {
         return binfmt_riscv64_ok().then(|| PathBuf::from(BINFMT_ENTRY));
@@ -48,8 +55,17 @@ fn locate(command: &str, path_var: &str) -> Option<PathBuf> {
     std::env::split_paths(path_var)
         .filter(|dir| !dir.as_os_str().is_empty())
         .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .chain(cargo_bin())
         .map(|dir| dir.join(command))
         .find(|p| is_executable(p))
+}
+
+/// `$CARGO_HOME/bin`, by default `~/.cargo/bin`.
+fn cargo_bin() -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    Some(home.join("bin"))
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -104,11 +120,14 @@ fn require_message(missing: &[&str]) -> String {
     let mut msg = String::from("missing host tools:\n");
     for command in missing {
         msg += &match TOOLS.iter().find(|t| t.command == *command) {
+            Some(t) if t.source == Source::Cargo => {
+                format!("  {command} (`cargo install --locked {}`)\n", t.package)
+            }
             Some(t) => {
                 format!(
                     "  {command} (Debian package {}{})\n",
                     t.package,
-                    if t.backports { BPO_NOTE } else { "" }
+                    if t.backports() { BPO_NOTE } else { "" }
                 )
             }
             None => format!("  {command}\n"),

@@ -25,70 +25,95 @@ pub struct Tool {
     pub command: &'static str,
     /// Arguments that print a version; empty means "ask dpkg-query for the package version".
     pub version_args: &'static [&'static str],
-    /// Debian package that provides it.
+    /// The Debian package (or Rust crate) that provides it.
     pub package: &'static str,
-    /// On bookworm, install from bookworm-backports (qemu 10 instead of 7.2).
-    pub backports: bool,
+    /// Where `package` comes from.
+    pub source: Source,
+    /// What it is for, short enough for a 100-column table.
     pub purpose: &'static str,
 }
 
-#[rustfmt::skip]
-const fn t(name: &'static str, command: &'static str, version_args: &'static [&'static str], package: &'static str, backports: bool, purpose: &'static str) -> Tool {
-    Tool { name, command, version_args, package, backports, purpose }
+/// Where a tool's package comes from, and so how `--fix` installs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The release's own Debian archive.
+    Debian,
+    /// bookworm-backports on Debian 12 (qemu 10 instead of 7.2), else the release's.
+    Backports,
+    /// A Rust crate, `cargo install --locked PACKAGE` by the user who runs it.
+    Cargo,
 }
+
+impl Tool {
+    /// True for an apt package pinned to bookworm-backports on bookworm.
+    pub fn backports(&self) -> bool {
+        self.source == Source::Backports
+    }
+}
+
+#[rustfmt::skip]
+const fn t(name: &'static str, command: &'static str, version_args: &'static [&'static str], package: &'static str, source: Source, purpose: &'static str) -> Tool {
+    Tool { name, command, version_args, package, source, purpose }
+}
+const DEB: Source = Source::Debian;
+const BPO: Source = Source::Backports;
 const VERSION: &[&str] = &["--version"];
 const DASH_V: &[&str] = &["-V"];
 const DPKG: &[&str] = &[];
+/// `cargo-nextest nextest --version` is what `cargo nextest --version` runs.
+const NEXTEST_VERSION: &[&str] = &["nextest", "--version"];
 
 // mmdebstrap and debootstrap come from backports on bookworm too: sid moves
 // (apt 3, dpkg 1.23, merged /usr) and the bootstrappers follow it there.
 #[rustfmt::skip]
 pub const TOOLS: &[Tool] = &[
-    t("mmdebstrap", "mmdebstrap", VERSION, "mmdebstrap", true, "build the riscv64 root filesystem"),
-    t("debootstrap", "debootstrap", DPKG, "debootstrap", true, "fallback bootstrapper / suite scripts"),
-    t("qemu-system-riscv64", "qemu-system-riscv64", VERSION, "qemu-system-misc", true, "boot the guest"),
-    t("qemu-riscv64", "qemu-riscv64", VERSION, "qemu-user", true, "run riscv64 binaries during bootstrap"),
-    t("qemu-img", "qemu-img", VERSION, "qemu-utils", true, "create and convert disk images"),
-    t("mkfs.ext4", "mkfs.ext4", DASH_V, "e2fsprogs", false, "format the root filesystem image"),
-    t("debugfs", "debugfs", DASH_V, "e2fsprogs", false, "inspect ext4 images without mounting"),
-    t("dumpe2fs", "dumpe2fs", DASH_V, "e2fsprogs", false, "measure the space used in the image"),
-    t("zstd", "zstd", VERSION, "zstd", false, "compress image artifacts"),
-    t("cpio", "cpio", VERSION, "cpio", false, "pack initramfs archives"),
-    t("xz", "xz", VERSION, "xz-utils", false, "decompress .xz artifacts"),
-    t("arch-test", "arch-test", DPKG, "arch-test", false, "check riscv64 binaries can execute"),
-    t("unshare", "unshare", VERSION, "util-linux", false, "user namespaces for mmdebstrap"),
-    t("gpgv", "gpgv", VERSION, "gpgv", false, "verify Debian archive signatures"),
-    t("ssh", "ssh", DASH_V, "openssh-client", false, "log in to a guest (run --ssh, cargo xtask ssh)"),
-    t("dpkg-source", "dpkg-source", VERSION, "dpkg-dev", false, "unpack Debian source packages (pytorch build)"),
-    t("make", "make", VERSION, "make", false, "Buildroot: its build system"),
-    t("g++", "g++", VERSION, "g++", false, "Buildroot: host compiler for its toolchain"),
-    t("git", "git", VERSION, "git", false, "Buildroot: fetch the pinned source"),
-    t("rsync", "rsync", VERSION, "rsync", false, "Buildroot: rootfs overlays"),
-    t("bc", "bc", VERSION, "bc", false, "Buildroot: kernel build"),
-    t("unzip", "unzip", DPKG, "unzip", false, "Buildroot: some package sources"),
-    t("file", "file", VERSION, "file", false, "Buildroot: dependency check"),
-    t("patch", "patch", VERSION, "patch", false, "Buildroot: package patches"),
-    t("wget", "wget", VERSION, "wget", false, "Buildroot: downloads"),
-    t("curl", "curl", DPKG, "curl", false, "download QEMU's source (qemu build)"),
-    t("ninja", "ninja", VERSION, "ninja-build", false, "qemu build: QEMU's build tool"),
-    t("meson", "meson", VERSION, "meson", true, "qemu build: QEMU 10.2 needs meson >= 1.5 (bookworm has 1.0)"),
-    t("pkg-config", "pkg-config", VERSION, "pkg-config", false, "qemu build: finds glib, libfdt, libslirp"),
-    t("libglib2.0-dev", GLIB_DEV, DPKG, "libglib2.0-dev", false, "qemu build: glib"),
-    t("zlib1g-dev", ZLIB_DEV, DPKG, "zlib1g-dev", false, "qemu build: zlib"),
-    t("libfdt-dev", FDT_DEV, DPKG, "libfdt-dev", false, "qemu build: the riscv virt board's device tree"),
-    t("libslirp-dev", SLIRP_DEV, DPKG, "libslirp-dev", false, "qemu build: user networking"),
-    t("python3-venv", PYTHON_VENV, DPKG, "python3-venv", false, "qemu build: configure's Python venv"),
-    t("python3-pycotap", PYCOTAP, DPKG, "python3-pycotap", true, "qemu build: configure requires it (bookworm-backports)"),
-    t("autoconf", "autoconf", VERSION, "autoconf", false, "sst build: SST-core's autogen.sh"),
-    t("automake", "automake", VERSION, "automake", false, "sst build: SST-core's autogen.sh"),
-    t("libtoolize", "libtoolize", VERSION, "libtool", false, "sst build: SST-core's autogen.sh"),
-    t("libtool", "libtool", VERSION, "libtool-bin", false, "sst build: autogen.sh looks for it beside libtoolize"),
-    t("python3-config", PYTHON_CONFIG, DPKG, "python3-dev", false, "sst build: SST embeds Python"),
-    t("shellcheck", "shellcheck", VERSION, "shellcheck", false, "tests: the tidy test checks every shell script"),
-    t("flake8", "flake8", VERSION, "flake8", false, "tests: Buildroot's check-package lints Python with it"),
-    t("python3-magic", PYTHON_MAGIC, DPKG, "python3-magic", false, "tests: Buildroot's check-package needs it"),
-    t("opensbi firmware", OPENSBI_FW, DPKG, "qemu-system-data", true, "riscv64 firmware for qemu virt"),
-    t("binfmt riscv64", BINFMT_ENTRY, DPKG, "qemu-user-binfmt", true, "kernel runs riscv64 ELF via qemu"),
+    t("mmdebstrap", "mmdebstrap", VERSION, "mmdebstrap", BPO, "build the riscv64 root filesystem"),
+    t("debootstrap", "debootstrap", DPKG, "debootstrap", BPO, "fallback bootstrapper, suite scripts"),
+    t("qemu-system-riscv64", "qemu-system-riscv64", VERSION, "qemu-system-misc", BPO, "boot the guest"),
+    t("qemu-riscv64", "qemu-riscv64", VERSION, "qemu-user", BPO, "run riscv64 binaries in bootstrap"),
+    t("qemu-img", "qemu-img", VERSION, "qemu-utils", BPO, "create and convert disk images"),
+    t("mkfs.ext4", "mkfs.ext4", DASH_V, "e2fsprogs", DEB, "format the root filesystem image"),
+    t("debugfs", "debugfs", DASH_V, "e2fsprogs", DEB, "inspect ext4 images without mounting"),
+    t("dumpe2fs", "dumpe2fs", DASH_V, "e2fsprogs", DEB, "measure the space used in the image"),
+    t("zstd", "zstd", VERSION, "zstd", DEB, "compress image artifacts"),
+    t("cpio", "cpio", VERSION, "cpio", DEB, "pack initramfs archives"),
+    t("xz", "xz", VERSION, "xz-utils", DEB, "decompress .xz artifacts"),
+    t("arch-test", "arch-test", DPKG, "arch-test", DEB, "check riscv64 binaries can execute"),
+    t("unshare", "unshare", VERSION, "util-linux", DEB, "user namespaces for mmdebstrap"),
+    t("gpgv", "gpgv", VERSION, "gpgv", DEB, "verify Debian archive signatures"),
+    t("ssh", "ssh", DASH_V, "openssh-client", DEB, "log in to a guest (run --ssh, ssh)"),
+    t("dpkg-source", "dpkg-source", VERSION, "dpkg-dev", DEB, "pytorch build: unpack Debian sources"),
+    t("make", "make", VERSION, "make", DEB, "Buildroot: its build system"),
+    t("g++", "g++", VERSION, "g++", DEB, "Buildroot: host compiler"),
+    t("git", "git", VERSION, "git", DEB, "Buildroot: fetch the pinned source"),
+    t("rsync", "rsync", VERSION, "rsync", DEB, "Buildroot: rootfs overlays"),
+    t("bc", "bc", VERSION, "bc", DEB, "Buildroot: kernel build"),
+    t("unzip", "unzip", DPKG, "unzip", DEB, "Buildroot: some package sources"),
+    t("file", "file", VERSION, "file", DEB, "Buildroot: dependency check"),
+    t("patch", "patch", VERSION, "patch", DEB, "Buildroot: package patches"),
+    t("wget", "wget", VERSION, "wget", DEB, "Buildroot: downloads"),
+    t("curl", "curl", DPKG, "curl", DEB, "qemu build: download QEMU's source"),
+    t("ninja", "ninja", VERSION, "ninja-build", DEB, "qemu build: QEMU's build tool"),
+    t("meson", "meson", VERSION, "meson", BPO, "qemu build: needs meson >= 1.5"),
+    t("pkg-config", "pkg-config", VERSION, "pkg-config", DEB, "qemu build: finds its libraries"),
+    t("libglib2.0-dev", GLIB_DEV, DPKG, "libglib2.0-dev", DEB, "qemu build: glib"),
+    t("zlib1g-dev", ZLIB_DEV, DPKG, "zlib1g-dev", DEB, "qemu build: zlib"),
+    t("libfdt-dev", FDT_DEV, DPKG, "libfdt-dev", DEB, "qemu build: the virt board's devicetree"),
+    t("libslirp-dev", SLIRP_DEV, DPKG, "libslirp-dev", DEB, "qemu build: user networking"),
+    t("python3-venv", PYTHON_VENV, DPKG, "python3-venv", DEB, "qemu build: configure's Python venv"),
+    t("python3-pycotap", PYCOTAP, DPKG, "python3-pycotap", BPO, "qemu build: configure requires it"),
+    t("autoconf", "autoconf", VERSION, "autoconf", DEB, "sst build: SST-core's autogen.sh"),
+    t("automake", "automake", VERSION, "automake", DEB, "sst build: SST-core's autogen.sh"),
+    t("libtoolize", "libtoolize", VERSION, "libtool", DEB, "sst build: SST-core's autogen.sh"),
+    t("libtool", "libtool", VERSION, "libtool-bin", DEB, "sst build: autogen.sh wants it too"),
+    t("python3-config", PYTHON_CONFIG, DPKG, "python3-dev", DEB, "sst build: SST embeds Python"),
+    t("shellcheck", "shellcheck", VERSION, "shellcheck", DEB, "tests: tidy lints shell scripts"),
+    t("flake8", "flake8", VERSION, "flake8", DEB, "tests: check-package lints Python"),
+    t("python3-magic", PYTHON_MAGIC, DPKG, "python3-magic", DEB, "tests: check-package needs it"),
+    t("cargo-nextest", "cargo-nextest", NEXTEST_VERSION, "cargo-nextest", Source::Cargo, "tests: `cargo xtask test` runs it"),
+    t("opensbi firmware", OPENSBI_FW, DPKG, "qemu-system-data", BPO, "riscv64 firmware for qemu virt"),
+    t("binfmt riscv64", BINFMT_ENTRY, DPKG, "qemu-user-binfmt", BPO, "kernel runs riscv64 ELF via qemu"),
 ];
 
 /// The table rows for `commands` (each a command or a name), for other files' tests.
@@ -132,6 +157,7 @@ mod tests {
             "g++",
             "rsync",
             "wget",
+            "cargo-nextest",
             OPENSBI_FW,
             BINFMT_ENTRY,
         ] {
@@ -142,7 +168,14 @@ mod tests {
                 || t.package.ends_with("debstrap")
                 || ["debootstrap", "meson", "python3-pycotap"].contains(&t.package)
         };
-        assert!(TOOLS.iter().all(|t| from_backports(&t) == t.backports));
+        assert!(TOOLS.iter().all(|t| from_backports(&t) == t.backports()));
+        let crates: Vec<&str> = TOOLS
+            .iter()
+            .filter(|t| t.source == Source::Cargo)
+            .map(|t| t.package)
+            .collect();
+        assert_eq!(crates, ["cargo-nextest"]);
+        assert!(TOOLS.iter().all(|t| t.purpose.chars().count() <= 39));
         assert!(by_command(&["debootstrap", "arch-test"])
             .iter()
             .all(|t| t.version_args.is_empty()));

@@ -100,9 +100,7 @@ fn build(project: &Project, flags: &flags::PytorchBuild) -> Result<i32> {
 /// `debian:` sources).
 fn read_image(project: &Project, image: &str) -> Result<(Manifest, DebianSource)> {
     let image_dir = project.images_dir().join(image);
-    let manifest = Manifest::read(&image_dir).with_context(|| {
-        format!("image `{image}` is not built; build it with `cargo xtask image {image}`")
-    })?;
+    let manifest = Manifest::read_built(&image_dir, image)?;
     let debian = manifest.debian.clone().context(
         "`pytorch build` needs a Debian image (Buildroot images have no native compiler)",
     )?;

@@ -32,14 +32,17 @@ pub fn run(project: &Project, flags: &flags::Qemu) -> Result<()> {
         flags::QemuCommand::Build(b) => build(project, b).map(|built| {
             eprintln!("qemu: {} ({})", built.binary.display(), built.version);
         }),
-        flags::QemuCommand::Info(_) => {
+        flags::QemuCommand::Info(i) => {
             let built = record::current(project)?.with_context(|| {
                 format!(
                     "no QEMU built for this checkout ({} is missing): run `cargo xtask qemu build`",
                     record::pointer(project).display()
                 )
             })?;
-            println!("{}", serde_json::to_string_pretty(&built)?);
+            match i.json {
+                true => println!("{}", serde_json::to_string_pretty(&built)?),
+                false => println!("{}", built.describe()),
+            }
             Ok(())
         }
     }

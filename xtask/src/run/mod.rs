@@ -38,7 +38,7 @@ use anyhow::{Context, Result};
 use xshell::cmd;
 
 use crate::project::Project;
-pub use preflight::{BuiltImage, ChosenQemu};
+pub use preflight::{has_sst_device, BuiltImage, ChosenQemu};
 pub use request::Request;
 use session::{Session, Sockets};
 pub use supervise::StdoutSink;

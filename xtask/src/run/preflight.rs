@@ -93,9 +93,7 @@ pub struct BuiltImage {
 pub fn built_image(project: &Project, name: Option<&str>) -> Result<BuiltImage> {
     let name = image_name(project, name)?;
     let dir = project.images_dir().join(&name);
-    let manifest = Manifest::read(&dir).with_context(|| {
-        format!("image `{name}` is not built; build it with `cargo xtask image {name}`")
-    })?;
+    let manifest = Manifest::read_built(&dir, &name)?;
     if !manifest.artifacts_present(&dir) {
         bail!("image `{name}` in {} is incomplete; rebuild it with `cargo xtask image {name} --rebuild`", dir.display());
     }
@@ -124,15 +122,8 @@ fn image_name(project: &Project, name: Option<&str>) -> Result<String> {
 /// `--sst-socket` needs ACALSim's QEMU build; stock QEMU would fail later
 /// with a bare "Device not found".
 pub fn require_sst_device(project: &Project, chosen: &ChosenQemu, socket: &Path) -> Result<()> {
-    let sh = &project.sh;
     let qemu = &chosen.path;
-    let out = cmd!(sh, "{qemu} -machine virt -device help")
-        .ignore_status()
-        .quiet()
-        .output()
-        .with_context(|| format!("running `{} -device help`", qemu.display()))?;
-    let devices = String::from_utf8_lossy(&out.stdout);
-    if !devices.contains("\"virtio-sst-device\"") {
+    if !has_sst_device(project, qemu)? {
         bail!(
             "--sst-socket {}: QEMU `{}` has no virtio-sst-device (checked with `-device help`); \
              build the project's (`ACALSIM_SRC=PATH cargo xtask qemu build`, which `run` then uses) \
@@ -142,4 +133,16 @@ pub fn require_sst_device(project: &Project, chosen: &ChosenQemu, socket: &Path)
         );
     }
     Ok(())
+}
+
+/// Whether QEMU `qemu` lists ACALSim's `virtio-sst-device` (`-device help`;
+/// QEMU starts no guest for it).
+pub fn has_sst_device(project: &Project, qemu: &Path) -> Result<bool> {
+    let sh = &project.sh;
+    let out = cmd!(sh, "{qemu} -machine virt -device help")
+        .ignore_status()
+        .quiet()
+        .output()
+        .with_context(|| format!("running `{} -device help`", qemu.display()))?;
+    Ok(String::from_utf8_lossy(&out.stdout).contains("\"virtio-sst-device\""))
 }

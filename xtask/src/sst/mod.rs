@@ -9,6 +9,9 @@ pub mod protocol;
 pub mod record;
 mod source;
 
+/// The environment variable that names SST-core's source.
+pub use source::ENV as CORE_SRC_ENV;
+
 use anyhow::{Context, Result};
 
 use crate::flags::{SstCommand, SstPeer};
@@ -18,14 +21,17 @@ pub fn run(project: &Project, command: &SstCommand) -> Result<()> {
     match command {
         SstCommand::Peer(p) => peer::serve(&options(p)),
         SstCommand::Build(b) => build::run(project, b),
-        SstCommand::Info(_) => {
+        SstCommand::Info(i) => {
             let built = record::current(project)?.with_context(|| {
                 format!(
                     "no SST built for this checkout ({} is missing or names a removed build): run `cargo xtask sst build`",
                     record::pointer(project).display()
                 )
             })?;
-            println!("{}", serde_json::to_string_pretty(&built)?);
+            match i.json {
+                true => println!("{}", serde_json::to_string_pretty(&built)?),
+                false => println!("{}", built.describe()),
+            }
             Ok(())
         }
     }

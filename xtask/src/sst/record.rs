@@ -37,6 +37,23 @@ impl Built {
     pub fn bin_dir(&self) -> PathBuf {
         self.prefix.join("bin")
     }
+
+    /// The record as `sst info` shows it: one field a line, long values
+    /// wrapped (`--json` prints the record itself).
+    pub fn describe(&self) -> String {
+        crate::table::fields(&[
+            ("prefix", self.prefix.display().to_string()),
+            ("version", self.version.clone()),
+            ("elements", self.elements.display().to_string()),
+            ("components", self.components.join(", ")),
+            ("core_source", self.core_source.clone()),
+            ("acalsim", self.acalsim.clone()),
+            (
+                "built_at",
+                format!("{} in {:.0} s", self.built_at, self.build_secs),
+            ),
+        ])
+    }
 }
 
 /// The file inside the element library's directory.
@@ -54,3 +71,32 @@ pub fn current(project: &Project) -> Result<Option<Built>> {
 
 /// ACALSim's element library: SST loads element `acalsim` from `libacalsim.so`.
 pub const LIBRARY: &str = "libacalsim.so";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_shows_one_field_a_line_and_json_keeps_the_records_fields() {
+        let built = Built {
+            prefix: "/c/sst/core-1234".into(),
+            elements: "/c/sst/element-5678".into(),
+            version: "SST-Core Version (15.1.2)".into(),
+            core_key: "k".into(),
+            element_key: "e".into(),
+            core_source: "SST_CORE_SRC=/s/sst-core-15.1.2.tar.xz".into(),
+            core_identity: "sha256 x".into(),
+            acalsim: "ACALSIM_SRC=/a".into(),
+            component_sha256: "c".into(),
+            components: vec!["VirtIODevice".into()],
+            built_at: "2026-12-05T11:00:00Z".into(),
+            build_secs: 900.2,
+        };
+        let text = built.describe();
+        assert!(text.contains("\ncomponents   VirtIODevice\n"), "{text}");
+        let v = serde_json::to_value(&built).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 12);
+        assert_eq!(v["components"][0], "VirtIODevice");
+    }
+}

@@ -44,7 +44,7 @@ pub fn run(
     mut watch: Option<Watch>,
 ) -> Result<Finished> {
     check_request(request)?;
-    require_snapshot_qemu(&qemu.description)?;
+    require_snapshot_qemu(&qemu.path, &qemu.version)?;
     let cx = Warm {
         project,
         request,
@@ -174,22 +174,27 @@ fn check_request(request: &Request) -> Result<()> {
 
 /// QEMU before 10.2 does not save the riscv timer state (ACLINT
 /// `time_delta`, pending timers, Sstc): a restored guest loses timer
-/// interrupts or sees its clock stand still.
-fn require_snapshot_qemu(description: &str) -> Result<()> {
-    match qemu_version(description) {
+/// interrupts or sees its clock stand still. The error says what is wrong,
+/// why, and then the command that fixes it on a line of its own.
+fn require_snapshot_qemu(path: &Path, version: &str) -> Result<()> {
+    match qemu_version(version) {
         Some(v) if v >= (10, 2) => Ok(()),
         found => bail!(
-            "--warm needs QEMU 10.2 or newer, which saves the riscv timer state (before 10.2 a restored guest loses timer interrupts); \
-             this run's QEMU is {} ({description}). Build the project's QEMU 10.2 with `ACALSIM_SRC=PATH cargo xtask qemu build`, \
-             which `run --warm` then uses, or pass --qemu PATH to a 10.2+ build",
-            found.map_or("of unknown version".into(), |(a, b)| format!("{a}.{b}"))
+            "--warm needs QEMU 10.2 or newer; this run's QEMU is {}:\n  \
+             {} ({version})\n\
+             QEMU before 10.2 does not save the riscv timer state, so a restored guest would lose\n\
+             timer interrupts. Build the project's QEMU 10.2, which `run --warm` then uses:\n  \
+             ACALSIM_SRC=PATH cargo xtask qemu build\n\
+             or pass --qemu PATH to a QEMU 10.2 or newer.",
+            found.map_or("of unknown version".into(), |(a, b)| format!("{a}.{b}")),
+            path.display(),
         ),
     }
 }
 
 /// (major, minor) of "QEMU emulator version 10.2.2 (…)".
-fn qemu_version(description: &str) -> Option<(u32, u32)> {
-    let rest = &description[description.find("version ")? + "version ".len()..];
+fn qemu_version(version: &str) -> Option<(u32, u32)> {
+    let rest = &version[version.find("version ")? + "version ".len()..];
     let mut parts = rest.split(|c: char| !c.is_ascii_digit());
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
@@ -216,17 +221,28 @@ mod tests {
 
     #[test]
     fn only_qemu_10_2_and_newer_may_save_a_riscv_guest() {
-        let project_build = "/c/qemu/bin/qemu-system-riscv64 (QEMU emulator version 10.2.2 (acalsim-46f1), sha256 25ef)";
+        let path = Path::new("/usr/bin/qemu-system-riscv64");
+        let project_build = "QEMU emulator version 10.2.2 (acalsim-46f1)";
         assert_eq!(qemu_version(project_build), Some((10, 2)));
-        require_snapshot_qemu(project_build).unwrap();
-        require_snapshot_qemu("qemu (QEMU emulator version 11.0.0, sha256 x)").unwrap();
-        let host = "/usr/bin/qemu-system-riscv64 (QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1), sha256 x)";
-        let e = require_snapshot_qemu(host).unwrap_err().to_string();
+        require_snapshot_qemu(path, project_build).unwrap();
+        require_snapshot_qemu(path, "QEMU emulator version 11.0.0").unwrap();
+        let host = "QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)";
+        let e = require_snapshot_qemu(path, host).unwrap_err().to_string();
         assert!(
-            e.contains("this run's QEMU is 10.0") && e.contains("cargo xtask qemu build"),
+            e.starts_with("--warm needs QEMU 10.2 or newer; this run's QEMU is 10.0:\n"),
             "{e}"
         );
-        assert!(require_snapshot_qemu("a QEMU that printed nothing")
+        assert!(
+            e.lines()
+                .any(|l| l == "  ACALSIM_SRC=PATH cargo xtask qemu build"),
+            "the fix on a line of its own: {e}"
+        );
+        assert!(
+            e.contains(&format!("  /usr/bin/qemu-system-riscv64 ({host})")),
+            "{e}"
+        );
+        assert!(e.lines().all(|l| l.chars().count() <= 100), "{e}");
+        assert!(require_snapshot_qemu(path, "a QEMU that printed nothing")
             .unwrap_err()
             .to_string()
             .contains("unknown version"));
