@@ -370,31 +370,22 @@ pub fn headless(
     let qemu_stderr = qemu_stderr.join().unwrap_or_default();
     let handshake_failed = handshake_error(handshake.take());
     let (status, stopped) = supervised?;
-    let timed = |outcome| Headless {
-        outcome,
-        boot: ending.job_started.map(|at| at - ending.qemu_started),
-        job: ending.job_started.map(|at| ended - at),
-    };
-    if let Some(outcome) = stopped {
-        return Ok(timed(outcome));
-    }
-    if let Some(why) = handshake_failed {
-        return Ok(timed(Outcome::HandshakeFailed(format!(
+    let console_tail = console_tail.lock().map(|t| t.text()).unwrap_or_default();
+    let outcome = match (stopped, handshake_failed) {
+        (Some(outcome), _) => outcome,
+        (None, Some(why)) => Outcome::HandshakeFailed(format!(
             "{why} (QEMU: {}; its stderr: {})",
             describe(status),
             qemu_stderr.trim()
-        ))));
-    }
-    if !expect_status {
-        return Ok(timed(Outcome::Exited(status.code().unwrap_or(1))));
-    }
-    let console_tail = console_tail.lock().map(|t| t.text()).unwrap_or_default();
-    Ok(timed(job_outcome(
-        job_dir,
-        status,
-        console_tail,
-        qemu_stderr,
-    )?))
+        )),
+        (None, None) if !expect_status => Outcome::Exited(status.code().unwrap_or(1)),
+        (None, None) => job_outcome(job_dir, status, console_tail, qemu_stderr)?,
+    };
+    Ok(Headless {
+        outcome,
+        boot: ending.job_started.map(|at| at - ending.qemu_started),
+        job: ending.job_started.map(|at| ended - at),
+    })
 }
 
 /// The status file the guest's runner writes after the command exits; its

@@ -84,30 +84,9 @@ pub fn run(
     };
     let (ended, log) = launch(cx, &machine, l.sockets, supervised)?;
     let measured = saved.lock().ok().and_then(|mut s| s.take());
-    let saved = match (ended.outcome, measured) {
-        (Outcome::Exited(0), Some(saved)) => saved,
-        (Outcome::Exited(code), _) => bail!(
-            "QEMU exited with status {code} before the snapshot was saved (boot log: {})",
-            log.display()
-        ),
-        (Outcome::BootTimedOut, _) => {
-            eprintln!(
-                "error: the warm-up boot was not ready and saved within {} s (--boot-timeout, \
-                 at least {} s for a save); QEMU was killed and nothing was saved.\nBoot log: {}",
-                save_timeout(cx.request.boot_timeout).map_or(0, |t| t.as_secs()),
-                SAVE_AT_LEAST.as_secs(),
-                log.display()
-            );
-            return Ok(Some(unsaved(report::EXIT_TIMEOUT, "boot timeout")));
-        }
-        (outcome, _) => {
-            let headless = Headless {
-                outcome,
-                boot: None,
-                job: None,
-            };
-            return report::finished(cx.request, headless, &log).map(Some);
-        }
+    let saved = match save_outcome(cx, ended.outcome, measured, &log)? {
+        Ok(saved) => saved,
+        Err(finished) => return Ok(Some(finished)),
     };
     let record = record(cx, key, input, &machine, &saved, &files, root_disk);
     let dir = partial.commit(record)?;
@@ -121,6 +100,41 @@ pub fn run(
     );
     say_stale(cx, store, &dir);
     Ok(None)
+}
+
+/// What the saving QEMU's end means: the snapshot saved, or how the run
+/// ends instead (`Err`), or an error.
+fn save_outcome(
+    cx: &Warm,
+    outcome: Outcome,
+    measured: Option<Saved>,
+    log: &Path,
+) -> Result<std::result::Result<Saved, Finished>> {
+    match (outcome, measured) {
+        (Outcome::Exited(0), Some(saved)) => Ok(Ok(saved)),
+        (Outcome::Exited(code), _) => bail!(
+            "QEMU exited with status {code} before the snapshot was saved (boot log: {})",
+            log.display()
+        ),
+        (Outcome::BootTimedOut, _) => {
+            eprintln!(
+                "error: the warm-up boot was not ready and saved within {} s (--boot-timeout, \
+                 at least {} s for a save); QEMU was killed and nothing was saved.\nBoot log: {}",
+                save_timeout(cx.request.boot_timeout).map_or(0, |t| t.as_secs()),
+                SAVE_AT_LEAST.as_secs(),
+                log.display()
+            );
+            Ok(Err(unsaved(report::EXIT_TIMEOUT, "boot timeout")))
+        }
+        (outcome, _) => {
+            let headless = Headless {
+                outcome,
+                boot: None,
+                job: None,
+            };
+            report::finished(cx.request, headless, log).map(Err)
+        }
+    }
 }
 
 /// Says how many older snapshots of the image can no longer be restored.
