@@ -231,3 +231,44 @@ fn a_bad_experiment_file_is_located_and_the_sweep_writes_nothing() {
         );
     }
 }
+
+/// `doctor` fits its rows in 100 columns with versions, not banners, checks
+/// the test runner, and says the same as JSON.
+#[test]
+fn doctor_rows_are_short_and_its_json_names_every_tool() {
+    let config = tests::root().join("acalsim.toml");
+    let out = xtask(&config, &["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "wider than 100 columns: {line}"
+        );
+        assert!(!line.contains("***"), "a raw banner: {line}");
+    }
+    assert!(
+        text.lines().any(|l| l.starts_with("cargo-nextest ")),
+        "{text}"
+    );
+    let json = xtask(&config, &["doctor", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("doctor --json");
+    let tools = v["tools"].as_array().expect("tools");
+    let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(
+        names.contains(&"mmdebstrap") && names.contains(&"cargo-nextest"),
+        "{names:?}"
+    );
+    assert_eq!(
+        json.status.code(),
+        out.status.code(),
+        "doctor and doctor --json disagree"
+    );
+    assert_eq!(v["ok"], out.status.success(), "{v}");
+    let zstd = tools.iter().find(|t| t["name"] == "zstd").expect("zstd");
+    assert!(
+        zstd["version"]
+            .as_str()
+            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.')),
+        "{zstd}"
+    );
+}

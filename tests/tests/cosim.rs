@@ -259,3 +259,84 @@ fn a_kernel_module_that_does_not_compile_stops_the_build_and_keeps_the_previous_
     let ext4 = image_dir("e2e-cosim").join("rootfs.ext4");
     assert!(ext4.is_file(), "the previous image's rootfs is gone");
 }
+
+#[test]
+fn doctor_cosim_says_what_is_ready_and_ends_each_missing_line_with_its_fix() {
+    let _lock = build_lock();
+    ensure_cosim_ready();
+    let dir = tempfile::tempdir().unwrap();
+    let src = acalsim_src();
+    let env = [("ACALSIM_SRC", src.as_path())];
+    let ready = config_with(dir.path(), "ready.toml", "[cosim]\nimage = \"e2e-cosim\"");
+    let out = xtask_env(&ready, &["doctor", "--cosim"], &env, &[]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "ok        qemu      QEMU 10.2.2, the project's build, with virtio-sst-device"
+        ),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ok        image     `e2e-cosim` built ")
+                && l.ends_with(", current")),
+        "{text}"
+    );
+    for line in &lines[..lines.len() - 1] {
+        assert!(
+            line.starts_with("ok ") || line.contains("  fix: "),
+            "a line without its fix: {line}"
+        );
+        assert!(
+            line.chars().count() <= 100,
+            "wider than 100 columns: {line}"
+        );
+    }
+    assert_eq!(
+        lines.last(),
+        Some(&"ready: `cargo xtask cosim -- CMD` boots `e2e-cosim`"),
+        "{text}"
+    );
+
+    let json = xtask_env(&ready, &["doctor", "--cosim", "--json"], &env, &[]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("doctor --cosim --json");
+    assert_eq!(
+        (&v["ready"], &v["image"]),
+        (&serde_json::json!(true), &serde_json::json!("e2e-cosim")),
+        "{v}"
+    );
+    let items: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["item"].as_str())
+        .collect();
+    assert_eq!(
+        items,
+        ["qemu", "acalsim", "sst", "image", "snapshot"],
+        "{v}"
+    );
+
+    // An image that is not built: not ready, and the line says how to build it.
+    let unbuilt = config_with(
+        dir.path(),
+        "unbuilt.toml",
+        "[cosim]\nimage = \"e2e-never-built\"",
+    );
+    let out = xtask_env(&unbuilt, &["doctor", "--cosim"], &env, &[]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(
+        text.lines().any(|l| l.starts_with("missing   image ")
+            && l.ends_with("  fix: cargo xtask image e2e-never-built")),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("not ready: image (run the fix at the end of each line)"),
+        "{text}"
+    );
+}

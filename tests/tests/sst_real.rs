@@ -63,6 +63,10 @@ fn full_sst_build_then_acalsims_component_answers_the_guests_computes() {
         serde_json::json!(["VirtIODevice"]),
         "{record}"
     );
+    // `sst info --json` is that record.
+    let info = xtask(&e2e_config(), &["sst", "info", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).expect("sst info --json");
+    assert_eq!(v["version"], record["version"], "{v}");
 
     let unpacked = tempfile::tempdir().unwrap();
     let config_dir = acalsim_sst_config(unpacked.path());

@@ -175,6 +175,25 @@ fn a_job_prints_the_same_warm_and_cold_and_a_restored_guest_writes_the_share() {
         "{summary}"
     );
     assert_eq!(run_record(&run_folder(&shell))["warm"], true);
+    // `snapshots --json` lists the snapshot these runs restored, current.
+    let listing = xtask_env(&config(), &["snapshots", "--json"], &[], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&listing.stdout).expect("snapshots --json");
+    let restored_key = stderr(&shell)
+        .split("restored snapshot ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .map(str::to_string)
+        .expect("the restored snapshot's key");
+    assert!(
+        v["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["key"] == restored_key.as_str()
+                && s["image"] == IMAGE
+                && s["state"] == "current"),
+        "{restored_key} is not listed as current: {v}"
+    );
     for phase in [
         "warm run phases",
         "  snapshot check ",

@@ -338,7 +338,7 @@ fn snapshot_item(f: &Facts) -> Item {
             "snapshot",
             Status::Absent,
             false,
-            format!("no warm snapshot of `{}` for this QEMU", f.image),
+            format!("none of `{}` for this QEMU", f.image),
         )
         .fix("cargo xtask cosim --warm -- true"),
     }
