@@ -324,19 +324,33 @@ fn doctor_cosim_says_what_is_ready_and_ends_each_missing_line_with_its_fix() {
     let unbuilt = config_with(
         dir.path(),
         "unbuilt.toml",
-        "[cosim]\nimage = \"e2e-never-built\"",
+        "[cosim]\nimage = \"e2e-cosim-never-built\"\n\
+         [images.e2e-cosim-never-built]\nextends = \"e2e-cosim\"",
     );
     let out = xtask_env(&unbuilt, &["doctor", "--cosim"], &env, &[]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
     assert!(
         text.lines().any(|l| l.starts_with("missing   image ")
-            && l.ends_with("  fix: cargo xtask image e2e-never-built")),
+            && l.ends_with("  fix: cargo xtask image e2e-cosim-never-built")),
         "{text}"
     );
     assert!(
         text.trim_end()
             .ends_with("not ready: image (run the fix at the end of each line)"),
+        "{text}"
+    );
+    // An image without ACALSim's driver would boot with no /dev/sst0.
+    let driverless = config_with(
+        dir.path(),
+        "driverless.toml",
+        "[cosim]\nimage = \"e2e-python\"",
+    );
+    let out = xtask_env(&driverless, &["doctor", "--cosim"], &env, &[]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("`e2e-python` has no ACALSim driver  fix: "),
         "{text}"
     );
 }

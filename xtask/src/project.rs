@@ -15,6 +15,16 @@ pub struct Project {
     pub verbose: bool,
 }
 
+/// The config as typed, from the directory the user is in; a relative
+/// path that is not there but is in the workspace root (the default
+/// `acalsim.toml` from a subdirectory) is the root's.
+fn config_from(typed: &Path, root: &Path) -> PathBuf {
+    if typed.is_relative() && !typed.exists() && root.join(typed).exists() {
+        return root.join(typed);
+    }
+    typed.to_path_buf()
+}
+
 impl Project {
     /// Moves the shell to the workspace root so relative paths in the config and
     /// the data folders (`debian/`, `qemu/`) resolve the same from anywhere.
@@ -28,9 +38,9 @@ impl Project {
         // from, so the config path reads (and is reported) as they typed it.
         sh.change_dir(&root);
         Ok(Project {
+            config_path: config_from(config_path, &root),
             root,
             sh,
-            config_path: config_path.to_path_buf(),
             verbose,
         })
     }
@@ -75,5 +85,22 @@ impl Project {
     /// `run --persist`) exclusive.
     pub fn image_lock(&self, image: &str) -> PathBuf {
         self.xtask_dir().join("run").join(format!("{image}.lock"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_config_missing_here_is_the_roots() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("only-in-root.toml"), "").unwrap();
+        let typed = Path::new("only-in-root.toml");
+        assert_eq!(config_from(typed, root.path()), root.path().join(typed));
+        let nowhere = Path::new("nowhere.toml");
+        assert_eq!(config_from(nowhere, root.path()), nowhere);
+        let absolute = root.path().join("x.toml");
+        assert_eq!(config_from(&absolute, root.path()), absolute);
     }
 }

@@ -18,7 +18,7 @@ pub use sweep::Sweep;
 /// Start with `cargo xtask doctor --fix` (host tools), then `cargo xtask image`
 /// (builds the default image into target/xtask/images/NAME/).
 #[derive(Parser, Debug)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, max_term_width = 100)]
 pub struct Xtask {
     /// The project config; images and their defaults are declared there
     /// (default: acalsim.toml).
@@ -204,7 +204,7 @@ pub enum QemuCommand {
 ///
 /// Cached in $XDG_CACHE_HOME/acalsim/qemu/KEY/ under a key of the source, ACALSim's
 /// device files, the glue, the configure line, the compiler and the firmware, so a
-/// re-run with nothing changed finishes at once. Afterwards `run --sst-socket` boots it;
+/// re-run with nothing changed finishes at once. Afterwards every `run` boots it;
 /// target/xtask/qemu.json records it. Log: target/xtask/logs/qemu-build.log.
 ///
 ///   ACALSIM_SRC=~/acalsim cargo xtask qemu build
@@ -395,7 +395,8 @@ pub struct Test {
 ///   llama    the tiny LLaMA: prefill/decode tokens/s with torch (llama_torch.py) and
 ///            llama.cpp (llama_cpp.py) in the `debian-sid-llama` image
 ///   compile  `pytorch build` of one target offloaded to the host and in the guest
-///            only, same compiler; needs the pytorch-build image (~10 min)
+///            only, same compiler; needs the pytorch-build image (51 min for 3 repeats
+///            of libninja on a slow machine, 2026-11-30)
 ///   cosim    round trips/s and latency (min, median, p99) through /dev/sst0 at smp 2 in
 ///            a `cosim` session with the reference peer: ECHO (answered inside QEMU) and
 ///            COMPUTE (through the socket); needs `qemu build` and the [cosim] image
@@ -430,7 +431,7 @@ pub struct Bench {
     /// Image for the llama suite (default: debian-sid-llama).
     #[arg(long, default_value = "debian-sid-llama", hide_default_value = true)]
     pub llama_image: String,
-    /// Leave out the plain mmdebstrap reference run (saves ~12 minutes).
+    /// Leave out the plain mmdebstrap reference run (saves about 20 minutes).
     #[arg(long)]
     pub skip_plain: bool,
     /// The package added for the add-one-package figure (default: jq).

@@ -6,20 +6,22 @@ use std::path::PathBuf;
 ///
 /// Without a command: the guest's console on this terminal (log in as root, no
 /// password; quit with Ctrl-A X). With `-- CMD ARGS…`: boots, runs CMD in the guest
-/// (as root, in /mnt/share), streams its stdout and stderr here, powers off and
-/// exits with CMD's exit status. Examples:
+/// (as root, in /mnt/share), streams its stdout and stderr here, stops the guest
+/// and exits with CMD's exit status. Examples:
 ///
 ///   cargo xtask run -- python3 /mnt/scripts/torch_check.py
 ///   cargo xtask run --share ~/data -- sh -c 'ls /mnt/share | wc -l'
 ///   cargo xtask run --ssh            (then `cargo xtask ssh` from another terminal)
 ///
 /// In the guest: /mnt/scripts is the project's guest-scripts/ (read-only) and
-/// /mnt/share the work share (--share; default: target/xtask/share). Runs are
-/// snapshots: the image is unchanged afterwards unless --persist is given.
+/// /mnt/share the work share (--share; default: target/xtask/share). The guest's
+/// disk writes go to a throw-away overlay: the image is unchanged afterwards
+/// unless --persist is given.
 ///
 /// Every run gets a folder, target/xtask/runs/TIME-IMAGE/ (runs/latest is the
-/// newest): boot.log (console and QEMU), run.json (QEMU's command line, version
-/// and sha256, the exit status and times). A headless run ends with one summary
+/// newest; the last 50 are kept): boot.log (console and QEMU), run.json (QEMU's
+/// command line, version and sha256, the exit status and times), warmup.log (the
+/// boot that saved a warm snapshot). A headless run ends with one summary
 /// line on stderr, e.g. `exit 0 in 10.9 s (boot 6.2 s, job 4.1 s); run folder: …`.
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]

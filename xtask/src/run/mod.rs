@@ -22,7 +22,7 @@ pub mod machine;
 pub mod phases;
 mod preflight;
 mod report;
-pub use report::{Finished, EXIT_TIMEOUT};
+pub use report::{Finished, BOOT_TIMEOUT, EXIT_TIMEOUT};
 mod request;
 mod session;
 mod signals;

@@ -33,6 +33,9 @@ pub struct Finished {
 
 /// Exit status when `--timeout` expires (as coreutils' `timeout`).
 pub const EXIT_TIMEOUT: i32 = 124;
+/// [`Finished::how`] of a run stopped by `--boot-timeout` (exit status
+/// [`EXIT_TIMEOUT`], as for `--timeout`).
+pub const BOOT_TIMEOUT: &str = "boot timeout";
 
 /// Opens the boot log `name` in the run's folder `dir` with the QEMU
 /// command line, and writes the run's record as it starts.
@@ -119,7 +122,7 @@ fn exit_status(request: &Request, outcome: Outcome, log: &Path) -> Result<(i32, 
                     log.display()
                 );
             }
-            Ok((EXIT_TIMEOUT, "boot timeout".into()))
+            Ok((EXIT_TIMEOUT, BOOT_TIMEOUT.into()))
         }
         Outcome::CompanionEnded(why) => {
             eprintln!(

@@ -15,7 +15,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::progress::human_bytes;
-use crate::table::{fit, format_table};
+use crate::table::{fit, format_table, short_time};
 use store::{KeyLock, Store};
 
 /// `cargo xtask snapshots [--clean | --prune | --json]`.
@@ -127,8 +127,9 @@ fn entry(dir: &Path, record: &Option<store::Record>) -> Entry {
 /// The table of `snapshots`: one row per snapshot, an unreadable one
 /// saying so.
 fn render(entries: &[Entry]) -> String {
+    // The RAM file's size is in --json: what the disk holds is ON DISK.
     let header = [
-        "KEY", "IMAGE", "SMP", "MEMORY", "WARMUP", "ON DISK", "RAM FILE", "CREATED", "STATE",
+        "KEY", "IMAGE", "MACHINE", "WARMUP", "ON DISK", "CREATED", "STATE",
     ];
     let mut rows = vec![header.map(String::from).to_vec()];
     for e in entries {
@@ -140,7 +141,15 @@ fn render(entries: &[Entry]) -> String {
         };
         let warmup = match e.warmup.is_empty() {
             true => "-".to_string(),
-            false => fit(&e.warmup.join(","), 16),
+            false => fit(&e.warmup.join(","), 12),
+        };
+        let memory = e.memory_mib.map_or(String::new(), |m| match m % 1024 {
+            0 => format!("{}G", m / 1024),
+            _ => format!("{m}M"),
+        });
+        let machine = match e.smp {
+            Some(n) => format!("{n} cpu {memory}"),
+            None => memory,
         };
         let state = match (&e.stale_because, e.state) {
             (Some(why), _) => format!("stale: {why}"),
@@ -150,13 +159,11 @@ fn render(entries: &[Entry]) -> String {
         rows.push(vec![
             e.key.clone(),
             image.clone(),
-            e.smp.map_or(String::new(), |n| n.to_string()),
-            e.memory_mib.map_or(String::new(), |m| format!("{m}M")),
+            machine,
             warmup,
             on_disk,
-            human_bytes(e.ram_file_bytes.unwrap_or(0)),
-            e.created.clone().unwrap_or_default(),
-            state,
+            e.created.as_deref().map(short_time).unwrap_or_default(),
+            fit(&state, 30),
         ]);
     }
     format_table(&rows)
@@ -242,14 +249,14 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("KEY               IMAGE"), "{text}");
         assert!(
-            lines[1].contains("torch,transform…") && lines[1].ends_with("  current"),
+            lines[1].contains("torch,trans…") && lines[1].ends_with("  current"),
             "{text}"
         );
         assert!(
             lines[2].ends_with("  stale: the image was rebuilt"),
             "{text}"
         );
-        assert!(lines[1].contains("  4096M  "), "{text}");
+        assert!(lines[1].contains("  2 cpu 4G  "), "{text}");
     }
 
     #[test]

@@ -130,7 +130,7 @@ fn record_of(
         (Ok(f), None) => (
             f.status,
             f.restore_secs,
-            describe_status(f.status, shared.spec.timeout),
+            describe_status(f.status, &f.how, shared.spec.timeout),
         ),
         (Err(e), None) => (1, None, format!("error: {e:#}")),
     };
@@ -240,9 +240,15 @@ fn stdout_file(dir: &Path) -> Result<run::StdoutSink> {
 }
 
 /// "ok" or what the status means.
-fn describe_status(status: i32, timeout: Duration) -> String {
+/// The record's `result`: `how` (the run's own word for its end) tells
+/// the command's timeout from the boot's, which share one status.
+fn describe_status(status: i32, how: &str, timeout: Duration) -> String {
     match status {
         0 => "ok".into(),
+        run::EXIT_TIMEOUT if how == run::BOOT_TIMEOUT => format!(
+            "the boot timed out: the command did not start within {} s",
+            crate::run::defaults::BOOT_TIMEOUT_SECS
+        ),
         run::EXIT_TIMEOUT => format!("timed out after {} s", timeout.as_secs()),
         s if s > 128 => format!("stopped by signal {}", s - 128),
         s => format!("exit {s}"),

@@ -275,6 +275,16 @@ fn sst_item(f: &Facts) -> Item {
 fn image_item(f: &Facts) -> Item {
     let name = &f.image;
     let build = format!("cargo xtask image {name}");
+    if !f.image_needs_acalsim {
+        // Booted, it would have no /dev/sst0: every request would fail.
+        return item(
+            "image",
+            Status::Missing,
+            true,
+            format!("`{name}` has no ACALSim driver"),
+        )
+        .fix("[cosim] image with acalsim:drivers");
+    }
     match &f.built {
         BuiltState::Current { created } => item(
             "image",

@@ -160,3 +160,25 @@ fn the_report_serializes_with_the_documented_fields() {
     assert_eq!(v["items"][4]["status"], "absent");
     assert_eq!(v["items"][4]["fix"], "cargo xtask cosim --warm -- true");
 }
+
+#[test]
+fn an_image_without_acalsims_driver_is_not_ready_however_current() {
+    let f = Facts {
+        image: "e2e-python".into(),
+        image_needs_acalsim: false,
+        ..ready()
+    };
+    let r = report(&f);
+    assert!(!r.ready, "{r:?}");
+    let text = render(&r);
+    assert!(
+        text.contains(
+            "missing   image     `e2e-python` has no ACALSim driver  fix: [cosim] image with acalsim:drivers\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("not ready: image (run the fix at the end of each line)"),
+        "{text}"
+    );
+}

@@ -124,7 +124,7 @@ fn save_outcome(
                 SAVE_AT_LEAST.as_secs(),
                 log.display()
             );
-            Ok(Err(unsaved(report::EXIT_TIMEOUT, "boot timeout")))
+            Ok(Err(unsaved(report::EXIT_TIMEOUT, report::BOOT_TIMEOUT)))
         }
         (outcome, _) => {
             let headless = Headless {
