@@ -108,10 +108,8 @@ fn process_alive(pid: u32) -> bool {
 
 /// `cargo xtask ssh`: waits for the guest's sshd, then runs ssh; returns its exit status.
 pub fn run(project: &Project, flags: &flags::Ssh) -> Result<i32> {
-    let image = match &flags.name {
-        Some(name) => name.clone(),
-        None => project.config()?.image(None)?.name.clone(),
-    };
+    // An unknown image is named as such, not as one that is not running.
+    let image = project.config()?.image(flags.name.as_deref())?.name.clone();
     let path = state_path(project, &image);
     let state = match read_state(&path) {
         Ok(state) if process_alive(state.pid) => state,

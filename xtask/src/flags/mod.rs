@@ -18,7 +18,12 @@ pub use sweep::Sweep;
 /// Start with `cargo xtask doctor --fix` (host tools), then `cargo xtask image`
 /// (builds the default image into target/xtask/images/NAME/).
 #[derive(Parser, Debug)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", version, max_term_width = 100)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    max_term_width = 100
+)]
 pub struct Xtask {
     /// The project config; images and their defaults are declared there
     /// (default: acalsim.toml).

@@ -125,9 +125,9 @@ pub fn require_command_after_dashes(
 ) -> Result<(), String> {
     if command.is_empty() && args.last().is_some_and(|a| a == "--") {
         return Err(format!(
-            "`{subcommand} --` has no command after `--`: give one, e.g. \
-             `cargo xtask {subcommand} -- python3 /mnt/scripts/torch_check.py`, or leave out `--` \
-             for the interactive console: `cargo xtask {subcommand} [IMAGE]`"
+            "`{subcommand} --` has no command after `--`.\n  \
+             to run one:   cargo xtask {subcommand} -- python3 /mnt/scripts/torch_check.py\n  \
+             leave out `--` for the interactive console:   cargo xtask {subcommand} [IMAGE]"
         ));
     }
     Ok(())

@@ -48,11 +48,24 @@ pub fn choose_qemu(project: &Project, request: &Request) -> Result<ChosenQemu> {
     }
     let path = request.qemu.clone().unwrap_or_else(|| QEMU_DEFAULT.into());
     let sh = &project.sh;
+    // A path the user named is theirs to check; the default is ours to install.
+    let fix = match &request.qemu {
+        Some(_) => format!(
+            "check the path given with --qemu or {}",
+            crate::run::defaults::QEMU_ENV
+        ),
+        None => "install it with `cargo xtask doctor --fix`, or pass --qemu PATH".into(),
+    };
     let version = cmd!(sh, "{path} --version")
         .quiet()
         .ignore_stderr()
         .read()
-        .with_context(|| format!("QEMU `{}` does not run (`--version`); install it (`cargo xtask doctor --fix`) or pass --qemu PATH", path.display()))?;
+        .with_context(|| {
+            format!(
+                "QEMU `{}` does not run (`--version`): {fix}",
+                path.display()
+            )
+        })?;
     let file = on_path(&path);
     let sha256 = match &file {
         Some(f) => crate::cache::sha256_file(f)?,
