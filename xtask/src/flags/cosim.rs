@@ -33,7 +33,8 @@ use super::run::Run;
 /// library through SST_LIB_PATH: no --add-lib-path.
 ///
 ///   cargo xtask cosim -- python3 /mnt/scripts/sst/sst_compute.py --count 1000
-///   cargo xtask cosim cosim --socket /tmp/qemu-sst-linux.sock --sst-dir ~/acalsim/src/qemu-acalsim-sst-linux/sst-config \
+///   cargo xtask cosim cosim --socket /tmp/qemu-sst-linux.sock \
+///       --sst-dir ~/acalsim/src/qemu-acalsim-sst-linux/sst-config \
 ///       --sst 'sst linux_basic.py' -- python3 /mnt/scripts/sst/sst_check.py
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment, mut_args(cosim_run_arg))]
