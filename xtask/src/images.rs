@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -90,13 +90,7 @@ fn read_package_sets(project: &Project, config: &Config) -> Result<BTreeMap<Stri
     for image in config.images.values() {
         if let Flavour::Debian(d) = &image.flavour {
             for name in d.package_sets.iter().chain(&d.extra_package_sets) {
-                let path = project
-                    .root
-                    .join("debian/packages")
-                    .join(format!("{name}.list"));
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                sets.insert(name.clone(), text);
+                sets.insert(name.clone(), project.read_package_set(name)?);
             }
         }
     }

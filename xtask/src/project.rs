@@ -49,6 +49,15 @@ impl Project {
         config::load(&self.config_path, &self.package_sets()?)
     }
 
+    /// The text of package set `name`: `debian/packages/NAME.list`.
+    pub fn read_package_set(&self, name: &str) -> Result<String> {
+        let path = self
+            .root
+            .join("debian/packages")
+            .join(format!("{name}.list"));
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    }
+
     /// Names of the package-set files in `debian/packages/`.
     pub fn package_sets(&self) -> Result<Vec<String>> {
         let dir = self.root.join("debian/packages");

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::cache::ContentKey;
 use crate::config::{Debian, Image};
@@ -33,13 +33,7 @@ impl Inputs {
     pub fn load(project: &Project, image: &Image, d: &Debian) -> Result<Inputs> {
         let mut package_sets = BTreeMap::new();
         for name in d.package_sets.iter().chain(&d.extra_package_sets) {
-            let path = project
-                .root
-                .join("debian/packages")
-                .join(format!("{name}.list"));
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            package_sets.insert(name.clone(), text);
+            package_sets.insert(name.clone(), project.read_package_set(name)?);
         }
         let base_packages = bootstrap::base_packages(d, &package_sets)?;
         let top_packages = bootstrap::top_packages(d, &package_sets)?;
