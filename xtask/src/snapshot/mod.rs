@@ -163,7 +163,8 @@ fn render(entries: &[Entry]) -> String {
             warmup,
             on_disk,
             e.created.as_deref().map(short_time).unwrap_or_default(),
-            fit(&state, 30),
+            // Whole: the reason is what tells a user whether to prune.
+            state,
         ]);
     }
     format_table(&rows)
